@@ -1,0 +1,52 @@
+//! One file per command group.
+
+pub mod apikey;
+pub mod migrate;
+pub mod serve;
+pub mod tenant;
+pub mod user;
+
+use roster::config::Config;
+use roster::migrate::Migrator;
+use roster::principal::{Actor, TenantScope};
+use roster::store::Store;
+
+use crate::Failure;
+
+/// Open the configured database.
+pub async fn connect(config: &Config) -> Result<Store, Failure> {
+    Store::connect(&config.database_url, &config.store_options())
+        .await
+        .map_err(|e| Failure::Runtime(format!("cannot open {}: {e}", config.database_url)))
+}
+
+/// Open the database and bring the schema up to this binary's version (refusing drift or a newer database).
+pub async fn open(config: &Config) -> Result<Store, Failure> {
+    let store = connect(config).await?;
+    let migrations = roster::migrations();
+    Migrator::new(&store, &migrations).up(None).await?;
+    Ok(store)
+}
+
+/// The operator's scope in a tenant.
+pub async fn scope(store: &Store, slug: &str) -> Result<TenantScope, Failure> {
+    let tenant = roster::tenants::find(store, slug).await?.ok_or_else(|| {
+        Failure::Usage(format!(
+            "--tenant: no tenant {slug:?} (see `roster tenant list`)"
+        ))
+    })?;
+    Ok(TenantScope::operator(tenant.as_ref(), Actor::cli()))
+}
+
+pub fn now() -> time::OffsetDateTime {
+    use roster::clock::Clock;
+    roster::clock::SystemClock.now()
+}
+
+pub fn rfc3339(t: &Option<time::OffsetDateTime>) -> String {
+    t.and_then(|t| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    })
+    .unwrap_or_else(|| "-".into())
+}

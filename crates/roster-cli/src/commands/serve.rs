@@ -1,0 +1,103 @@
+//! `roster serve`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use roster::migrate::Migrator;
+use roster::App;
+
+use crate::{problem, Context, Failure};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on [env: ROSTER_LISTEN; default 127.0.0.1:8080]
+    #[arg(long)]
+    listen: Option<String>,
+    /// Do not apply pending migrations (the server still refuses drift or a newer database)
+    #[arg(long)]
+    no_migrate: bool,
+}
+
+fn init_logging(config: &roster::config::Config) -> Result<(), Failure> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .map_err(|e| Failure::Usage(format!("log: invalid filter {:?}: {e}", config.log)))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match config.log_format {
+        roster::config::LogFormat::Json => builder.json().try_init(),
+        roster::config::LogFormat::Text => builder.try_init(),
+    };
+    result.map_err(|e| Failure::Runtime(format!("cannot start logging: {e}")))
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => return interrupt.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.unwrap_or(());
+}
+
+pub async fn run(context: &Context, args: Args) -> Result<(), Failure> {
+    let config = context.config(args.listen)?;
+    init_logging(&config)?;
+    let store = super::connect(&config).await?;
+    let migrations = roster::migrations();
+    let migrator = Migrator::new(&store, &migrations);
+    if args.no_migrate {
+        migrator.verify().await?;
+        if !migrator.is_current().await? {
+            tracing::warn!("pending migrations are not applied (--no-migrate): /readyz answers 503 until they are");
+        }
+    } else {
+        let applied = migrator.up(None).await?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "applied migrations");
+        }
+    }
+    if let Some(boot) = roster::auth::bootstrap(&store, &config, super::now())
+        .await
+        .map_err(problem)?
+    {
+        tracing::info!(tenant = %boot.tenant, email = %boot.admin_email, "created the default tenant and the sysadmin");
+        if let Some(password) = boot.generated_password {
+            eprintln!(
+                "roster: sysadmin {} created with password {password} (shown once; change it)",
+                boot.admin_email
+            );
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen_addr())
+        .await
+        .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.listen)))?;
+    tracing::info!(address = %config.listen, database = %store.backend().name(), "roster is listening");
+    let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    let app = App::new(store.clone(), config, Arc::new(roster::clock::SystemClock));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    let _ = stop.send(());
+    match tokio::time::timeout(grace, server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => return Err(Failure::Runtime(format!("server error: {e}"))),
+        Ok(Err(e)) => return Err(Failure::Runtime(format!("server task failed: {e}"))),
+        Err(_) => tracing::warn!("requests still running after {grace:?}; stopping anyway"),
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! `roster user create | list | show | update | delete | restore`.
+
+use std::io::Read;
+
+use roster::principal::Role;
+use roster::users::model::{ExperienceLevel, UserStatus, UserType};
+use roster::users::{NewUser, Passwords, User, UserFilter, UserPatch};
+use uuid::Uuid;
+
+use crate::output::{self, Format};
+use crate::{problem, Context, Failure};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Create a user
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long, value_parser = parse_role)]
+        role: Option<Role>,
+        #[arg(long, value_parser = parse_user_type)]
+        user_type: Option<UserType>,
+        #[arg(long)]
+        timezone: Option<String>,
+        /// Read the password from standard input (never give it as an argument)
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_parser = parse_status)]
+        status: Option<UserStatus>,
+        #[arg(long, value_parser = parse_role)]
+        role: Option<Role>,
+        #[arg(long, value_parser = parse_user_type)]
+        user_type: Option<UserType>,
+        /// Search email, username and display name
+        #[arg(long)]
+        q: Option<String>,
+        #[arg(long)]
+        include_deleted: bool,
+        /// At most this many users
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Show one user, by id, --email or --username
+    Show {
+        #[arg(long)]
+        tenant: String,
+        #[arg(required_unless_present_any = ["email", "username"])]
+        id: Option<Uuid>,
+        #[arg(long, conflicts_with = "username")]
+        email: Option<String>,
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Change a user's profile
+    Update {
+        #[arg(long)]
+        tenant: String,
+        id: Uuid,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long, value_parser = parse_role)]
+        role: Option<Role>,
+        #[arg(long, value_parser = parse_user_type)]
+        user_type: Option<UserType>,
+        #[arg(long, value_parser = parse_level)]
+        experience_level: Option<ExperienceLevel>,
+        #[arg(long)]
+        target_role: Option<String>,
+        #[arg(long)]
+        timezone: Option<String>,
+        /// A JSON object (at most 4000 bytes)
+        #[arg(long)]
+        metadata: Option<String>,
+    },
+    /// Soft-delete a user
+    Delete {
+        #[arg(long)]
+        tenant: String,
+        id: Uuid,
+    },
+    /// Restore a soft-deleted user
+    Restore {
+        #[arg(long)]
+        tenant: String,
+        id: Uuid,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "must be sysadmin, admin or user".to_owned())
+}
+fn parse_user_type(s: &str) -> Result<UserType, String> {
+    UserType::parse(s).ok_or_else(|| "must be member, tester or customer".to_owned())
+}
+fn parse_status(s: &str) -> Result<UserStatus, String> {
+    UserStatus::parse(s).ok_or_else(|| {
+        "must be pending_verification, invited, active, suspended or locked".to_owned()
+    })
+}
+fn parse_level(s: &str) -> Result<ExperienceLevel, String> {
+    ExperienceLevel::parse(s)
+        .ok_or_else(|| "must be entry, junior, mid, senior, lead or principal".to_owned())
+}
+
+pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
+    let config = context.config(None)?;
+    let store = super::open(&config).await?;
+    let now = super::now();
+    match command {
+        Command::Create {
+            tenant,
+            email,
+            username,
+            display_name,
+            role,
+            user_type,
+            timezone,
+            password_stdin,
+        } => {
+            let scope = super::scope(&store, &tenant).await?;
+            let password = if password_stdin {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .map_err(|e| Failure::Usage(format!("--password-stdin: {e}")))?;
+                Some(text.trim_end_matches(['\r', '\n']).to_owned())
+            } else {
+                None
+            };
+            let input = NewUser {
+                email,
+                username,
+                display_name,
+                role,
+                user_type,
+                timezone,
+                password,
+                ..NewUser::default()
+            };
+            let user = roster::users::create(
+                &store,
+                admin(&scope)?,
+                &Passwords::from_config(&config),
+                now,
+                input,
+            )
+            .await
+            .map_err(problem)?;
+            print(context, &[user], true);
+        }
+        Command::List {
+            tenant,
+            status,
+            role,
+            user_type,
+            q,
+            include_deleted,
+            limit,
+        } => {
+            let scope = super::scope(&store, &tenant).await?;
+            let mut filter = UserFilter {
+                status,
+                role,
+                user_type,
+                q,
+                include_deleted,
+                ..UserFilter::default()
+            };
+            let mut users = Vec::new();
+            while users.len() < limit {
+                filter.limit = Some((limit - users.len()).min(500) as i64);
+                let page = roster::users::list(&store, admin(&scope)?, &filter)
+                    .await
+                    .map_err(problem)?;
+                users.extend(page.items);
+                match page.next_cursor {
+                    Some(cursor) => filter.cursor = Some(cursor),
+                    None => break,
+                }
+            }
+            print(context, &users, false);
+        }
+        Command::Show {
+            tenant,
+            id,
+            email,
+            username,
+        } => {
+            let scope = super::scope(&store, &tenant).await?;
+            let user = match (id, email, username) {
+                (Some(id), _, _) => roster::users::get(&store, &scope, id, true).await,
+                (None, Some(email), _) => {
+                    roster::users::find_by_email(&store, admin(&scope)?, &email).await
+                }
+                (None, None, Some(username)) => {
+                    roster::users::find_by_username(&store, admin(&scope)?, &username).await
+                }
+                (None, None, None) => {
+                    return Err(Failure::Usage(
+                        "user show: give an id, --email or --username".into(),
+                    ))
+                }
+            }
+            .map_err(problem)?;
+            print(context, &[user], true);
+        }
+        Command::Update {
+            tenant,
+            id,
+            email,
+            username,
+            display_name,
+            role,
+            user_type,
+            experience_level,
+            target_role,
+            timezone,
+            metadata,
+        } => {
+            let scope = super::scope(&store, &tenant).await?;
+            let metadata = metadata
+                .map(|m| {
+                    serde_json::from_str(&m)
+                        .map_err(|e| Failure::Usage(format!("--metadata: not JSON: {e}")))
+                })
+                .transpose()?;
+            let patch = UserPatch {
+                email: email.map(Some),
+                username: username.map(Some),
+                display_name,
+                role,
+                user_type,
+                experience_level: experience_level.map(Some),
+                target_role: target_role.map(Some),
+                timezone,
+                metadata,
+                ..UserPatch::default()
+            };
+            let user = roster::users::update(&store, admin(&scope)?, now, id, None, patch)
+                .await
+                .map_err(problem)?;
+            print(context, &[user], true);
+        }
+        Command::Delete { tenant, id } => {
+            let scope = super::scope(&store, &tenant).await?;
+            let user = roster::users::delete(&store, admin(&scope)?, now, id, None)
+                .await
+                .map_err(problem)?;
+            print(context, &[user], true);
+        }
+        Command::Restore { tenant, id } => {
+            let scope = super::scope(&store, &tenant).await?;
+            let user = roster::users::restore(&store, admin(&scope)?, now, id, None)
+                .await
+                .map_err(problem)?;
+            print(context, &[user], true);
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn admin(
+    scope: &roster::principal::TenantScope,
+) -> Result<roster::principal::AdminScope<'_>, Failure> {
+    scope.admin().map_err(|e| problem(e.into()))
+}
+
+fn print(context: &Context, users: &[User], single: bool) {
+    match context.format {
+        Format::Json if single => output::json(&users[0]),
+        Format::Json => output::json(&users),
+        Format::Table => output::table(
+            &[
+                "ID",
+                "EMAIL",
+                "USERNAME",
+                "DISPLAY NAME",
+                "ROLE",
+                "TYPE",
+                "STATUS",
+                "DELETED",
+            ],
+            &users
+                .iter()
+                .map(|u| {
+                    vec![
+                        u.id.to_string(),
+                        output::cell(&u.email),
+                        output::cell(&u.username),
+                        u.display_name.clone(),
+                        u.role.clone(),
+                        u.user_type.clone(),
+                        u.status.clone(),
+                        super::rfc3339(&u.deleted_at),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+    }
+}

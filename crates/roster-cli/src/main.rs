@@ -1,0 +1,144 @@
+//! `roster`: the command line. Argument parsing only; the work is done by the library.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use output::Format;
+
+#[derive(Debug, Parser)]
+#[command(name = "roster", version, about = "A multi-tenant user directory")]
+struct Cli {
+    /// Database: sqlite://PATH or postgres://USER@HOST:PORT/DB [env: ROSTER_DATABASE_URL; default sqlite://roster.db]
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Configuration file [default: roster.toml, if present]
+    #[arg(long, global = true, env = "ROSTER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Output for people (table) or machines (json)
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP API
+    Serve(commands::serve::Args),
+    /// Inspect and change the schema version
+    #[command(subcommand)]
+    Migrate(commands::migrate::Command),
+    /// Manage tenants
+    #[command(subcommand)]
+    Tenant(commands::tenant::Command),
+    /// Manage users
+    #[command(subcommand)]
+    User(commands::user::Command),
+    /// Manage API keys
+    #[command(subcommand)]
+    Apikey(commands::apikey::Command),
+}
+
+/// Flags that override configuration.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+}
+
+/// Why a command failed: the caller's mistake (exit 2) or something at run time (exit 1).
+#[derive(Debug)]
+pub enum Failure {
+    Usage(String),
+    Runtime(String),
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Runtime(e.to_string())
+    }
+}
+
+/// Map a library problem to a CLI failure: 4xx are the caller's mistakes.
+pub fn problem(p: roster::http::Problem) -> Failure {
+    let message = if p.errors.is_empty() {
+        p.detail.clone()
+    } else {
+        p.errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if (400..500).contains(&p.status) {
+        Failure::Usage(message)
+    } else {
+        Failure::Runtime(message)
+    }
+}
+
+pub struct Context {
+    pub config_file: PathBuf,
+    pub config_required: bool,
+    pub format: Format,
+    pub database_url: Option<String>,
+}
+
+impl Context {
+    pub fn config(&self, listen: Option<String>) -> Result<roster::config::Config, Failure> {
+        let overrides = Overrides {
+            database_url: self.database_url.clone(),
+            listen,
+        };
+        roster::config::Config::load(&self.config_file, self.config_required, overrides)
+            .map_err(|e| Failure::Usage(e.to_string()))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let context = Context {
+        config_required: cli.config.is_some(),
+        config_file: cli.config.unwrap_or_else(|| PathBuf::from("roster.toml")),
+        format: cli.format,
+        database_url: cli.database_url,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => commands::serve::run(&context, args).await,
+            Command::Migrate(command) => commands::migrate::run(&context, command).await,
+            Command::Tenant(command) => commands::tenant::run(&context, command).await,
+            Command::User(command) => commands::user::run(&context, command).await,
+            Command::Apikey(command) => commands::apikey::run(&context, command).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}

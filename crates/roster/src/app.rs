@@ -1,0 +1,208 @@
+//! Wire the modules together: the router with every module's routes, the operational endpoints and the middleware.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_scalar::{Scalar, Servable};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http::state::BoxFuture;
+use crate::http::{AppState, Directory, Problem};
+use crate::migrate::{Migration, Migrator};
+use crate::principal::{Principal, TenantRef};
+use crate::store::{Store, StoreError};
+use crate::{audit, auth, tenants, users};
+
+/// Every migration of every module, in version order.
+pub fn migrations() -> Vec<Migration> {
+    let mut all: Vec<Migration> = [
+        tenants::MIGRATIONS,
+        audit::MIGRATIONS,
+        users::MIGRATIONS,
+        auth::MIGRATIONS,
+    ]
+    .concat();
+    all.sort_by_key(|m| m.version);
+    all
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "roster", description = "Multi-tenant user directory"),
+    modifiers(&BearerAuth),
+    components(schemas(Problem))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Tokens and slugs resolved through the auth and tenants modules.
+struct ModuleDirectory {
+    store: Store,
+    clock: Arc<dyn Clock>,
+}
+
+impl Directory for ModuleDirectory {
+    fn authenticate<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Principal>, StoreError>> {
+        Box::pin(auth::authenticate(&self.store, token, self.clock.now()))
+    }
+
+    fn tenant<'a>(&'a self, slug: &'a str) -> BoxFuture<'a, Result<Option<TenantRef>, StoreError>> {
+        Box::pin(async move { Ok(tenants::find(&self.store, slug).await?.map(|t| t.as_ref())) })
+    }
+}
+
+fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ];
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), &buckets)
+                .expect("bucket list is not empty");
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // A second app in the same process (tests) keeps the first recorder.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// The application: state plus router.
+pub struct App {
+    pub state: AppState,
+}
+
+impl App {
+    pub fn new(store: Store, config: Config, clock: Arc<dyn Clock>) -> Self {
+        let directory = Arc::new(ModuleDirectory {
+            store: store.clone(),
+            clock: clock.clone(),
+        });
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            clock,
+            directory,
+            client_ip_header: None,
+        };
+        Self { state }
+    }
+
+    /// The module routes with their OpenAPI description.
+    fn api() -> OpenApiRouter<AppState> {
+        OpenApiRouter::with_openapi(ApiDoc::openapi())
+            .merge(tenants::routes::router())
+            .merge(users::routes::router())
+    }
+
+    /// The OpenAPI document, generated from the route annotations.
+    pub fn openapi() -> utoipa::openapi::OpenApi {
+        Self::api().split_for_parts().1
+    }
+
+    /// Every route, with middleware.
+    pub fn router(&self) -> Router {
+        let (api, openapi) = Self::api().split_for_parts();
+        let openapi = Arc::new(openapi);
+        let request_id = HeaderName::from_static("x-request-id");
+        let served_doc = openapi.clone();
+        api.route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics_text))
+            .route("/openapi.json", get(move || async move { Json(served_doc.as_ref().clone()) }))
+            .merge(Scalar::with_url("/docs", openapi.as_ref().clone()))
+            .fallback(|| async { Problem::not_found("route") })
+            .layer(DefaultBodyLimit::max(self.state.config.body_limit_bytes))
+            .layer(axum::middleware::from_fn(crate::http::middleware::record_metrics))
+            .layer(
+                ServiceBuilder::new()
+                    .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                    .layer(PropagateRequestIdLayer::new(request_id))
+                    .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                    }))
+                    .layer(CatchPanicLayer::custom(|_| Problem::internal().into_response())),
+            )
+            .with_state(self.state.clone())
+    }
+
+    /// Serve on `listener` until `shutdown` resolves, then let in-flight requests finish.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        prometheus();
+        let router = self.router();
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let check = async {
+        let migrations = migrations();
+        let migrator = Migrator::new(&state.store, &migrations);
+        migrator.is_current().await.map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(Duration::from_secs(2), check).await {
+        Ok(Ok(true)) => (StatusCode::OK, "ready").into_response(),
+        Ok(Ok(false)) => {
+            Problem::unavailable("the schema is not at this binary's version").into_response()
+        }
+        Ok(Err(e)) => Problem::unavailable(format!("database check failed: {e}")).into_response(),
+        Err(_) => Problem::unavailable("the database did not answer within 2 s").into_response(),
+    }
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let (size, idle) = state.store.pool_status();
+    metrics::gauge!("roster_db_pool_connections").set(size as f64);
+    metrics::gauge!("roster_db_pool_idle_connections").set(idle as f64);
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        prometheus().render(),
+    )
+        .into_response()
+}

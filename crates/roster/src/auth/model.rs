@@ -1,0 +1,61 @@
+//! API keys: random bearer tokens, shown once, stored as SHA-256.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::store::{FromRow, Row, StoreError};
+
+/// Every API key starts with this, so a leaked one is easy to recognise.
+pub const API_KEY_PREFIX: &str = "rk_";
+
+/// A stored API key (never the key itself).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub role: String,
+    /// The first characters of the key, to tell keys apart.
+    pub prefix: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+pub(super) const COLUMNS: &str =
+    "id, tenant_id, name, role, prefix, created_at, expires_at, revoked_at";
+
+impl FromRow for ApiKey {
+    fn from_row(row: &Row<'_, '_>) -> Result<Self, StoreError> {
+        Ok(ApiKey {
+            id: row.get(0)?,
+            tenant_id: row.get(1)?,
+            name: row.get(2)?,
+            role: row.get(3)?,
+            prefix: row.get(4)?,
+            created_at: row.get(5)?,
+            expires_at: row.get(6)?,
+            revoked_at: row.get(7)?,
+        })
+    }
+}
+
+/// A fresh key: 256 random bits.
+pub fn generate_key() -> String {
+    format!(
+        "{API_KEY_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+    )
+}
+
+/// What is stored and looked up: SHA-256 of the whole token.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}

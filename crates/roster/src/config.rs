@@ -1,0 +1,230 @@
+//! One configuration struct: flags > `ROSTER_*` environment > `roster.toml` > defaults, validated once at start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything roster can be told at start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
+    pub database_url: String,
+    /// Address the HTTP API listens on.
+    pub listen: String,
+    /// Key that encrypts TOTP secrets at rest; generated into a key file beside the SQLite database when unset.
+    #[serde(skip_serializing)]
+    pub secret_key: Option<String>,
+    /// Log filter (tracing's env-filter syntax).
+    pub log: String,
+    pub log_format: LogFormat,
+    /// Email of the sysadmin created on first start.
+    pub admin_email: String,
+    /// Password of the sysadmin created on first start; generated and printed once when unset.
+    #[serde(skip_serializing)]
+    pub admin_password: Option<String>,
+    /// Largest accepted request body, except ingest.
+    pub body_limit_bytes: usize,
+    /// Largest accepted ingest request body.
+    pub ingest_body_limit_bytes: usize,
+    /// SQLite reader threads (0: one per core, at least 2).
+    pub sqlite_readers: usize,
+    /// PostgreSQL connections (0: four per core, 8 to 32).
+    pub postgres_pool_size: usize,
+    /// Argon2id memory in KiB (OWASP: 19456).
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations (OWASP: 2).
+    pub argon2_iterations: u32,
+    /// Argon2id parallelism (OWASP: 1).
+    pub argon2_parallelism: u32,
+    /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://roster.db".into(),
+            listen: "127.0.0.1:8080".into(),
+            secret_key: None,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            admin_email: "admin@localhost".into(),
+            admin_password: None,
+            body_limit_bytes: 1024 * 1024,
+            ingest_body_limit_bytes: 10 * 1024 * 1024,
+            sqlite_readers: 0,
+            postgres_pool_size: 0,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+/// A configuration that cannot be used, with the setting named.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("configuration: {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+impl Config {
+    /// Layer the sources: `overrides` (flags) > `ROSTER_*` environment > the TOML file > defaults.
+    ///
+    /// `file` is the TOML file to read; a missing file is fine unless it was named explicitly (`required`).
+    pub fn load(
+        file: &Path,
+        required: bool,
+        overrides: impl Serialize,
+    ) -> Result<Config, ConfigError> {
+        if required && !file.exists() {
+            return Err(ConfigError::Load(format!(
+                "config file {} does not exist",
+                file.display()
+            )));
+        }
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("ROSTER_").ignore(&["config", "test_postgres_url"]))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, reason: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                reason: reason.to_owned(),
+            })
+        };
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return invalid("database_url", "must start with sqlite:// or postgres://");
+        }
+        if self.listen.parse::<SocketAddr>().is_err() {
+            return invalid("listen", "must be an address such as 127.0.0.1:8080");
+        }
+        if self.body_limit_bytes < 1024 || self.ingest_body_limit_bytes < 1024 {
+            return invalid("body_limit_bytes", "must be at least 1024");
+        }
+        if self.argon2_memory_kib < 19_456
+            || self.argon2_iterations < 2
+            || self.argon2_parallelism < 1
+        {
+            return invalid(
+                "argon2_memory_kib",
+                "Argon2id must be at least m=19456 KiB, t=2, p=1 (OWASP)",
+            );
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen.parse().expect("validated at load")
+    }
+
+    /// The SQLite database file, when the database is SQLite.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let path = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database_url.strip_prefix("sqlite:"))?;
+        Some(PathBuf::from(path))
+    }
+
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        let mut options = crate::store::StoreOptions::default();
+        if self.sqlite_readers > 0 {
+            options.sqlite_readers = self.sqlite_readers;
+        }
+        if self.postgres_pool_size > 0 {
+            options.postgres_pool_size = self.postgres_pool_size;
+        }
+        options
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, Default)]
+    struct Flags {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        listen: Option<String>,
+    }
+
+    #[test]
+    fn defaults_start_on_sqlite_in_the_working_directory() {
+        let config = Config::load(
+            Path::new("/nonexistent/roster.toml"),
+            false,
+            Flags::default(),
+        )
+        .unwrap();
+        assert_eq!(config.database_url, "sqlite://roster.db");
+        assert_eq!(config.sqlite_path().unwrap(), PathBuf::from("roster.db"));
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nlog = \"debug\"\n").unwrap();
+        let from_file = Config::load(&file, true, Flags::default()).unwrap();
+        assert_eq!(from_file.listen, "127.0.0.1:9000");
+        assert_eq!(from_file.log, "debug");
+        let flagged = Config::load(
+            &file,
+            true,
+            Flags {
+                listen: Some("127.0.0.1:9001".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(flagged.listen, "127.0.0.1:9001");
+    }
+
+    #[test]
+    fn a_bad_setting_is_named() {
+        let err = Config::load(
+            Path::new("/nonexistent"),
+            false,
+            Flags {
+                listen: Some("nowhere".into()),
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn a_named_file_must_exist() {
+        assert!(Config::load(
+            Path::new("/nonexistent/roster.toml"),
+            true,
+            Flags::default()
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,246 @@
+//! Extractors: JSON bodies with field-named errors, `If-Match`, the authenticated principal and the tenant scope.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request};
+use axum::http::header::{self, HeaderMap};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::{FieldError, Problem};
+use super::state::AppState;
+use crate::principal::{Actor, Principal, TenantScope};
+
+/// A JSON request body. Malformed JSON is a 400 naming the position; a well-formed body with a wrong or unknown field
+/// is a 422 naming the field.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+/// Parse a JSON document into `T`, naming the offending field on failure.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let message = inner.to_string();
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_owned();
+                // At the top level the path is "."; an unknown field is then only named in the message.
+                let field = if path == "." {
+                    message
+                        .strip_prefix("unknown field `")
+                        .and_then(|rest| rest.split('`').next())
+                        .unwrap_or_default()
+                        .to_owned()
+                } else {
+                    path
+                };
+                Problem::validation(vec![FieldError::new(field, message)])
+            }
+            _ => Problem::bad_request(format!(
+                "malformed JSON at line {} column {}: {inner}",
+                inner.line(),
+                inner.column()
+            )),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
+    Ok(value)
+}
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
+        if !is_json {
+            return Err(Problem::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "send the body as application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(
+                    e.status(),
+                    "too-large",
+                    "Request body too large",
+                    e.body_text(),
+                )
+            } else {
+                Problem::bad_request(e.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// The version named by `If-Match` (`"3"`, `W/"3"` or `3`), when the caller sent one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IfMatch(pub Option<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        let Some(value) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(IfMatch(None));
+        };
+        let text = value.to_str().unwrap_or_default().trim();
+        let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+        text.parse::<i64>()
+            .map(|v| IfMatch(Some(v)))
+            .map_err(|_| Problem::bad_request("If-Match must be the resource's ETag, e.g. \"3\""))
+    }
+}
+
+/// The `ETag` header value of a version.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(512).collect())
+}
+
+/// The request's audit facts, before authentication.
+pub fn request_actor(parts: &Parts, state: &AppState) -> Actor {
+    let ip = state
+        .client_ip_header
+        .as_deref()
+        .and_then(|name| header_text(&parts.headers, name))
+        .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()))
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip().to_string())
+        });
+    Actor {
+        kind: None,
+        user_id: None,
+        api_key_id: None,
+        session_id: None,
+        request_id: header_text(&parts.headers, "x-request-id"),
+        ip_address: ip,
+        user_agent: header_text(&parts.headers, "user-agent"),
+    }
+}
+
+/// An authenticated caller, with the audit facts of its request.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub actor: Actor,
+}
+
+impl<S> FromRequestParts<S> for Authenticated
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        if let Some(auth) = parts.extensions.get::<Authenticated>() {
+            return Ok(auth.clone());
+        }
+        let state = AppState::from_ref(state);
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Problem::unauthenticated("send Authorization: Bearer <token>"))?;
+        let principal =
+            state.directory.authenticate(token).await?.ok_or_else(|| {
+                Problem::unauthenticated("the token is unknown, expired or revoked")
+            })?;
+        let mut actor = request_actor(parts, &state);
+        actor.kind = Some(principal.kind);
+        actor.user_id = principal.user_id;
+        actor.api_key_id = principal.api_key_id;
+        actor.session_id = principal.session_id.map(|id| id.to_string());
+        let auth = Authenticated { principal, actor };
+        parts.extensions.insert(auth.clone());
+        Ok(auth)
+    }
+}
+
+/// The caller's scope in the tenant named by the `{tenant}` path segment. A tenant the caller may not enter is
+/// answered exactly like one that does not exist.
+#[derive(Debug, Clone)]
+pub struct Scoped(pub TenantScope);
+
+impl<S> FromRequestParts<S> for Scoped
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let auth = Authenticated::from_request_parts(parts, state).await?;
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Problem::bad_request(e.body_text()))?;
+        let slug = params
+            .get("tenant")
+            .ok_or_else(|| Problem::not_found("tenant"))?;
+        let state = AppState::from_ref(state);
+        let tenant = state
+            .directory
+            .tenant(slug)
+            .await?
+            .ok_or_else(|| Problem::not_found("tenant"))?;
+        Ok(Scoped(TenantScope::for_principal(
+            &auth.principal,
+            tenant,
+            auth.actor,
+        )?))
+    }
+}
+
+/// A JSON answer carrying the resource's version as its `ETag`.
+pub fn versioned<T: serde::Serialize>(
+    status: axum::http::StatusCode,
+    version: i64,
+    body: &T,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Ok(value) = header::HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}

@@ -1,0 +1,15 @@
+//! Shared HTTP machinery: the problem type, extractors, pagination and middleware. It never imports a module.
+
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod pagination;
+pub mod state;
+
+pub use error::{FieldError, Problem};
+pub use extract::{etag, parse_json, versioned, Authenticated, IfMatch, JsonBody, Scoped};
+pub use pagination::{Page, PageParams};
+pub use state::{AppState, Directory};
+
+/// The result type of handlers.
+pub type ApiResult<T> = Result<T, Problem>;

@@ -1,0 +1,21 @@
+//! roster: a multi-tenant user directory.
+//!
+//! Layers point one way: [`app`] → modules ([`tenants`], [`users`], [`auth`], [`audit`]) → [`store`]; every layer may
+//! use the [`http`] machinery, [`config`], [`clock`] and [`principal`].
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod migrate;
+pub mod patch;
+pub mod principal;
+pub mod store;
+pub mod tenants;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod users;
+
+pub use app::{migrations, App};

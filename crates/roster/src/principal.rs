@@ -1,0 +1,230 @@
+//! Who is calling, and in which tenant they may act.
+//!
+//! A [`TenantScope`] can only be made from a [`Principal`] that may act in the tenant (or by the operator's CLI), and
+//! every repository function takes one, so a query that forgets the tenant cannot be written.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Roles in increasing order of power.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Admin,
+    Sysadmin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+            Role::Sysadmin => "sysadmin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            "sysadmin" => Some(Role::Sysadmin),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the actor of an audited change authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    User,
+    ApiKey,
+    System,
+    Cli,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::User => "user",
+            ActorKind::ApiKey => "api_key",
+            ActorKind::System => "system",
+            ActorKind::Cli => "cli",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ActorKind> {
+        match s {
+            "user" => Some(ActorKind::User),
+            "api_key" => Some(ActorKind::ApiKey),
+            "system" => Some(ActorKind::System),
+            "cli" => Some(ActorKind::Cli),
+            _ => None,
+        }
+    }
+}
+
+/// An authenticated caller: a signed-in user or an API key, belonging to one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub kind: ActorKind,
+    /// The user, for a session; `None` for an API key.
+    pub user_id: Option<Uuid>,
+    /// The API key, when the caller used one.
+    pub api_key_id: Option<Uuid>,
+    /// The session, when the caller signed in.
+    pub session_id: Option<Uuid>,
+    pub tenant_id: Uuid,
+    pub role: Role,
+}
+
+impl Principal {
+    pub fn is_sysadmin(&self) -> bool {
+        self.role == Role::Sysadmin
+    }
+
+    /// May this principal act in `tenant`? sysadmins act everywhere; everyone else only at home.
+    pub fn may_enter(&self, tenant: &TenantRef) -> bool {
+        self.is_sysadmin() || self.tenant_id == tenant.id
+    }
+}
+
+/// The facts about a tenant that scoping needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRef {
+    pub id: Uuid,
+    pub slug: String,
+    /// `active` or `suspended`.
+    pub status: String,
+}
+
+/// Who made a change and through what request: the audit fields of every write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actor {
+    pub kind: Option<ActorKind>,
+    pub user_id: Option<Uuid>,
+    pub api_key_id: Option<Uuid>,
+    pub session_id: Option<String>,
+    pub request_id: Option<String>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Actor {
+    /// The operator at the command line.
+    pub fn cli() -> Actor {
+        Actor {
+            kind: Some(ActorKind::Cli),
+            ..Actor::default()
+        }
+    }
+
+    /// roster itself (bootstrap, background work).
+    pub fn system() -> Actor {
+        Actor {
+            kind: Some(ActorKind::System),
+            ..Actor::default()
+        }
+    }
+
+    pub fn kind(&self) -> ActorKind {
+        self.kind.unwrap_or(ActorKind::System)
+    }
+}
+
+/// Permission to work inside one tenant, with the role the caller has there and the actor for the audit log.
+#[derive(Debug, Clone)]
+pub struct TenantScope {
+    tenant: TenantRef,
+    role: Role,
+    user_id: Option<Uuid>,
+    actor: Actor,
+}
+
+/// A caller that may not enter the tenant gets the same answer as for a tenant that does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotInTenant;
+
+/// The caller's role is too low for the operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forbidden;
+
+impl TenantScope {
+    /// The scope of a principal in `tenant`, if it may enter.
+    pub fn for_principal(
+        principal: &Principal,
+        tenant: TenantRef,
+        actor: Actor,
+    ) -> Result<Self, NotInTenant> {
+        if !principal.may_enter(&tenant) {
+            return Err(NotInTenant);
+        }
+        Ok(Self {
+            tenant,
+            role: principal.role,
+            user_id: principal.user_id,
+            actor,
+        })
+    }
+
+    /// The operator's scope: whoever runs the CLI against the database already holds every key to it.
+    pub fn operator(tenant: TenantRef, actor: Actor) -> Self {
+        Self {
+            tenant,
+            role: Role::Sysadmin,
+            user_id: None,
+            actor,
+        }
+    }
+
+    pub fn tenant_id(&self) -> Uuid {
+        self.tenant.id
+    }
+
+    pub fn tenant(&self) -> &TenantRef {
+        &self.tenant
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The signed-in user behind the scope, if any.
+    pub fn user_id(&self) -> Option<Uuid> {
+        self.user_id
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// An admin-capable scope, if the role allows it.
+    pub fn admin(&self) -> Result<AdminScope<'_>, Forbidden> {
+        if self.role >= Role::Admin {
+            Ok(AdminScope(self))
+        } else {
+            Err(Forbidden)
+        }
+    }
+}
+
+/// A scope whose caller is an admin or sysadmin: the type that admin-only repository functions take.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminScope<'a>(&'a TenantScope);
+
+impl std::ops::Deref for AdminScope<'_> {
+    type Target = TenantScope;
+    fn deref(&self) -> &TenantScope {
+        self.0
+    }
+}

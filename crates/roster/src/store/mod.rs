@@ -1,0 +1,290 @@
+//! The store: one code path over SQLite (rusqlite on a small thread pool) and PostgreSQL (tokio-postgres).
+//!
+//! Queries are written once, with `$1, $2, …` placeholders, and run on either backend. Reads outside a transaction go
+//! to a reader (SQLite) or any pooled connection (PostgreSQL); every write runs in an explicit [`Tx`].
+
+mod postgres;
+mod row;
+mod sqlite;
+mod value;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+pub use row::{FromRow, Row};
+pub use value::{from_micros, to_micros, Decode, Value};
+
+/// SQL text: usually a `&'static str`, sometimes built at run time (filters).
+pub type Sql = Cow<'static, str>;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Tuning knobs for the connection pools.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// SQLite reader threads.
+    pub sqlite_readers: usize,
+    /// PostgreSQL pool size.
+    pub postgres_pool_size: usize,
+    /// How long a request waits for a PostgreSQL connection before answering 503.
+    pub postgres_connect_timeout: std::time::Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            sqlite_readers: cores.clamp(2, 8),
+            postgres_pool_size: (cores * 4).clamp(8, 32),
+            postgres_connect_timeout: std::time::Duration::from_secs(3),
+        }
+    }
+}
+
+/// What went wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database url {0:?}: expected sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("unique constraint violated: {0}")]
+    Unique(String),
+    #[error("foreign key constraint violated: {0}")]
+    ForeignKey(String),
+    #[error("check constraint violated: {0}")]
+    Check(String),
+    #[error("sqlite: {0}")]
+    Sqlite(rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(tokio_postgres::Error),
+    #[error("cannot decode {0}")]
+    Decode(String),
+    #[error("expected one row, found none")]
+    NoRows,
+}
+
+impl StoreError {
+    /// True when the database could not be reached, as opposed to rejecting the statement.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Postgres(e) => {
+                e.is_closed() || e.code().is_none() && e.as_db_error().is_none()
+            }
+            _ => false,
+        }
+    }
+
+    /// For a unique violation, the name of the constraint or the columns it covers.
+    pub fn unique_violation(&self) -> Option<&str> {
+        match self {
+            StoreError::Unique(what) => Some(what),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(Arc<sqlite::SqlitePool>),
+    Postgres(postgres::PgPool),
+}
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+impl Store {
+    /// Open `sqlite://PATH` or connect to `postgres://…`.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        let pool = if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err(StoreError::UnsupportedUrl(url.to_owned()));
+            }
+            Pool::Sqlite(Arc::new(sqlite::SqlitePool::open(
+                path.as_ref(),
+                options.sqlite_readers,
+            )?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Pool::Postgres(postgres::PgPool::connect(url, options).await?)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        Ok(Store { pool })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// All rows of a read.
+    pub async fn query<R: FromRow>(
+        &self,
+        sql: impl Into<Sql>,
+        params: Vec<Value>,
+    ) -> Result<Vec<R>, StoreError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.read(sql.into(), params).await,
+            Pool::Postgres(pool) => pool.query(&sql.into(), &params).await,
+        }
+    }
+
+    /// At most one row of a read.
+    pub async fn query_opt<R: FromRow>(
+        &self,
+        sql: impl Into<Sql>,
+        params: Vec<Value>,
+    ) -> Result<Option<R>, StoreError> {
+        Ok(self.query(sql, params).await?.into_iter().next())
+    }
+
+    /// Exactly one row of a read.
+    pub async fn query_one<R: FromRow>(
+        &self,
+        sql: impl Into<Sql>,
+        params: Vec<Value>,
+    ) -> Result<R, StoreError> {
+        self.query_opt(sql, params).await?.ok_or(StoreError::NoRows)
+    }
+
+    /// Start a write transaction. On SQLite it holds the single writer until commit or drop.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let inner = match &self.pool {
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin().await?),
+            Pool::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+        };
+        Ok(Tx { inner })
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        self.query::<(i64,)>("SELECT 1", vec![]).await.is_ok()
+    }
+
+    /// Pool figures for `/metrics`: (connections in use or idle, connections idle).
+    pub fn pool_status(&self) -> (usize, usize) {
+        match &self.pool {
+            Pool::Sqlite(pool) => (pool.size(), pool.size()),
+            Pool::Postgres(pool) => pool.status(),
+        }
+    }
+
+    /// Close the pool: SQLite threads finish their queued work, checkpoint and exit.
+    pub async fn close(self) {
+        match self.pool {
+            Pool::Sqlite(pool) => {
+                if let Ok(pool) = Arc::try_unwrap(pool) {
+                    let _ = tokio::task::spawn_blocking(move || pool.shutdown()).await;
+                }
+            }
+            Pool::Postgres(pool) => pool.close(),
+        }
+    }
+}
+
+enum TxInner {
+    Sqlite(sqlite::SqliteTx),
+    Postgres(postgres::PgTx),
+}
+
+/// An open write transaction. Dropping it without [`Tx::commit`] rolls it back.
+pub struct Tx {
+    inner: TxInner,
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            TxInner::Sqlite(_) => Backend::Sqlite,
+            TxInner::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Rows of a statement (a SELECT, or a write with RETURNING).
+    pub async fn query<R: FromRow>(
+        &mut self,
+        sql: impl Into<Sql>,
+        params: Vec<Value>,
+    ) -> Result<Vec<R>, StoreError> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => tx.query(sql.into(), params).await,
+            TxInner::Postgres(tx) => tx.query(&sql.into(), &params).await,
+        }
+    }
+
+    pub async fn query_opt<R: FromRow>(
+        &mut self,
+        sql: impl Into<Sql>,
+        params: Vec<Value>,
+    ) -> Result<Option<R>, StoreError> {
+        Ok(self.query(sql, params).await?.into_iter().next())
+    }
+
+    pub async fn query_one<R: FromRow>(
+        &mut self,
+        sql: impl Into<Sql>,
+        params: Vec<Value>,
+    ) -> Result<R, StoreError> {
+        self.query_opt(sql, params).await?.ok_or(StoreError::NoRows)
+    }
+
+    /// Run a statement; the number of rows it changed.
+    pub async fn execute(
+        &mut self,
+        sql: impl Into<Sql>,
+        params: Vec<Value>,
+    ) -> Result<u64, StoreError> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => tx.execute(sql.into(), params).await,
+            TxInner::Postgres(tx) => tx.execute(&sql.into(), &params).await,
+        }
+    }
+
+    /// Run several statements without parameters (migrations).
+    pub async fn execute_batch(&mut self, sql: impl Into<Sql>) -> Result<(), StoreError> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => tx.execute_batch(sql.into()).await,
+            TxInner::Postgres(tx) => tx.execute_batch(&sql.into()).await,
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await,
+            TxInner::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.rollback().await,
+            TxInner::Postgres(tx) => tx.rollback().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

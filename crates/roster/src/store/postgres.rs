@@ -1,0 +1,183 @@
+//! PostgreSQL: tokio-postgres connections from a deadpool pool, statements prepared once per connection.
+
+use std::str::FromStr;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::NoTls;
+
+use super::row::{FromRow, Row};
+use super::value::Value;
+use super::{StoreError, StoreOptions};
+
+#[derive(Clone)]
+pub(super) struct PgPool {
+    pool: Pool,
+}
+
+pub(super) fn map_error(e: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = e.as_db_error() {
+        let what = db
+            .constraint()
+            .map_or_else(|| db.message().to_owned(), str::to_owned);
+        match *db.code() {
+            SqlState::UNIQUE_VIOLATION => return StoreError::Unique(what),
+            SqlState::FOREIGN_KEY_VIOLATION => return StoreError::ForeignKey(what),
+            SqlState::CHECK_VIOLATION => return StoreError::Check(what),
+            _ => {}
+        }
+    }
+    if e.is_closed() {
+        return StoreError::Unavailable(e.to_string());
+    }
+    StoreError::Postgres(e)
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => match map_error(e) {
+            StoreError::Postgres(e) => StoreError::Unavailable(e.to_string()),
+            other => other,
+        },
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+fn params(values: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+async fn query_on<R: FromRow>(
+    client: &Object,
+    sql: &str,
+    values: &[Value],
+) -> Result<Vec<R>, StoreError> {
+    let stmt = client.prepare_cached(sql).await.map_err(map_error)?;
+    let rows = client
+        .query(&stmt, &params(values))
+        .await
+        .map_err(map_error)?;
+    rows.iter()
+        .map(|row| R::from_row(&Row::Postgres(row)))
+        .collect()
+}
+
+impl PgPool {
+    pub(super) async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::UnsupportedUrl(format!("{url}: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.postgres_pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.postgres_connect_timeout))
+            .create_timeout(Some(options.postgres_connect_timeout))
+            .recycle_timeout(Some(options.postgres_connect_timeout))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        // Fail at start, with the server's own words, rather than on the first request.
+        drop(pool.get().await.map_err(pool_error)?);
+        Ok(Self { pool })
+    }
+
+    pub(super) fn status(&self) -> (usize, usize) {
+        let status = self.pool.status();
+        (status.size, status.available)
+    }
+
+    pub(super) fn close(&self) {
+        self.pool.close();
+    }
+
+    pub(super) async fn query<R: FromRow>(
+        &self,
+        sql: &str,
+        values: &[Value],
+    ) -> Result<Vec<R>, StoreError> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        query_on(&client, sql, values).await
+    }
+
+    pub(super) async fn begin(&self) -> Result<PgTx, StoreError> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        client.batch_execute("BEGIN").await.map_err(map_error)?;
+        Ok(PgTx {
+            client: Some(client),
+        })
+    }
+}
+
+pub(super) struct PgTx {
+    client: Option<Object>,
+}
+
+impl PgTx {
+    fn client(&self) -> &Object {
+        self.client
+            .as_ref()
+            .expect("transaction used after it ended")
+    }
+
+    pub(super) async fn query<R: FromRow>(
+        &mut self,
+        sql: &str,
+        values: &[Value],
+    ) -> Result<Vec<R>, StoreError> {
+        query_on(self.client(), sql, values).await
+    }
+
+    pub(super) async fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64, StoreError> {
+        let client = self.client();
+        let stmt = client.prepare_cached(sql).await.map_err(map_error)?;
+        client
+            .execute(&stmt, &params(values))
+            .await
+            .map_err(map_error)
+    }
+
+    pub(super) async fn execute_batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.client().batch_execute(sql).await.map_err(map_error)
+    }
+
+    pub(super) async fn commit(mut self) -> Result<(), StoreError> {
+        let client = self.client.take().expect("transaction used after it ended");
+        let result = client.batch_execute("COMMIT").await.map_err(map_error);
+        if result.is_err() {
+            // The connection's state is unknown: don't hand it to the next caller.
+            let _ = Object::take(client);
+        }
+        result
+    }
+
+    pub(super) async fn rollback(mut self) -> Result<(), StoreError> {
+        let client = self.client.take().expect("transaction used after it ended");
+        client.batch_execute("ROLLBACK").await.map_err(map_error)
+    }
+}
+
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            // Abandoned (an error, a cancelled request): roll back before the connection returns to the pool.
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    handle.spawn(async move {
+                        if client.batch_execute("ROLLBACK").await.is_err() {
+                            let _ = Object::take(client);
+                        }
+                    });
+                }
+                Err(_) => {
+                    let _ = Object::take(client);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! SQLite: one writer thread and a few reader threads, each owning its connection.
+//!
+//! Work reaches a thread as a closure over a channel and the answer comes back on a oneshot, so the async runtime never
+//! blocks on SQLite and writers never meet `SQLITE_BUSY`: there is only one.
+
+use std::path::Path;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+
+use super::row::{FromRow, Row};
+use super::value::Value;
+use super::{Sql, StoreError};
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+pub(super) struct SqlitePool {
+    writer: Option<Sender<Job>>,
+    readers: Option<Sender<Job>>,
+    threads: Vec<JoinHandle<()>>,
+    size: usize,
+}
+
+fn configure(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    if writer {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA mmap_size = 268435456;
+         PRAGMA cache_size = -32000;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(256);
+    Ok(())
+}
+
+fn spawn_worker(
+    name: String,
+    mut conn: Connection,
+    jobs: Receiver<Job>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name).spawn(move || {
+        while let Ok(job) = jobs.recv() {
+            job(&mut conn);
+        }
+        // Last one out folds the WAL back into the database file.
+        let _ = conn.execute_batch("PRAGMA optimize;");
+        let _ = conn.close();
+    })
+}
+
+fn map_error(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(err, Some(message)) = &e {
+        if err.code == rusqlite::ErrorCode::ConstraintViolation {
+            return match err.extended_code {
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                    StoreError::Unique(message.clone())
+                }
+                rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
+                    StoreError::ForeignKey(message.clone())
+                }
+                rusqlite::ffi::SQLITE_CONSTRAINT_CHECK => StoreError::Check(message.clone()),
+                _ => StoreError::Sqlite(e),
+            };
+        }
+    }
+    StoreError::Sqlite(e)
+}
+
+/// Bind `$1…$n` by name: SQLite numbers `$N` parameters in order of first appearance, not by N.
+fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> rusqlite::Result<()> {
+    let expected = stmt.parameter_count();
+    if expected != params.len() {
+        return Err(rusqlite::Error::InvalidParameterCount(
+            params.len(),
+            expected,
+        ));
+    }
+    for (i, value) in params.iter().enumerate() {
+        let name = format!("${}", i + 1);
+        let index = stmt
+            .parameter_index(&name)?
+            .ok_or_else(|| rusqlite::Error::InvalidParameterName(name))?;
+        stmt.raw_bind_parameter(index, value)?;
+    }
+    Ok(())
+}
+
+pub(super) fn run_query<R: FromRow>(
+    conn: &Connection,
+    sql: &str,
+    params: &[Value],
+) -> Result<Vec<R>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(map_error)?;
+    bind(&mut stmt, params).map_err(map_error)?;
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(map_error)? {
+        out.push(R::from_row(&Row::Sqlite(row))?);
+    }
+    Ok(out)
+}
+
+fn run_execute(conn: &Connection, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(map_error)?;
+    bind(&mut stmt, params).map_err(map_error)?;
+    stmt.raw_execute().map(|n| n as u64).map_err(map_error)
+}
+
+fn gone() -> StoreError {
+    StoreError::Unavailable("the SQLite worker thread has stopped".into())
+}
+
+impl SqlitePool {
+    pub(super) fn open(path: &Path, readers: usize) -> Result<Self, StoreError> {
+        let open = |flags| Connection::open_with_flags(path, flags).map_err(map_error);
+        let writer_conn = open(
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&writer_conn, true).map_err(map_error)?;
+        let (writer_tx, writer_rx) = unbounded::<Job>();
+        let (readers_tx, readers_rx) = unbounded::<Job>();
+        let spawn_error =
+            |e: std::io::Error| StoreError::Unavailable(format!("cannot start SQLite thread: {e}"));
+        let mut threads = vec![
+            spawn_worker("roster-sqlite-writer".into(), writer_conn, writer_rx)
+                .map_err(spawn_error)?,
+        ];
+        for i in 0..readers.max(1) {
+            let conn = open(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+            configure(&conn, false).map_err(map_error)?;
+            conn.pragma_update(None, "query_only", true)
+                .map_err(map_error)?;
+            threads.push(
+                spawn_worker(
+                    format!("roster-sqlite-reader-{i}"),
+                    conn,
+                    readers_rx.clone(),
+                )
+                .map_err(spawn_error)?,
+            );
+        }
+        Ok(Self {
+            writer: Some(writer_tx),
+            readers: Some(readers_tx),
+            threads,
+            size: readers.max(1) + 1,
+        })
+    }
+
+    pub(super) fn size(&self) -> usize {
+        self.size
+    }
+
+    pub(super) async fn read<R: FromRow>(
+        &self,
+        sql: Sql,
+        params: Vec<Value>,
+    ) -> Result<Vec<R>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = reply.send(run_query::<R>(conn, &sql, &params));
+        });
+        self.readers
+            .as_ref()
+            .ok_or_else(gone)?
+            .send(job)
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    pub(super) async fn begin(&self) -> Result<SqliteTx, StoreError> {
+        let (steps_tx, steps_rx) = unbounded::<Step>();
+        let (began_tx, began_rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+                let _ = began_tx.send(Err(map_error(e)));
+                return;
+            }
+            let _ = began_tx.send(Ok(()));
+            // The writer belongs to this transaction until it commits, rolls back, or its handle is dropped.
+            loop {
+                match steps_rx.recv() {
+                    Ok(Step::Run(work)) => work(conn),
+                    Ok(Step::Commit(reply)) => {
+                        let result = conn.execute_batch("COMMIT").map_err(map_error);
+                        if result.is_err() {
+                            let _ = conn.execute_batch("ROLLBACK");
+                        }
+                        let _ = reply.send(result);
+                        return;
+                    }
+                    Ok(Step::Rollback(reply)) => {
+                        let _ = reply.send(conn.execute_batch("ROLLBACK").map_err(map_error));
+                        return;
+                    }
+                    Err(_) => {
+                        let _ = conn.execute_batch("ROLLBACK");
+                        return;
+                    }
+                }
+            }
+        });
+        self.writer
+            .as_ref()
+            .ok_or_else(gone)?
+            .send(job)
+            .map_err(|_| gone())?;
+        began_rx.await.map_err(|_| gone())??;
+        Ok(SqliteTx { steps: steps_tx })
+    }
+
+    pub(super) fn shutdown(mut self) {
+        self.writer = None;
+        self.readers = None;
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for SqlitePool {
+    fn drop(&mut self) {
+        // Closing the channels ends the threads once their queued work is done.
+        self.writer = None;
+        self.readers = None;
+    }
+}
+
+enum Step {
+    Run(Job),
+    Commit(oneshot::Sender<Result<(), StoreError>>),
+    Rollback(oneshot::Sender<Result<(), StoreError>>),
+}
+
+pub(super) struct SqliteTx {
+    steps: Sender<Step>,
+}
+
+impl SqliteTx {
+    async fn run<T: Send + 'static>(
+        &mut self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = reply.send(work(conn));
+        });
+        self.steps.send(Step::Run(job)).map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    pub(super) async fn query<R: FromRow>(
+        &mut self,
+        sql: Sql,
+        params: Vec<Value>,
+    ) -> Result<Vec<R>, StoreError> {
+        self.run(move |conn| run_query::<R>(conn, &sql, &params))
+            .await
+    }
+
+    pub(super) async fn execute(
+        &mut self,
+        sql: Sql,
+        params: Vec<Value>,
+    ) -> Result<u64, StoreError> {
+        self.run(move |conn| run_execute(conn, &sql, &params)).await
+    }
+
+    pub(super) async fn execute_batch(&mut self, sql: Sql) -> Result<(), StoreError> {
+        self.run(move |conn| conn.execute_batch(&sql).map_err(map_error))
+            .await
+    }
+
+    pub(super) async fn commit(self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.steps.send(Step::Commit(reply)).map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    pub(super) async fn rollback(self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.steps.send(Step::Rollback(reply)).map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}

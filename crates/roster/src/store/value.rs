@@ -1,0 +1,243 @@
+//! One parameter type bound by both drivers, and one decoding trait read by both.
+//!
+//! Storage types (STYLE.md, "Store"): UUIDs are 16-byte BLOBs / `uuid`, timestamps are INTEGER microseconds since the
+//! epoch / `timestamptz`, JSON is TEXT / `jsonb`, booleans are INTEGER / `bool`.
+
+use std::error::Error as StdError;
+
+use bytes::BytesMut;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use time::OffsetDateTime;
+use tokio_postgres::types::{IsNull, ToSql as PgToSql, Type};
+use uuid::Uuid;
+
+/// A query parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    I64(i64),
+    F64(f64),
+    Text(String),
+    Bytes(Vec<u8>),
+    Uuid(Uuid),
+    Timestamp(OffsetDateTime),
+    Json(serde_json::Value),
+}
+
+macro_rules! value_from {
+    ($($t:ty => $variant:ident),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Self { Value::$variant(v.into()) }
+        }
+        impl From<Option<$t>> for Value {
+            fn from(v: Option<$t>) -> Self { v.map_or(Value::Null, |v| Value::$variant(v.into())) }
+        }
+    )*};
+}
+value_from!(bool => Bool, i64 => I64, i32 => I64, u32 => I64, f64 => F64, String => Text, &str => Text,
+    Vec<u8> => Bytes, Uuid => Uuid, OffsetDateTime => Timestamp, serde_json::Value => Json);
+
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(v.clone())
+    }
+}
+impl From<Option<&String>> for Value {
+    fn from(v: Option<&String>) -> Self {
+        v.map_or(Value::Null, |v| Value::Text(v.clone()))
+    }
+}
+impl From<&Uuid> for Value {
+    fn from(v: &Uuid) -> Self {
+        Value::Uuid(*v)
+    }
+}
+
+/// Microseconds since the epoch: the SQLite representation of a timestamp.
+pub fn to_micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+/// The inverse of [`to_micros`].
+pub fn from_micros(micros: i64) -> Result<OffsetDateTime, time::error::ComponentRange> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Bool(b) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(i64::from(*b))),
+            Value::I64(i) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*i)),
+            Value::F64(f) => ToSqlOutput::Owned(rusqlite::types::Value::Real(*f)),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+            Value::Uuid(u) => ToSqlOutput::Borrowed(ValueRef::Blob(u.as_bytes())),
+            Value::Timestamp(t) => {
+                ToSqlOutput::Owned(rusqlite::types::Value::Integer(to_micros(*t)))
+            }
+            Value::Json(j) => ToSqlOutput::Owned(rusqlite::types::Value::Text(j.to_string())),
+        })
+    }
+}
+
+impl PgToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        // Delegate to the checked variants so a type mismatch is a clear error, not corrupt binary data.
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Bool(v) => v.to_sql_checked(ty, out),
+            Value::I64(v) => v.to_sql_checked(ty, out),
+            Value::F64(v) => v.to_sql_checked(ty, out),
+            Value::Text(v) => v.to_sql_checked(ty, out),
+            Value::Bytes(v) => v.to_sql_checked(ty, out),
+            Value::Uuid(v) => v.to_sql_checked(ty, out),
+            Value::Timestamp(v) => v.to_sql_checked(ty, out),
+            Value::Json(v) => v.to_sql_checked(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// A column type that both drivers can decode.
+pub trait Decode: Sized {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String>;
+    fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error>;
+}
+
+fn sqlite_type_error(expected: &str, got: ValueRef<'_>) -> String {
+    format!("expected {expected}, found {:?}", got.data_type())
+}
+
+macro_rules! decode_option {
+    ($($t:ty),*) => {$(
+        impl Decode for Option<$t> {
+            fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
+                match value {
+                    ValueRef::Null => Ok(None),
+                    v => <$t as Decode>::from_sqlite(v).map(Some),
+                }
+            }
+            fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
+                row.try_get::<_, Option<$t>>(idx)
+            }
+        }
+    )*};
+}
+
+impl Decode for i64 {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
+        value
+            .as_i64()
+            .map_err(|_| sqlite_type_error("integer", value))
+    }
+    fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
+        row.try_get(idx)
+    }
+}
+
+impl Decode for f64 {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
+        match value {
+            ValueRef::Real(f) => Ok(f),
+            ValueRef::Integer(i) => Ok(i as f64),
+            v => Err(sqlite_type_error("real", v)),
+        }
+    }
+    fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
+        row.try_get(idx)
+    }
+}
+
+impl Decode for bool {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
+        value
+            .as_i64()
+            .map(|i| i != 0)
+            .map_err(|_| sqlite_type_error("boolean", value))
+    }
+    fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
+        row.try_get(idx)
+    }
+}
+
+impl Decode for String {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
+        value
+            .as_str()
+            .map(str::to_owned)
+            .map_err(|_| sqlite_type_error("text", value))
+    }
+    fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
+        row.try_get(idx)
+    }
+}
+
+impl Decode for Vec<u8> {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
+        value
+            .as_blob()
+            .map(<[u8]>::to_vec)
+            .map_err(|_| sqlite_type_error("blob", value))
+    }
+    fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
+        row.try_get(idx)
+    }
+}
+
+impl Decode for Uuid {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
+        let bytes = value
+            .as_blob()
+            .map_err(|_| sqlite_type_error("uuid blob", value))?;
+        Uuid::from_slice(bytes).map_err(|e| e.to_string())
+    }
+    fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
+        row.try_get(idx)
+    }
+}
+
+impl Decode for OffsetDateTime {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
+        let micros = value
+            .as_i64()
+            .map_err(|_| sqlite_type_error("timestamp", value))?;
+        from_micros(micros).map_err(|e| e.to_string())
+    }
+    fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
+        row.try_get(idx)
+    }
+}
+
+impl Decode for serde_json::Value {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
+        let text = value
+            .as_str()
+            .map_err(|_| sqlite_type_error("json text", value))?;
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+    fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
+        row.try_get(idx)
+    }
+}
+
+decode_option!(
+    i64,
+    f64,
+    bool,
+    String,
+    Vec<u8>,
+    Uuid,
+    OffsetDateTime,
+    serde_json::Value
+);

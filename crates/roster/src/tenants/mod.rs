@@ -1,0 +1,151 @@
+//! Tenants: they own everything. Created and changed by sysadmins.
+
+mod model;
+mod repo;
+pub mod routes;
+
+use uuid::Uuid;
+
+pub use model::{NewTenant, Tenant, TenantPatch, TenantSlug, TenantStatus};
+
+use crate::audit::{self, Action, Change};
+use crate::http::{FieldError, Problem};
+use crate::migrate::Migration;
+use crate::principal::Actor;
+use crate::store::{Store, StoreError};
+
+pub const MIGRATIONS: &[Migration] = &[crate::migration!(1, "0001_tenants", "tenants")];
+
+fn view(t: &Tenant) -> serde_json::Value {
+    serde_json::to_value(t).unwrap_or_default()
+}
+
+/// Create a tenant, with its audit chain and a `create` entry, in one transaction.
+pub async fn create(
+    store: &Store,
+    actor: &Actor,
+    now: time::OffsetDateTime,
+    input: NewTenant,
+) -> Result<Tenant, Problem> {
+    let mut errors = Vec::new();
+    let slug = TenantSlug::parse(&input.slug)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let name = model::validate_name(&input.name)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let external_id = input
+        .external_id
+        .as_deref()
+        .map(model::validate_external_id)
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let (Some(slug), Some(name), true) = (slug, name, errors.is_empty()) else {
+        return Err(Problem::validation(errors));
+    };
+    let tenant = Tenant {
+        id: Uuid::now_v7(),
+        slug: slug.as_str().to_owned(),
+        name,
+        external_id,
+        status: TenantStatus::Active.as_str().to_owned(),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+        version: 1,
+    };
+    let mut tx = store.begin().await?;
+    repo::insert(&mut tx, &tenant).await.map_err(|e| match e {
+        StoreError::Unique(_) => Problem::conflict(
+            "slug",
+            format!("a tenant with slug {} already exists", tenant.slug),
+        ),
+        other => other.into(),
+    })?;
+    audit::start_chain(&mut tx, tenant.id).await?;
+    let change = Change::new(Action::Create, "tenant", tenant.id).values(None, Some(view(&tenant)));
+    audit::record_in(&mut tx, tenant.id, actor, now, vec![change]).await?;
+    tx.commit().await?;
+    Ok(tenant)
+}
+
+/// The live tenant with this slug.
+pub async fn find(store: &Store, slug: &str) -> Result<Option<Tenant>, StoreError> {
+    repo::by_slug(store, slug).await
+}
+
+/// A page of tenants in creation order.
+pub async fn list(
+    store: &Store,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Tenant>, StoreError> {
+    repo::list(store, after, limit).await
+}
+
+/// Change a tenant; `if_match` is the version the caller last saw.
+pub async fn update(
+    store: &Store,
+    actor: &Actor,
+    now: time::OffsetDateTime,
+    slug: &str,
+    if_match: Option<i64>,
+    patch: TenantPatch,
+) -> Result<Tenant, Problem> {
+    let mut tx = store.begin().await?;
+    let current = repo::by_slug_for_update(&mut tx, slug)
+        .await?
+        .ok_or_else(|| Problem::not_found("tenant"))?;
+    if if_match.is_some_and(|v| v != current.version) {
+        return Err(Problem::precondition_failed(format!(
+            "the tenant is at version {}",
+            current.version
+        )));
+    }
+    let mut next = current.clone();
+    let mut errors: Vec<FieldError> = Vec::new();
+    if let Some(name) = &patch.name {
+        match model::validate_name(name) {
+            Ok(name) => next.name = name,
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(external_id) = &patch.external_id {
+        match external_id
+            .as_deref()
+            .map(model::validate_external_id)
+            .transpose()
+        {
+            Ok(id) => next.external_id = id,
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(status) = patch.status {
+        next.status = status.as_str().to_owned();
+    }
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    if next == current {
+        return Ok(current);
+    }
+    if !repo::update(&mut tx, &next, current.version, now).await? {
+        return Err(Problem::stale(
+            "the tenant was changed meanwhile; fetch it again",
+        ));
+    }
+    next.version += 1;
+    next.updated_at = now;
+    let (old, new) = audit::diff(&view(&current), &view(&next));
+    let action = if current.status != next.status {
+        Action::StatusChange
+    } else {
+        Action::Update
+    };
+    let change = Change::new(action, "tenant", next.id).values(Some(old), Some(new));
+    audit::record_in(&mut tx, next.id, actor, now, vec![change]).await?;
+    tx.commit().await?;
+    Ok(next)
+}

@@ -1,0 +1,498 @@
+//! Users: every person a tenant knows, with their profile, status and soft delete.
+
+pub mod model;
+pub mod password;
+mod repo;
+pub mod routes;
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub use model::{Email, NewUser, User, UserFilter, UserPatch, UserStatus, UserType, Username};
+pub use password::Passwords;
+
+use crate::audit::{self, Action, Change};
+use crate::http::pagination::{self, Page};
+use crate::http::{FieldError, Problem};
+use crate::migrate::Migration;
+use crate::principal::{AdminScope, Role, TenantScope};
+use crate::store::{Store, StoreError};
+
+pub const MIGRATIONS: &[Migration] = &[crate::migration!(3, "0003_users", "users")];
+
+/// A unique violation on users, told as the field that is taken.
+fn taken(e: StoreError) -> Problem {
+    match e.unique_violation() {
+        Some(what) if what.contains("email") => {
+            Problem::conflict("email", "this email is already in use in the tenant")
+        }
+        Some(what) if what.contains("username") => {
+            Problem::conflict("username", "this username is already in use in the tenant")
+        }
+        Some(what) if what.contains("identity") => Problem::conflict(
+            "identity_provider_id",
+            "this identity provider account is already linked to a user",
+        ),
+        _ => e.into(),
+    }
+}
+
+/// Collects field errors so a request hears about all of them at once.
+#[derive(Default)]
+struct Checks(Vec<FieldError>);
+
+impl Checks {
+    fn take<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        result.map_err(|e| self.0.push(e)).ok()
+    }
+
+    fn finish(self) -> Result<(), Problem> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Problem::validation(self.0))
+        }
+    }
+}
+
+fn can_grant(scope: &TenantScope, role: Role) -> Result<(), Problem> {
+    if role > scope.role() {
+        return Err(Problem::forbidden(format!(
+            "a {} cannot give the {} role",
+            scope.role(),
+            role
+        )));
+    }
+    Ok(())
+}
+
+/// Create a user with its `create` audit entry.
+pub async fn create(
+    store: &Store,
+    scope: AdminScope<'_>,
+    passwords: &Passwords,
+    now: OffsetDateTime,
+    input: NewUser,
+) -> Result<User, Problem> {
+    let mut checks = Checks::default();
+    let email = input
+        .email
+        .as_deref()
+        .and_then(|e| checks.take(Email::parse(e)));
+    let username = input
+        .username
+        .as_deref()
+        .and_then(|u| checks.take(Username::parse(u)));
+    if input.email.is_none() && input.username.is_none() {
+        checks.0.push(FieldError::new(
+            "email",
+            "give an email, a username, or both",
+        ));
+    }
+    let display_name = match (&input.display_name, &username, &email) {
+        (Some(name), _, _) => checks.take(model::display_name(name)),
+        (None, Some(username), _) => Some(username.as_str().to_owned()),
+        (None, None, Some(email)) => Some(
+            email
+                .as_str()
+                .split('@')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+        (None, None, None) => None,
+    };
+    let first_name = input
+        .first_name
+        .as_deref()
+        .and_then(|v| checks.take(model::person_name("first_name", v)));
+    let last_name = input
+        .last_name
+        .as_deref()
+        .and_then(|v| checks.take(model::person_name("last_name", v)));
+    let target_role = input
+        .target_role
+        .as_deref()
+        .and_then(|v| checks.take(model::target_role(v)));
+    let timezone = checks.take(model::timezone(input.timezone.as_deref().unwrap_or("UTC")));
+    let preferences = checks.take(model::preferences(
+        input.preferences.unwrap_or_else(|| serde_json::json!({})),
+    ));
+    let metadata = checks.take(model::metadata(
+        input.metadata.unwrap_or_else(|| serde_json::json!({})),
+    ));
+    let identity_provider = input
+        .identity_provider
+        .as_deref()
+        .and_then(|v| checks.take(model::identity_provider(v)));
+    let identity_provider_id = input
+        .identity_provider_id
+        .as_deref()
+        .and_then(|v| checks.take(model::identity_provider_id(v)));
+    if input.identity_provider.is_some() != input.identity_provider_id.is_some() {
+        checks.0.push(FieldError::new(
+            "identity_provider_id",
+            "give identity_provider and identity_provider_id together",
+        ));
+    }
+    if input.password.is_some() && input.password_hash.is_some() {
+        checks.0.push(FieldError::new(
+            "password_hash",
+            "give password or password_hash, not both",
+        ));
+    }
+    if let Some(password) = &input.password {
+        checks.take(Passwords::check(password));
+    }
+    let imported_hash = input
+        .password_hash
+        .as_deref()
+        .and_then(|h| checks.take(password::imported_hash(h)));
+    let role = input.role.unwrap_or(Role::User);
+    checks.finish()?;
+    can_grant(&scope, role)?;
+
+    let has_credential =
+        input.password.is_some() || imported_hash.is_some() || identity_provider.is_some();
+    let status = input.status.unwrap_or(if has_credential {
+        UserStatus::Active
+    } else {
+        UserStatus::Invited
+    });
+    let password_hash = match input.password {
+        Some(password) => Some(passwords.hash(password).await.map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            Problem::internal()
+        })?),
+        None => imported_hash,
+    };
+    let user = User {
+        id: Uuid::now_v7(),
+        tenant_id: scope.tenant_id(),
+        email_key: email.as_ref().map(Email::key),
+        email: email.map(|e| e.as_str().to_owned()),
+        username: username.map(|u| u.as_str().to_owned()),
+        display_name: display_name.unwrap_or_default(),
+        first_name,
+        last_name,
+        user_type: input
+            .user_type
+            .unwrap_or(UserType::Member)
+            .as_str()
+            .to_owned(),
+        role: role.as_str().to_owned(),
+        status: status.as_str().to_owned(),
+        password_hash,
+        identity_provider,
+        identity_provider_id,
+        totp_secret: None,
+        totp_enabled_at: None,
+        email_verified_at: None,
+        failed_login_attempts: 0,
+        locked_until: None,
+        last_login_at: None,
+        login_count: 0,
+        last_session_start: None,
+        last_active_at: None,
+        total_usage_minutes: 0,
+        target_role,
+        experience_level: input.experience_level.map(|l| l.as_str().to_owned()),
+        timezone: timezone.unwrap_or_else(|| "UTC".into()),
+        preferences: preferences.unwrap_or_default(),
+        metadata: metadata.unwrap_or_default(),
+        level: 1,
+        xp: 0,
+        raw_data: None,
+        first_seen: None,
+        last_seen: None,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+        version: 1,
+    };
+    let mut tx = store.begin().await?;
+    repo::insert(&mut tx, &user).await.map_err(taken)?;
+    audit::record(
+        &mut tx,
+        &scope,
+        now,
+        Change::new(Action::Create, "user", user.id).values(None, Some(user.view())),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// A user the caller may see: admins see everyone in the tenant, others only themselves. Soft-deleted users are only
+/// found with `include_deleted`.
+pub async fn get(
+    store: &Store,
+    scope: &TenantScope,
+    id: Uuid,
+    include_deleted: bool,
+) -> Result<User, Problem> {
+    if scope.admin().is_err() && scope.user_id() != Some(id) {
+        return Err(Problem::not_found("user"));
+    }
+    match repo::get(store, scope.tenant_id(), id).await? {
+        Some(user) if include_deleted || user.deleted_at.is_none() => Ok(user),
+        _ => Err(Problem::not_found("user")),
+    }
+}
+
+/// The live user with this email (case-insensitive).
+pub async fn find_by_email(
+    store: &Store,
+    scope: AdminScope<'_>,
+    email: &str,
+) -> Result<User, Problem> {
+    repo::by_email(store, scope.tenant_id(), &model::email_key(email))
+        .await?
+        .ok_or_else(|| Problem::not_found("user"))
+}
+
+/// The live user with this username (after trimming and NFC normalisation).
+pub async fn find_by_username(
+    store: &Store,
+    scope: AdminScope<'_>,
+    username: &str,
+) -> Result<User, Problem> {
+    repo::by_username(
+        store,
+        scope.tenant_id(),
+        &model::normalize_username(username),
+    )
+    .await?
+    .ok_or_else(|| Problem::not_found("user"))
+}
+
+/// A page of users matching the filter.
+pub async fn list(
+    store: &Store,
+    scope: AdminScope<'_>,
+    filter: &UserFilter,
+) -> Result<Page<User>, Problem> {
+    let limit = pagination::limit(filter.limit)?;
+    let after = pagination::decode_cursor(filter.cursor.as_deref())?;
+    if filter.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        return Err(Problem::invalid("q", "must be at most 200 characters"));
+    }
+    let rows = repo::list(store, scope.tenant_id(), filter, after, limit).await?;
+    Ok(pagination::page(rows, limit, |u| u.id))
+}
+
+fn check_version(current: &User, if_match: Option<i64>) -> Result<(), Problem> {
+    match if_match {
+        Some(v) if v != current.version => Err(Problem::precondition_failed(format!(
+            "the user is at version {}, not {v}",
+            current.version
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Apply a patch; with `if_match`, only if the user is still at that version.
+pub async fn update(
+    store: &Store,
+    scope: AdminScope<'_>,
+    now: OffsetDateTime,
+    id: Uuid,
+    if_match: Option<i64>,
+    patch: UserPatch,
+) -> Result<User, Problem> {
+    let mut tx = store.begin().await?;
+    let current = repo::get_in(&mut tx, scope.tenant_id(), id)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(|| Problem::not_found("user"))?;
+    check_version(&current, if_match)?;
+    if current.role() > scope.role() {
+        return Err(Problem::forbidden(format!(
+            "a {} cannot change a {}",
+            scope.role(),
+            current.role
+        )));
+    }
+    let mut next = current.clone();
+    let mut checks = Checks::default();
+    if let Some(email) = &patch.email {
+        if let Some(email) = email.as_deref().map(|e| checks.take(Email::parse(e))) {
+            next.email_key = email.as_ref().map(Email::key);
+            next.email = email.map(|e| e.as_str().to_owned());
+        } else {
+            next.email = None;
+            next.email_key = None;
+        }
+    }
+    if let Some(username) = &patch.username {
+        next.username = match username.as_deref() {
+            Some(u) => checks
+                .take(Username::parse(u))
+                .map(|u| u.as_str().to_owned()),
+            None => None,
+        };
+    }
+    if next.email.is_none() && next.username.is_none() && checks.0.is_empty() {
+        checks.0.push(FieldError::new(
+            "email",
+            "a user needs an email, a username, or both",
+        ));
+    }
+    if let Some(name) = &patch.display_name {
+        if let Some(name) = checks.take(model::display_name(name)) {
+            next.display_name = name;
+        }
+    }
+    for (field, value, slot) in [
+        ("first_name", &patch.first_name, &mut next.first_name),
+        ("last_name", &patch.last_name, &mut next.last_name),
+    ] {
+        if let Some(value) = value {
+            *slot = value
+                .as_deref()
+                .and_then(|v| checks.take(model::person_name(field, v)));
+        }
+    }
+    if let Some(target_role) = &patch.target_role {
+        next.target_role = target_role
+            .as_deref()
+            .and_then(|v| checks.take(model::target_role(v)));
+    }
+    if let Some(level) = patch.experience_level {
+        next.experience_level = level.map(|l| l.as_str().to_owned());
+    }
+    if let Some(tz) = &patch.timezone {
+        if let Some(tz) = checks.take(model::timezone(tz)) {
+            next.timezone = tz;
+        }
+    }
+    if let Some(preferences) = patch.preferences {
+        if let Some(p) = checks.take(model::preferences(preferences)) {
+            next.preferences = p;
+        }
+    }
+    if let Some(metadata) = patch.metadata {
+        if let Some(m) = checks.take(model::metadata(metadata)) {
+            next.metadata = m;
+        }
+    }
+    if let Some(user_type) = patch.user_type {
+        next.user_type = user_type.as_str().to_owned();
+    }
+    if let Some(role) = patch.role {
+        can_grant(&scope, role)?;
+        next.role = role.as_str().to_owned();
+    }
+    checks.finish()?;
+    if next == current {
+        return Ok(current);
+    }
+    next.updated_at = now;
+    if !repo::update_profile(&mut tx, &next, current.version)
+        .await
+        .map_err(taken)?
+    {
+        return Err(Problem::stale(
+            "the user was changed meanwhile; fetch it again",
+        ));
+    }
+    next.version = current.version + 1;
+    let (old, new) = audit::diff(&current.view(), &next.view());
+    audit::record(
+        &mut tx,
+        &scope,
+        now,
+        Change::new(Action::Update, "user", id).values(Some(old), Some(new)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(next)
+}
+
+/// Soft delete: the user leaves lists and lookups and its email and username become free.
+pub async fn delete(
+    store: &Store,
+    scope: AdminScope<'_>,
+    now: OffsetDateTime,
+    id: Uuid,
+    if_match: Option<i64>,
+) -> Result<User, Problem> {
+    set_deleted(store, scope, now, id, if_match, true).await
+}
+
+/// Undo a soft delete; 409 if the email or username has been taken since.
+pub async fn restore(
+    store: &Store,
+    scope: AdminScope<'_>,
+    now: OffsetDateTime,
+    id: Uuid,
+    if_match: Option<i64>,
+) -> Result<User, Problem> {
+    set_deleted(store, scope, now, id, if_match, false).await
+}
+
+async fn set_deleted(
+    store: &Store,
+    scope: AdminScope<'_>,
+    now: OffsetDateTime,
+    id: Uuid,
+    if_match: Option<i64>,
+    delete: bool,
+) -> Result<User, Problem> {
+    let mut tx = store.begin().await?;
+    let current = repo::get_in(&mut tx, scope.tenant_id(), id)
+        .await?
+        .ok_or_else(|| Problem::not_found("user"))?;
+    if delete && current.deleted_at.is_some() {
+        return Err(Problem::not_found("user"));
+    }
+    if !delete && current.deleted_at.is_none() {
+        return Err(Problem::conflict("id", "the user is not deleted"));
+    }
+    check_version(&current, if_match)?;
+    if current.role() > scope.role() {
+        return Err(Problem::forbidden(format!(
+            "a {} cannot change a {}",
+            scope.role(),
+            current.role
+        )));
+    }
+    let deleted_at = delete.then_some(now);
+    if !repo::set_deleted(
+        &mut tx,
+        scope.tenant_id(),
+        id,
+        current.version,
+        deleted_at,
+        now,
+    )
+    .await
+    .map_err(taken)?
+    {
+        return Err(Problem::stale(
+            "the user was changed meanwhile; fetch it again",
+        ));
+    }
+    let mut next = current.clone();
+    next.deleted_at = deleted_at;
+    next.updated_at = now;
+    next.version += 1;
+    let (old, new) = audit::diff(&current.view(), &next.view());
+    let action = if delete {
+        Action::Delete
+    } else {
+        Action::Restore
+    };
+    audit::record(
+        &mut tx,
+        &scope,
+        now,
+        Change::new(action, "user", id).values(Some(old), Some(new)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,214 @@
+//! SQL of users. Every function takes the tenant it works in.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::model::{User, UserFilter, COLUMNS};
+use crate::store::{Store, StoreError, Tx, Value};
+
+pub(super) async fn insert(tx: &mut Tx, u: &User) -> Result<(), StoreError> {
+    tx.execute(
+        format!(
+            "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, \
+             $37, $38)"
+        ),
+        vec![
+            u.id.into(),
+            u.tenant_id.into(),
+            u.email.clone().into(),
+            u.email_key.clone().into(),
+            u.username.clone().into(),
+            u.display_name.clone().into(),
+            u.first_name.clone().into(),
+            u.last_name.clone().into(),
+            u.user_type.clone().into(),
+            u.role.clone().into(),
+            u.status.clone().into(),
+            u.password_hash.clone().into(),
+            u.identity_provider.clone().into(),
+            u.identity_provider_id.clone().into(),
+            u.totp_secret.clone().into(),
+            u.totp_enabled_at.into(),
+            u.email_verified_at.into(),
+            u.failed_login_attempts.into(),
+            u.locked_until.into(),
+            u.last_login_at.into(),
+            u.login_count.into(),
+            u.last_session_start.into(),
+            u.last_active_at.into(),
+            u.total_usage_minutes.into(),
+            u.target_role.clone().into(),
+            u.experience_level.clone().into(),
+            u.timezone.clone().into(),
+            u.preferences.clone().into(),
+            u.metadata.clone().into(),
+            u.level.into(),
+            u.xp.into(),
+            u.raw_data.clone().into(),
+            u.first_seen.into(),
+            u.last_seen.into(),
+            u.created_at.into(),
+            u.updated_at.into(),
+            u.deleted_at.into(),
+            u.version.into(),
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+pub(super) async fn get(
+    store: &Store,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<User>, StoreError> {
+    store
+        .query_opt(
+            format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"),
+            vec![tenant_id.into(), id.into()],
+        )
+        .await
+}
+
+pub(super) async fn get_in(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<User>, StoreError> {
+    tx.query_opt(
+        format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"),
+        vec![tenant_id.into(), id.into()],
+    )
+    .await
+}
+
+pub(super) async fn by_email(
+    store: &Store,
+    tenant_id: Uuid,
+    email_key: &str,
+) -> Result<Option<User>, StoreError> {
+    store
+        .query_opt(
+            format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND email_key = $2 AND deleted_at IS NULL"),
+            vec![tenant_id.into(), email_key.into()],
+        )
+        .await
+}
+
+pub(super) async fn by_username(
+    store: &Store,
+    tenant_id: Uuid,
+    username: &str,
+) -> Result<Option<User>, StoreError> {
+    store
+        .query_opt(
+            format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND username = $2 AND deleted_at IS NULL"),
+            vec![tenant_id.into(), username.into()],
+        )
+        .await
+}
+
+/// One page (plus one row, to tell whether more follow) in id order.
+pub(super) async fn list(
+    store: &Store,
+    tenant_id: Uuid,
+    filter: &UserFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<User>, StoreError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id > $2");
+    let mut params: Vec<Value> = vec![tenant_id.into(), after.unwrap_or(Uuid::nil()).into()];
+    let mut bind = |value: Value| {
+        params.push(value);
+        format!("${}", params.len())
+    };
+    if let Some(status) = filter.status {
+        sql += &format!(" AND status = {}", bind(status.as_str().into()));
+    }
+    if let Some(role) = filter.role {
+        sql += &format!(" AND role = {}", bind(role.as_str().into()));
+    }
+    if let Some(user_type) = filter.user_type {
+        sql += &format!(" AND user_type = {}", bind(user_type.as_str().into()));
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let escaped = q
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let p = bind(format!("%{escaped}%").into());
+        sql += &format!(
+            " AND (email_key LIKE {p} ESCAPE '\\' OR lower(username) LIKE {p} ESCAPE '\\' \
+             OR lower(display_name) LIKE {p} ESCAPE '\\')"
+        );
+    }
+    if !filter.include_deleted {
+        sql += " AND deleted_at IS NULL";
+    }
+    let limit_param = bind((limit + 1).into());
+    sql += &format!(" ORDER BY id LIMIT {limit_param}");
+    store.query(sql, params).await
+}
+
+/// Write the profile fields if the stored version is still `expected`; false when someone else wrote first.
+pub(super) async fn update_profile(
+    tx: &mut Tx,
+    u: &User,
+    expected: i64,
+) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "UPDATE users SET email = $4, email_key = $5, username = $6, display_name = $7, first_name = $8, \
+             last_name = $9, user_type = $10, role = $11, target_role = $12, experience_level = $13, timezone = $14, \
+             preferences = $15, metadata = $16, updated_at = $17, version = version + 1 \
+             WHERE tenant_id = $1 AND id = $2 AND version = $3",
+            vec![
+                u.tenant_id.into(),
+                u.id.into(),
+                expected.into(),
+                u.email.clone().into(),
+                u.email_key.clone().into(),
+                u.username.clone().into(),
+                u.display_name.clone().into(),
+                u.first_name.clone().into(),
+                u.last_name.clone().into(),
+                u.user_type.clone().into(),
+                u.role.clone().into(),
+                u.target_role.clone().into(),
+                u.experience_level.clone().into(),
+                u.timezone.clone().into(),
+                u.preferences.clone().into(),
+                u.metadata.clone().into(),
+                u.updated_at.into(),
+            ],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Set or clear `deleted_at` if the stored version is still `expected`.
+pub(super) async fn set_deleted(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    id: Uuid,
+    expected: i64,
+    deleted_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "UPDATE users SET deleted_at = $4, updated_at = $5, version = version + 1 \
+             WHERE tenant_id = $1 AND id = $2 AND version = $3",
+            vec![
+                tenant_id.into(),
+                id.into(),
+                expected.into(),
+                deleted_at.into(),
+                now.into(),
+            ],
+        )
+        .await?;
+    Ok(n == 1)
+}

@@ -1,0 +1,202 @@
+//! `/v1/tenants/{tenant}/users`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{NewUser, Passwords, User, UserFilter, UserPatch};
+use crate::http::{versioned, ApiResult, AppState, IfMatch, JsonBody, Page, Problem, Scoped};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_user, list_users))
+        .routes(routes!(get_user, patch_user, delete_user))
+        .routes(routes!(restore_user))
+        .routes(routes!(user_by_email))
+        .routes(routes!(user_by_username))
+}
+
+/// `/v1/tenants/{tenant}/users/{id}`.
+#[derive(Debug, Deserialize)]
+struct UserPath {
+    id: String,
+}
+
+/// `…/users/by-email/{email}`.
+#[derive(Debug, Deserialize)]
+struct EmailPath {
+    email: String,
+}
+
+/// `…/users/by-username/{username}`.
+#[derive(Debug, Deserialize)]
+struct UsernamePath {
+    username: String,
+}
+
+fn user_id(id: &str) -> Result<Uuid, Problem> {
+    Uuid::parse_str(id).map_err(|_| Problem::invalid("id", "must be a UUID"))
+}
+
+/// `?include_deleted=` of a single-user read.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct GetParams {
+    #[serde(default)]
+    include_deleted: bool,
+}
+
+/// Create a user (admin).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/users", tag = "users", params(("tenant" = String, Path)),
+    request_body = NewUser,
+    responses((status = 201, body = User), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn create_user(
+    State(state): State<AppState>,
+    Scoped(scope): Scoped,
+    JsonBody(input): JsonBody<NewUser>,
+) -> ApiResult<Response> {
+    let passwords = Passwords::from_config(&state.config);
+    let user = super::create(
+        &state.store,
+        scope.admin()?,
+        &passwords,
+        state.clock.now(),
+        input,
+    )
+    .await?;
+    Ok(versioned(StatusCode::CREATED, user.version, &user))
+}
+
+/// List users (admin), filtered, in keyset pages.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/users", tag = "users",
+    params(("tenant" = String, Path), UserFilter),
+    responses((status = 200, body = Page<User>)), security(("bearer" = [])))]
+async fn list_users(
+    State(state): State<AppState>,
+    Scoped(scope): Scoped,
+    Query(filter): Query<UserFilter>,
+) -> ApiResult<Json<Page<User>>> {
+    Ok(Json(
+        super::list(&state.store, scope.admin()?, &filter).await?,
+    ))
+}
+
+/// Get a user: admins any user of the tenant, others only themselves.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/users/{id}", tag = "users",
+    params(("tenant" = String, Path), ("id" = Uuid, Path), GetParams),
+    responses((status = 200, body = User), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn get_user(
+    State(state): State<AppState>,
+    Scoped(scope): Scoped,
+    Path(path): Path<UserPath>,
+    Query(params): Query<GetParams>,
+) -> ApiResult<Response> {
+    let user = super::get(
+        &state.store,
+        &scope,
+        user_id(&path.id)?,
+        params.include_deleted,
+    )
+    .await?;
+    Ok(versioned(StatusCode::OK, user.version, &user))
+}
+
+/// Change a user's profile (admin); honours `If-Match`.
+#[utoipa::path(patch, path = "/v1/tenants/{tenant}/users/{id}", tag = "users",
+    params(("tenant" = String, Path), ("id" = Uuid, Path)), request_body = UserPatch,
+    responses((status = 200, body = User), (status = 409, body = Problem), (status = 412, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn patch_user(
+    State(state): State<AppState>,
+    Scoped(scope): Scoped,
+    Path(path): Path<UserPath>,
+    IfMatch(if_match): IfMatch,
+    JsonBody(patch): JsonBody<UserPatch>,
+) -> ApiResult<Response> {
+    let user = super::update(
+        &state.store,
+        scope.admin()?,
+        state.clock.now(),
+        user_id(&path.id)?,
+        if_match,
+        patch,
+    )
+    .await?;
+    Ok(versioned(StatusCode::OK, user.version, &user))
+}
+
+/// Soft-delete a user (admin).
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/users/{id}", tag = "users",
+    params(("tenant" = String, Path), ("id" = Uuid, Path)),
+    responses((status = 200, body = User), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn delete_user(
+    State(state): State<AppState>,
+    Scoped(scope): Scoped,
+    Path(path): Path<UserPath>,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<Response> {
+    let user = super::delete(
+        &state.store,
+        scope.admin()?,
+        state.clock.now(),
+        user_id(&path.id)?,
+        if_match,
+    )
+    .await?;
+    Ok(versioned(StatusCode::OK, user.version, &user))
+}
+
+/// Restore a soft-deleted user (admin); 409 when its email or username was taken meanwhile.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/users/{id}/restore", tag = "users",
+    params(("tenant" = String, Path), ("id" = Uuid, Path)),
+    responses((status = 200, body = User), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+async fn restore_user(
+    State(state): State<AppState>,
+    Scoped(scope): Scoped,
+    Path(path): Path<UserPath>,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<Response> {
+    let user = super::restore(
+        &state.store,
+        scope.admin()?,
+        state.clock.now(),
+        user_id(&path.id)?,
+        if_match,
+    )
+    .await?;
+    Ok(versioned(StatusCode::OK, user.version, &user))
+}
+
+/// Look a user up by email, case-insensitively (admin).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/users/by-email/{email}", tag = "users",
+    params(("tenant" = String, Path), ("email" = String, Path)),
+    responses((status = 200, body = User), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn user_by_email(
+    State(state): State<AppState>,
+    Scoped(scope): Scoped,
+    Path(EmailPath { email }): Path<EmailPath>,
+) -> ApiResult<Response> {
+    let user = super::find_by_email(&state.store, scope.admin()?, &email).await?;
+    Ok(versioned(StatusCode::OK, user.version, &user))
+}
+
+/// Look a user up by username (admin).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/users/by-username/{username}", tag = "users",
+    params(("tenant" = String, Path), ("username" = String, Path)),
+    responses((status = 200, body = User), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn user_by_username(
+    State(state): State<AppState>,
+    Scoped(scope): Scoped,
+    Path(UsernamePath { username }): Path<UsernamePath>,
+) -> ApiResult<Response> {
+    let user = super::find_by_username(&state.store, scope.admin()?, &username).await?;
+    Ok(versioned(StatusCode::OK, user.version, &user))
+}
