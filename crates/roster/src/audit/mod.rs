@@ -102,10 +102,12 @@ pub fn diff(
         if IGNORED.contains(&key.as_str()) || before.contains_key(key) {
             continue;
         }
-        let (o, n) = (old_map.get(key), new_map.get(key));
+        // an absent field and a null one are the same value
+        let o = old_map.get(key).unwrap_or(&serde_json::Value::Null);
+        let n = new_map.get(key).unwrap_or(&serde_json::Value::Null);
         if o != n {
-            before.insert(key.clone(), o.cloned().unwrap_or(serde_json::Value::Null));
-            after.insert(key.clone(), n.cloned().unwrap_or(serde_json::Value::Null));
+            before.insert(key.clone(), o.clone());
+            after.insert(key.clone(), n.clone());
         }
     }
     (

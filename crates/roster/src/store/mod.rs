@@ -70,12 +70,20 @@ pub enum StoreError {
     Check(String),
     #[error("sqlite: {0}")]
     Sqlite(rusqlite::Error),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", postgres_message(.0))]
     Postgres(tokio_postgres::Error),
     #[error("cannot decode {0}")]
     Decode(String),
     #[error("expected one row, found none")]
     NoRows,
+}
+
+/// The server's own words when it sent any ("db error" alone says nothing).
+fn postgres_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 impl StoreError {

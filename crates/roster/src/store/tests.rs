@@ -1,1 +1,190 @@
+use time::macros::datetime;
+use uuid::Uuid;
+
 use super::*;
+use crate::store_test;
+
+async fn scratch_table(store: &Store) {
+    let ddl = match store.backend() {
+        Backend::Sqlite => {
+            "CREATE TABLE scratch (id INTEGER PRIMARY KEY, i INTEGER, f REAL, b INTEGER, t TEXT, bin BLOB, u BLOB, \
+             ts INTEGER, j TEXT)"
+        }
+        Backend::Postgres => {
+            "CREATE TABLE scratch (id BIGINT PRIMARY KEY, i BIGINT, f DOUBLE PRECISION, b BOOLEAN, t TEXT, bin BYTEA, \
+             u UUID, ts TIMESTAMPTZ, j JSONB)"
+        }
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.execute_batch(ddl).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn count_tenants(store: &Store) -> i64 {
+    store
+        .query_one::<(i64,)>("SELECT COUNT(*) FROM tenants", vec![])
+        .await
+        .unwrap()
+        .0
+}
+
+async fn insert_tenant(tx: &mut Tx, slug: &str) -> Result<u64, StoreError> {
+    let now = datetime!(2026-01-01 0:00 UTC);
+    tx.execute(
+        "INSERT INTO tenants (id, slug, name, status, created_at, updated_at, version) VALUES ($1, $2, $3, 'active', $4, $4, 1)",
+        vec![Uuid::now_v7().into(), slug.into(), "Tenant".into(), now.into()],
+    )
+    .await
+}
+
+store_test!(every_value_type_round_trips, |db| async move {
+    let store = &db.store;
+    scratch_table(store).await;
+    let u = Uuid::now_v7();
+    let ts = datetime!(2026-11-22 10:11:12.123456 UTC);
+    let j = serde_json::json!({"a": [1, 2, {"b": null}], "ç": "ünïcode"});
+    let mut tx = store.begin().await.unwrap();
+    tx.execute(
+        "INSERT INTO scratch (id, i, f, b, t, bin, u, ts, j) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        vec![
+            1i64.into(),
+            (-42i64).into(),
+            1.5f64.into(),
+            true.into(),
+            "tëxt".into(),
+            vec![0u8, 1, 255].into(),
+            u.into(),
+            ts.into(),
+            j.clone().into(),
+        ],
+    )
+    .await
+    .unwrap();
+    let nulls = vec![Value::Null; 8];
+    let mut params = vec![Value::I64(2)];
+    params.extend(nulls);
+    tx.execute("INSERT INTO scratch (id, i, f, b, t, bin, u, ts, j) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", params)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let (i, f, b, t, bin): (i64, f64, bool, String, Vec<u8>) = store
+        .query_one(
+            "SELECT i, f, b, t, bin FROM scratch WHERE id = $1",
+            vec![1i64.into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (i, f, b, t.as_str(), bin),
+        (-42, 1.5, true, "tëxt", vec![0, 1, 255])
+    );
+    let (got_u, got_ts, got_j): (Uuid, time::OffsetDateTime, serde_json::Value) = store
+        .query_one(
+            "SELECT u, ts, j FROM scratch WHERE id = $1",
+            vec![1i64.into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!((got_u, got_ts, got_j), (u, ts, j));
+    let nulls: (
+        Option<i64>,
+        Option<f64>,
+        Option<bool>,
+        Option<String>,
+        Option<Vec<u8>>,
+    ) = store
+        .query_one(
+            "SELECT i, f, b, t, bin FROM scratch WHERE id = $1",
+            vec![2i64.into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(nulls, (None, None, None, None, None));
+    let nulls: (
+        Option<Uuid>,
+        Option<time::OffsetDateTime>,
+        Option<serde_json::Value>,
+    ) = store
+        .query_one(
+            "SELECT u, ts, j FROM scratch WHERE id = $1",
+            vec![2i64.into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(nulls, (None, None, None));
+});
+
+store_test!(parameters_bind_by_number_not_by_position, |db| async move {
+    let row: (String, String, String) = db
+        .store
+        .query_one(
+            "SELECT CAST($2 AS TEXT), CAST($1 AS TEXT), CAST($2 AS TEXT)",
+            vec!["first".into(), "second".into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row, ("second".into(), "first".into(), "second".into()));
+});
+
+store_test!(a_dropped_transaction_rolls_back, |db| async move {
+    let store = &db.store;
+    let mut tx = store.begin().await.unwrap();
+    insert_tenant(&mut tx, "gone").await.unwrap();
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    insert_tenant(&mut tx, "kept").await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    insert_tenant(&mut tx, "rolled-back").await.unwrap();
+    tx.rollback().await.unwrap();
+    let slugs: Vec<(String,)> = store
+        .query("SELECT slug FROM tenants ORDER BY slug", vec![])
+        .await
+        .unwrap();
+    assert_eq!(slugs, vec![("kept".to_owned(),)]);
+});
+
+store_test!(unique_violations_are_reported_as_such, |db| async move {
+    let store = &db.store;
+    let mut tx = store.begin().await.unwrap();
+    insert_tenant(&mut tx, "twice").await.unwrap();
+    let err = insert_tenant(&mut tx, "twice").await.unwrap_err();
+    assert!(
+        err.unique_violation()
+            .is_some_and(|what| what.contains("slug")),
+        "{err:?}"
+    );
+});
+
+store_test!(concurrent_writers_never_see_busy_errors, |db| async move {
+    let store = db.store.clone();
+    let mut tasks = Vec::new();
+    for writer in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..25 {
+                let mut tx = store.begin().await?;
+                insert_tenant(&mut tx, &format!("w{writer}-{n}")).await?;
+                // a read inside the transaction, to hold it across an await
+                tx.query::<(i64,)>("SELECT COUNT(*) FROM tenants", vec![])
+                    .await?;
+                tx.commit().await?;
+            }
+            Ok::<_, StoreError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(count_tenants(&store).await, 400);
+});
+
+#[tokio::test]
+async fn unsupported_urls_are_refused_with_the_url_named() {
+    let err = Store::connect("mysql://localhost/db", &StoreOptions::default())
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("mysql://localhost/db"), "{err}");
+}
