@@ -1,0 +1,192 @@
+//! A real server on a real socket over a fresh database, and a small HTTP client for it.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use roster::clock::{Clock, SystemClock};
+use roster::config::Config;
+use roster::principal::{Actor, Role, TenantScope};
+use roster::store::Backend;
+use roster::testing::TestDb;
+use roster::App;
+use serde_json::Value;
+
+pub struct Server {
+    pub base: String,
+    pub db: TestDb,
+    /// A sysadmin API key of the `default` tenant.
+    pub root_key: String,
+    client: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Server {
+    pub async fn start(backend: Backend) -> Option<Server> {
+        let db = TestDb::of(backend).await?;
+        let config = Config::default();
+        let now = SystemClock.now();
+        roster::auth::bootstrap(&db.store, &config, now)
+            .await
+            .expect("bootstrap");
+        let tenant = roster::tenants::find(&db.store, "default")
+            .await
+            .unwrap()
+            .unwrap();
+        let scope = TenantScope::operator(tenant.as_ref(), Actor::cli());
+        let (_, root_key) =
+            roster::auth::create_api_key(&db.store, &scope, now, "tests", Role::Sysadmin, None)
+                .await
+                .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = App::new(db.store.clone(), config, Arc::new(SystemClock));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        Some(Server {
+            base,
+            db,
+            root_key,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+        })
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Reply {
+        self.send(Method::GET, path, Some(key), None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(key), Some(&body), &[])
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, key: &str, body: Value, if_match: Option<&str>) -> Reply {
+        let headers: Vec<(&str, &str)> =
+            if_match.map(|v| vec![("if-match", v)]).unwrap_or_default();
+        self.send(Method::PATCH, path, Some(key), Some(&body), &headers)
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> Reply {
+        self.send(Method::DELETE, path, Some(key), None, &[]).await
+    }
+
+    /// Create a tenant and an API key of `role` in it.
+    pub async fn tenant_with_key(&self, slug: &str, role: Role) -> String {
+        let reply = self
+            .post(
+                "/v1/tenants",
+                &self.root_key,
+                serde_json::json!({"slug": slug, "name": slug}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        let tenant = roster::tenants::find(&self.db.store, slug)
+            .await
+            .unwrap()
+            .unwrap();
+        let scope = TenantScope::operator(tenant.as_ref(), Actor::cli());
+        roster::auth::create_api_key(
+            &self.db.store,
+            &scope,
+            SystemClock.now(),
+            "tests",
+            role,
+            None,
+        )
+        .await
+        .unwrap()
+        .1
+    }
+
+    /// Rows of a table, straight from the database.
+    pub async fn count(&self, table: &str) -> i64 {
+        self.db
+            .store
+            .query_one::<(i64,)>(format!("SELECT COUNT(*) FROM {table}"), vec![])
+            .await
+            .unwrap()
+            .0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Run an end-to-end test against a server on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! e2e_test {
+    ($name:ident, |$server:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $server = common::Server::start(roster::store::Backend::Sqlite)
+                    .await
+                    .unwrap();
+                $body.await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($server) = common::Server::start(roster::store::Backend::Postgres).await
+                else {
+                    return;
+                };
+                $body.await
+            }
+        }
+    };
+}
