@@ -160,7 +160,12 @@ store_test!(chains_are_per_tenant, |db| async move {
     let b = tenant(store, "tenant-b").await;
     write(store, &a, 3).await;
     write(store, &b, 2).await;
-    tamper(store, &format!("UPDATE audit_log SET action = 'read' WHERE seq = 2 AND resource_type = 'thing' AND resource_id = '0' AND new_values IS NOT NULL AND tenant_id IN (SELECT id FROM tenants WHERE slug = 'tenant-b')")).await;
+    tamper(
+        store,
+        "UPDATE audit_log SET action = 'read' WHERE seq = 2 \
+         AND tenant_id IN (SELECT id FROM tenants WHERE slug = 'tenant-b')",
+    )
+    .await;
     assert!(verify(store, a.tenant_id()).await.unwrap().ok);
     assert!(!verify(store, b.tenant_id()).await.unwrap().ok);
 });

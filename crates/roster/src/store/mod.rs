@@ -182,7 +182,7 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let inner = match &self.pool {
             Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin().await?),
-            Pool::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+            Pool::Postgres(pool) => TxInner::Postgres(Box::new(pool.begin().await?)),
         };
         Ok(Tx { inner })
     }
@@ -215,7 +215,7 @@ impl Store {
 
 enum TxInner {
     Sqlite(sqlite::SqliteTx),
-    Postgres(postgres::PgTx),
+    Postgres(Box<postgres::PgTx>),
 }
 
 /// An open write transaction. Dropping it without [`Tx::commit`] rolls it back.

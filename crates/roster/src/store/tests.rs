@@ -2,6 +2,14 @@ use time::macros::datetime;
 use uuid::Uuid;
 
 use super::*;
+
+type Nullable = (
+    Option<i64>,
+    Option<f64>,
+    Option<bool>,
+    Option<String>,
+    Option<Vec<u8>>,
+);
 use crate::store_test;
 
 async fn scratch_table(store: &Store) {
@@ -87,13 +95,7 @@ store_test!(every_value_type_round_trips, |db| async move {
         .await
         .unwrap();
     assert_eq!((got_u, got_ts, got_j), (u, ts, j));
-    let nulls: (
-        Option<i64>,
-        Option<f64>,
-        Option<bool>,
-        Option<String>,
-        Option<Vec<u8>>,
-    ) = store
+    let nulls: Nullable = store
         .query_one(
             "SELECT i, f, b, t, bin FROM scratch WHERE id = $1",
             vec![2i64.into()],
