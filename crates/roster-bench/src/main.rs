@@ -1,1 +1,303 @@
-fn main() {}
+//! roster's benchmark harness: builds a data set with the library, starts the real `roster` binary on a loopback
+//! socket, drives it with a keep-alive HTTP/1.1 load generator and reports throughput and latency per operation.
+//!
+//! ```sh
+//! cargo build --release --workspace
+//! target/release/roster-bench --users 100000
+//! target/release/roster-bench --users 100000 --postgres-url postgres://postgres@127.0.0.1:5432/test
+//! ```
+
+mod load;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+use roster::clock::{Clock, SystemClock};
+use roster::config::Config;
+use roster::migrate::Migrator;
+use roster::principal::{Actor, Role, TenantScope};
+use roster::store::{Backend, Store};
+use roster::testing::TestDb;
+use roster::users::{NewUser, Passwords};
+use uuid::Uuid;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Users to create before measuring, spread over --tenants tenants
+    #[arg(long, default_value_t = 100_000)]
+    users: usize,
+    #[arg(long, default_value_t = 10)]
+    tenants: usize,
+    /// Benchmark PostgreSQL (a fresh database is created on this server and dropped afterwards) instead of SQLite
+    #[arg(long)]
+    postgres_url: Option<String>,
+    /// Concurrent keep-alive connections of the load generator
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Seconds each read operation is driven for
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Users created over HTTP for the create benchmark
+    #[arg(long, default_value_t = 20_000)]
+    creates: usize,
+    /// The roster binary (default: beside this one)
+    #[arg(long)]
+    roster: Option<PathBuf>,
+    /// Print the results as JSON too
+    #[arg(long)]
+    json: bool,
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Resident and anonymous memory of a process, in KiB, from /proc.
+fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("RssAnon:"))
+}
+
+async fn fresh_database(args: &Args) -> anyhow::Result<TestDb> {
+    let db = match &args.postgres_url {
+        None => TestDb::sqlite_empty().await,
+        Some(url) => {
+            std::env::set_var(roster::testing::POSTGRES_URL_VAR, url);
+            TestDb::postgres_empty().await.context("PostgreSQL")?
+        }
+    };
+    Ok(db)
+}
+
+/// Create users through the library, `concurrency` at a time; their ids and emails.
+async fn seed(
+    store: &Store,
+    scopes: &[TenantScope],
+    users: usize,
+) -> anyhow::Result<Vec<(String, Uuid, String)>> {
+    let passwords = Passwords::from_config(&Config::default());
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (store, scopes, passwords, next) = (
+            store.clone(),
+            scopes.to_vec(),
+            passwords.clone(),
+            next.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut made = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= users {
+                    return Ok::<_, anyhow::Error>(made);
+                }
+                let scope = &scopes[i % scopes.len()];
+                let email = format!("user{i}@bench.example");
+                let input = NewUser {
+                    email: Some(email.clone()),
+                    username: Some(format!("user{i}")),
+                    display_name: Some(format!("Bench User {i}")),
+                    ..NewUser::default()
+                };
+                let admin = scope
+                    .admin()
+                    .map_err(|_| anyhow::anyhow!("operator scope is admin"))?;
+                let user =
+                    roster::users::create(&store, admin, &passwords, SystemClock.now(), input)
+                        .await
+                        .map_err(|p| anyhow::anyhow!("{p}"))?;
+                made.push((scope.tenant().slug.clone(), user.id, email));
+            }
+        }));
+    }
+    let mut all = Vec::with_capacity(users);
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    Ok(all)
+}
+
+fn start_server(args: &Args, url: &str) -> anyhow::Result<Server> {
+    let binary = match &args.roster {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("roster"),
+    };
+    if !binary.exists() {
+        bail!(
+            "{} not found: build it with `cargo build --release --workspace`",
+            binary.display()
+        );
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child = Command::new(binary)
+        .args([
+            "serve",
+            "--no-migrate",
+            "--database-url",
+            url,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("ROSTER_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    Ok(Server {
+        child,
+        base: format!("127.0.0.1:{port}"),
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let db = fresh_database(&args).await?;
+    let backend = db.store.backend();
+    let mut report = serde_json::Map::new();
+    report.insert("backend".into(), backend.name().into());
+    report.insert("users".into(), args.users.into());
+
+    let migrations = roster::migrations();
+    let started = Instant::now();
+    Migrator::new(&db.store, &migrations).up(None).await?;
+    let migrate_ms = started.elapsed().as_secs_f64() * 1000.0;
+    println!("{:<28} {migrate_ms:>10.1} ms", "migrations from empty");
+    report.insert("migrations_ms".into(), migrate_ms.into());
+
+    let mut scopes = Vec::new();
+    for t in 0..args.tenants {
+        let tenant = roster::tenants::create(
+            &db.store,
+            &Actor::cli(),
+            SystemClock.now(),
+            roster::tenants::NewTenant {
+                slug: format!("bench-{t}"),
+                name: format!("Bench {t}"),
+                external_id: None,
+            },
+        )
+        .await
+        .map_err(|p| anyhow::anyhow!("{p}"))?;
+        scopes.push(TenantScope::operator(tenant.as_ref(), Actor::cli()));
+    }
+    let started = Instant::now();
+    let users = seed(&db.store, &scopes, args.users).await?;
+    let seed_rate = users.len() as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "{:<28} {seed_rate:>10.0} users/s  (in process, {} users)",
+        "user create (library)",
+        users.len()
+    );
+    report.insert("seed_users_per_s".into(), seed_rate.into());
+    let (_, key) = roster::auth::create_api_key(
+        &db.store,
+        &scopes[0],
+        SystemClock.now(),
+        "bench",
+        Role::Sysadmin,
+        None,
+    )
+    .await
+    .map_err(|p| anyhow::anyhow!("{p}"))?;
+
+    let server = start_server(&args, &db.url)?;
+    load::wait_healthy(&server.base).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (rss, anon) = memory_kib(server.child.id());
+    println!(
+        "{:<28} {:>10.1} MB RSS, {:.1} MB anonymous",
+        "idle server memory",
+        rss as f64 / 1024.0,
+        anon as f64 / 1024.0
+    );
+    report.insert("idle_rss_kib".into(), rss.into());
+    report.insert("idle_anon_kib".into(), anon.into());
+
+    let auth = format!("Bearer {key}");
+    let duration = Duration::from_secs(args.seconds);
+    let users = Arc::new(users);
+    let (u1, u2) = (users.clone(), users.clone());
+    let by_id = load::run(
+        &server.base,
+        &auth,
+        args.connections,
+        load::Budget::Time(duration),
+        move |i| {
+            let users = &u1;
+            let (slug, id, _) = &users[(i * 7919) % users.len()];
+            load::Call::get(format!("/v1/tenants/{slug}/users/{id}"))
+        },
+    )
+    .await?;
+    by_id.print("lookup by id (HTTP)");
+    report.insert("lookup_by_id".into(), by_id.json());
+
+    let by_email = load::run(
+        &server.base,
+        &auth,
+        args.connections,
+        load::Budget::Time(duration),
+        move |i| {
+            let users = &u2;
+            let (slug, _, email) = &users[(i * 7919) % users.len()];
+            load::Call::get(format!("/v1/tenants/{slug}/users/by-email/{email}"))
+        },
+    )
+    .await?;
+    by_email.print("lookup by email (HTTP)");
+    report.insert("lookup_by_email".into(), by_email.json());
+
+    let (rss, anon) = memory_kib(server.child.id());
+    println!(
+        "{:<28} {:>10.1} MB RSS, {:.1} MB anonymous",
+        "loaded server memory",
+        rss as f64 / 1024.0,
+        anon as f64 / 1024.0
+    );
+    report.insert("loaded_rss_kib".into(), rss.into());
+    report.insert("loaded_anon_kib".into(), anon.into());
+
+    let slugs: Vec<String> = scopes.iter().map(|s| s.tenant().slug.clone()).collect();
+    let create = load::run(&server.base, &auth, args.connections, load::Budget::Requests(args.creates), move |i| {
+        let slug = &slugs[i % slugs.len()];
+        let body = serde_json::json!({"email": format!("new{i}@bench.example"), "display_name": format!("New {i}")});
+        load::Call::post(format!("/v1/tenants/{slug}/users"), body.to_string())
+    })
+    .await?;
+    create.print("user create (HTTP)");
+    report.insert("user_create".into(), create.json());
+
+    drop(server);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    if backend == Backend::Postgres {
+        db.store.clone().close().await;
+    }
+    Ok(())
+}
