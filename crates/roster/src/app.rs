@@ -61,10 +61,36 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Tokens and slugs resolved through the auth and tenants modules.
+/// How long a tenant looked up by slug is reused: a status change reaches other processes within this time.
+const TENANT_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// Tokens and slugs resolved through the auth and tenants modules. Tenants, which change rarely and are read by every
+/// request, are kept for [`TENANT_CACHE_TTL`]; tokens are checked on every request so a revoked key stops at once.
 struct ModuleDirectory {
     store: Store,
     clock: Arc<dyn Clock>,
+    tenants: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, TenantRef)>>,
+}
+
+impl ModuleDirectory {
+    fn cached(&self, slug: &str) -> Option<TenantRef> {
+        let cache = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(slug)
+            .filter(|(at, _)| at.elapsed() < TENANT_CACHE_TTL)
+            .map(|(_, t)| t.clone())
+    }
+
+    fn remember(&self, tenant: &TenantRef) {
+        let mut cache = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() > 10_000 {
+            cache.retain(|_, (at, _)| at.elapsed() < TENANT_CACHE_TTL);
+        }
+        cache.insert(
+            tenant.slug.clone(),
+            (std::time::Instant::now(), tenant.clone()),
+        );
+    }
 }
 
 impl Directory for ModuleDirectory {
@@ -76,7 +102,17 @@ impl Directory for ModuleDirectory {
     }
 
     fn tenant<'a>(&'a self, slug: &'a str) -> BoxFuture<'a, Result<Option<TenantRef>, StoreError>> {
-        Box::pin(async move { Ok(tenants::find(&self.store, slug).await?.map(|t| t.as_ref())) })
+        Box::pin(async move {
+            if let Some(tenant) = self.cached(slug) {
+                return Ok(Some(tenant));
+            }
+            // Only tenants that exist are remembered: a tenant created a moment ago must be found at once.
+            let tenant = tenants::find(&self.store, slug).await?.map(|t| t.as_ref());
+            if let Some(tenant) = &tenant {
+                self.remember(tenant);
+            }
+            Ok(tenant)
+        })
     }
 }
 
@@ -109,6 +145,7 @@ impl App {
         let directory = Arc::new(ModuleDirectory {
             store: store.clone(),
             clock: clock.clone(),
+            tenants: Default::default(),
         });
         let state = AppState {
             store,

@@ -97,7 +97,7 @@ pub(super) async fn set_head_hash(
 }
 
 pub(super) async fn insert_entry(tx: &mut Tx, e: &AuditEntry) -> Result<(), StoreError> {
-    tx.execute(
+    tx.execute_deferred(
         "INSERT INTO audit_log (tenant_id, seq, id, occurred_at, actor_kind, actor_user_id, actor_api_key_id, action, \
          resource_type, resource_id, old_values, new_values, ip_address, user_agent, session_id, request_id, \
          prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
@@ -123,7 +123,6 @@ pub(super) async fn insert_entry(tx: &mut Tx, e: &AuditEntry) -> Result<(), Stor
         ],
     )
     .await
-    .map(drop)
 }
 
 pub(super) async fn entries_after(

@@ -181,7 +181,7 @@ impl Store {
     /// Start a write transaction. On SQLite it holds the single writer until commit or drop.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let inner = match &self.pool {
-            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin().await?),
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin()?),
             Pool::Postgres(pool) => TxInner::Postgres(Box::new(pool.begin().await?)),
         };
         Ok(Tx { inner })
@@ -268,6 +268,19 @@ impl Tx {
         match &mut self.inner {
             TxInner::Sqlite(tx) => tx.execute(sql.into(), params).await,
             TxInner::Postgres(tx) => tx.execute(&sql.into(), &params).await,
+        }
+    }
+
+    /// Run a write whose outcome the caller does not need before commit. On SQLite it is queued without waiting, and a
+    /// failure makes the commit fail; on PostgreSQL it runs at once.
+    pub async fn execute_deferred(
+        &mut self,
+        sql: impl Into<Sql>,
+        params: Vec<Value>,
+    ) -> Result<(), StoreError> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => tx.execute_deferred(sql.into(), params),
+            TxInner::Postgres(tx) => tx.execute(&sql.into(), &params).await.map(drop),
         }
     }
 

@@ -178,44 +178,16 @@ impl SqlitePool {
         answer.await.map_err(|_| gone())?
     }
 
-    pub(super) async fn begin(&self) -> Result<SqliteTx, StoreError> {
+    /// Queue a transaction on the writer. Nothing is awaited here: `BEGIN IMMEDIATE` runs when the writer reaches
+    /// it, and a failure is reported to the transaction's first awaited step.
+    pub(super) fn begin(&self) -> Result<SqliteTx, StoreError> {
         let (steps_tx, steps_rx) = unbounded::<Step>();
-        let (began_tx, began_rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-                let _ = began_tx.send(Err(map_error(e)));
-                return;
-            }
-            let _ = began_tx.send(Ok(()));
-            // The writer belongs to this transaction until it commits, rolls back, or its handle is dropped.
-            loop {
-                match steps_rx.recv() {
-                    Ok(Step::Run(work)) => work(conn),
-                    Ok(Step::Commit(reply)) => {
-                        let result = conn.execute_batch("COMMIT").map_err(map_error);
-                        if result.is_err() {
-                            let _ = conn.execute_batch("ROLLBACK");
-                        }
-                        let _ = reply.send(result);
-                        return;
-                    }
-                    Ok(Step::Rollback(reply)) => {
-                        let _ = reply.send(conn.execute_batch("ROLLBACK").map_err(map_error));
-                        return;
-                    }
-                    Err(_) => {
-                        let _ = conn.execute_batch("ROLLBACK");
-                        return;
-                    }
-                }
-            }
-        });
+        let job: Job = Box::new(move |conn| run_transaction(conn, &steps_rx));
         self.writer
             .as_ref()
             .ok_or_else(gone)?
             .send(job)
             .map_err(|_| gone())?;
-        began_rx.await.map_err(|_| gone())??;
         Ok(SqliteTx { steps: steps_tx })
     }
 
@@ -236,10 +208,77 @@ impl Drop for SqlitePool {
     }
 }
 
+type StepJob = Box<dyn FnOnce(Result<&mut Connection, StoreError>) + Send>;
+type DeferredJob = Box<dyn FnOnce(&mut Connection) -> Result<(), StoreError> + Send>;
+
 enum Step {
-    Run(Job),
+    /// Run and answer.
+    Run(StepJob),
+    /// Run without an answer; a failure is reported to the next awaited step or the commit.
+    Deferred(DeferredJob),
     Commit(oneshot::Sender<Result<(), StoreError>>),
     Rollback(oneshot::Sender<Result<(), StoreError>>),
+}
+
+fn failed_before() -> StoreError {
+    StoreError::Unavailable("an earlier statement of this transaction failed".into())
+}
+
+/// The writer belongs to one transaction until it commits, rolls back, or its handle is dropped.
+fn run_transaction(conn: &mut Connection, steps: &Receiver<Step>) {
+    // The first failure of the transaction, not yet reported to the caller.
+    let mut failure: Option<StoreError> = conn
+        .execute_batch("BEGIN IMMEDIATE")
+        .map_err(map_error)
+        .err();
+    let began = failure.is_none();
+    let mut failed = !began;
+    loop {
+        match steps.recv() {
+            Ok(Step::Run(work)) => {
+                if failed {
+                    work(Err(failure.take().unwrap_or_else(failed_before)));
+                } else {
+                    work(Ok(conn));
+                }
+            }
+            Ok(Step::Deferred(work)) => {
+                if !failed {
+                    if let Err(e) = work(conn) {
+                        failure = Some(e);
+                        failed = true;
+                    }
+                }
+            }
+            Ok(Step::Commit(reply)) => {
+                let result = if failed {
+                    Err(failure.take().unwrap_or_else(failed_before))
+                } else {
+                    conn.execute_batch("COMMIT").map_err(map_error)
+                };
+                if result.is_err() && began {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                let _ = reply.send(result);
+                return;
+            }
+            Ok(Step::Rollback(reply)) => {
+                let result = if began {
+                    conn.execute_batch("ROLLBACK").map_err(map_error)
+                } else {
+                    Ok(())
+                };
+                let _ = reply.send(result);
+                return;
+            }
+            Err(_) => {
+                if began {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                return;
+            }
+        }
+    }
 }
 
 pub(super) struct SqliteTx {
@@ -252,8 +291,8 @@ impl SqliteTx {
         work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let _ = reply.send(work(conn));
+        let job: StepJob = Box::new(move |conn| {
+            let _ = reply.send(conn.and_then(work));
         });
         self.steps.send(Step::Run(job)).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
@@ -274,6 +313,15 @@ impl SqliteTx {
         params: Vec<Value>,
     ) -> Result<u64, StoreError> {
         self.run(move |conn| run_execute(conn, &sql, &params)).await
+    }
+
+    pub(super) fn execute_deferred(
+        &mut self,
+        sql: Sql,
+        params: Vec<Value>,
+    ) -> Result<(), StoreError> {
+        let job: DeferredJob = Box::new(move |conn| run_execute(conn, &sql, &params).map(drop));
+        self.steps.send(Step::Deferred(job)).map_err(|_| gone())
     }
 
     pub(super) async fn execute_batch(&mut self, sql: Sql) -> Result<(), StoreError> {

@@ -190,3 +190,30 @@ async fn unsupported_urls_are_refused_with_the_url_named() {
         .unwrap();
     assert!(err.to_string().contains("mysql://localhost/db"), "{err}");
 }
+
+store_test!(
+    a_failed_deferred_write_fails_the_commit_and_writes_nothing,
+    |db| async move {
+        let store = &db.store;
+        let mut tx = store.begin().await.unwrap();
+        insert_tenant(&mut tx, "first").await.unwrap();
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let duplicate =
+            "INSERT INTO tenants (id, slug, name, status, created_at, updated_at, version) \
+                     VALUES ($1, 'first', 'Again', 'active', $2, $2, 1)";
+        let deferred = tx
+            .execute_deferred(duplicate, vec![Uuid::now_v7().into(), now.into()])
+            .await;
+        let err = match deferred {
+            // PostgreSQL runs it at once
+            Err(e) => e,
+            Ok(()) => tx.commit().await.unwrap_err(),
+        };
+        assert!(err.unique_violation().is_some(), "{err:?}");
+        assert_eq!(
+            count_tenants(store).await,
+            0,
+            "the whole transaction rolled back"
+        );
+    }
+);
