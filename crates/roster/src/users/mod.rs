@@ -211,15 +211,13 @@ pub async fn create(
         version: 1,
     };
     let mut tx = store.begin().await?;
+    // The insert is deferred, so its unique violation may surface at either of the next two steps.
     repo::insert(&mut tx, &user).await.map_err(taken)?;
-    audit::record(
-        &mut tx,
-        &scope,
-        now,
-        Change::new(Action::Create, "user", user.id).values(None, Some(user.view())),
-    )
-    .await?;
-    tx.commit().await?;
+    let change = Change::new(Action::Create, "user", user.id).values(None, Some(user.view()));
+    audit::record(&mut tx, &scope, now, change)
+        .await
+        .map_err(taken)?;
+    tx.commit().await.map_err(taken)?;
     Ok(user)
 }
 

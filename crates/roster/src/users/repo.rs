@@ -6,8 +6,9 @@ use uuid::Uuid;
 use super::model::{User, UserFilter, COLUMNS};
 use crate::store::{Store, StoreError, Tx, Value};
 
+/// Deferred: a unique violation surfaces at the next awaited statement or at commit.
 pub(super) async fn insert(tx: &mut Tx, u: &User) -> Result<(), StoreError> {
-    tx.execute(
+    tx.execute_deferred(
         format!(
             "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
              $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, \
@@ -55,7 +56,6 @@ pub(super) async fn insert(tx: &mut Tx, u: &User) -> Result<(), StoreError> {
         ],
     )
     .await
-    .map(drop)
 }
 
 pub(super) async fn get(
