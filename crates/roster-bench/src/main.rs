@@ -214,6 +214,10 @@ async fn main() -> anyhow::Result<()> {
         users.len()
     );
     report.insert("seed_users_per_s".into(), seed_rate.into());
+    // Fresh statistics, as autovacuum (PostgreSQL) or `PRAGMA optimize` (SQLite) would keep them in production.
+    let mut tx = db.store.begin().await?;
+    tx.execute_batch("ANALYZE").await?;
+    tx.commit().await?;
     let (_, key) = roster::auth::create_api_key(
         &db.store,
         &scopes[0],

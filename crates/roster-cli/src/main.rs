@@ -34,6 +34,8 @@ enum Command {
     /// Inspect and change the schema version
     #[command(subcommand)]
     Migrate(commands::migrate::Command),
+    /// Create the default tenant and the sysadmin on an empty database (idempotent)
+    Seed(commands::seed::Args),
     /// Manage tenants
     #[command(subcommand)]
     Tenant(commands::tenant::Command),
@@ -125,6 +127,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => commands::serve::run(&context, args).await,
             Command::Migrate(command) => commands::migrate::run(&context, command).await,
+            Command::Seed(args) => commands::seed::run(&context, args).await,
             Command::Tenant(command) => commands::tenant::run(&context, command).await,
             Command::User(command) => commands::user::run(&context, command).await,
             Command::Apikey(command) => commands::apikey::run(&context, command).await,

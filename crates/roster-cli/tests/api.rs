@@ -454,6 +454,10 @@ e2e_test!(tenants_are_managed_by_sysadmins, |server| async move {
         (dup.status, &dup.body["errors"][0]["field"]),
         (StatusCode::CONFLICT, &json!("slug"))
     );
+    let (tenants_before, audit_before) = (
+        server.count("tenants").await,
+        server.count("audit_log").await,
+    );
     let bad = server
         .post(
             "/v1/tenants",
@@ -463,6 +467,29 @@ e2e_test!(tenants_are_managed_by_sysadmins, |server| async move {
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.body["errors"].as_array().unwrap().len(), 2);
+    let bad = server
+        .patch(
+            "/v1/tenants/acme",
+            root,
+            json!({"name": " ", "status": "active"}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (bad.status, &bad.body["errors"][0]["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("name"))
+    );
+    let bad = server
+        .patch("/v1/tenants/acme", root, json!({"status": "closed"}), None)
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        server.get("/v1/tenants/acme", root).await.body,
+        created.body,
+        "rejected patches change nothing"
+    );
+    assert_eq!(server.count("tenants").await, tenants_before);
+    assert_eq!(server.count("audit_log").await, audit_before);
     let suspended = server
         .patch(
             "/v1/tenants/acme",

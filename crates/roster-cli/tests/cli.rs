@@ -379,3 +379,30 @@ cli_test!(
     serve_refuses_drift_and_a_newer_database,
     serve_refuses_drift_and_newer_databases
 );
+
+async fn seed_is_idempotent(backend: Backend) {
+    let Some(db) = empty(backend).await else {
+        return;
+    };
+    let first = stdout_json(&roster(&db, &["seed", "--format", "json"]));
+    assert_eq!(
+        (&first["created"], &first["tenant"]),
+        (&true.into(), &"default".into())
+    );
+    assert!(first["generated_password"]
+        .as_str()
+        .is_some_and(|p| p.len() >= 32));
+    let second = stdout_json(&roster(&db, &["seed", "--format", "json"]));
+    assert_eq!(second["created"], false);
+    let users = stdout_json(&roster(
+        &db,
+        &["user", "list", "--tenant", "default", "--format", "json"],
+    ));
+    let users = users.as_array().unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(
+        (&users[0]["role"], &users[0]["email"]),
+        (&"sysadmin".into(), &"admin@localhost".into())
+    );
+}
+cli_test!(seed_creates_the_sysadmin_once, seed_is_idempotent);

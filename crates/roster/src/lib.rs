@@ -12,6 +12,7 @@ pub mod http;
 pub mod migrate;
 pub mod patch;
 pub mod principal;
+pub mod secrets;
 pub mod store;
 pub mod tenants;
 #[cfg(any(test, feature = "testing"))]

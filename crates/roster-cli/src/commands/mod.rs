@@ -2,6 +2,7 @@
 
 pub mod apikey;
 pub mod migrate;
+pub mod seed;
 pub mod serve;
 pub mod tenant;
 pub mod user;

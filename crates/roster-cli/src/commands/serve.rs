@@ -52,6 +52,10 @@ async fn shutdown_signal() {
 pub async fn run(context: &Context, args: Args) -> Result<(), Failure> {
     let config = context.config(args.listen)?;
     init_logging(&config)?;
+    match roster::secrets::load_or_create(&config).map_err(Failure::Runtime)? {
+        Some(_) => {}
+        None => tracing::warn!("ROSTER_SECRET_KEY is not set: features that encrypt secrets at rest will refuse to work"),
+    }
     let store = super::connect(&config).await?;
     let migrations = roster::migrations();
     let migrator = Migrator::new(&store, &migrations);

@@ -416,3 +416,88 @@ pub struct UserFilter {
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn emails_follow_rfc_5321_limits() {
+        assert!(Email::parse("ana@example.com").is_ok());
+        assert!(Email::parse("admin@localhost").is_ok());
+        assert!(Email::parse(&format!("{}@example.com", "a".repeat(65))).is_err());
+        assert!(Email::parse(&format!("a@{}.com", "b".repeat(250))).is_err());
+        assert!(
+            Email::parse("Ana <ana@example.com>").is_err(),
+            "no display text"
+        );
+        assert!(
+            Email::parse("ana@[127.0.0.1]").is_err(),
+            "no domain literals"
+        );
+        assert_eq!(
+            Email::parse(" Ana@Example.COM ").unwrap().key(),
+            "ana@example.com"
+        );
+    }
+
+    #[test]
+    fn usernames_are_trimmed_and_nfc_normalised() {
+        let decomposed = "Ju\u{0301}lia S.";
+        assert_eq!(
+            Username::parse(&format!("  {decomposed} "))
+                .unwrap()
+                .as_str(),
+            "J\u{fa}lia S."
+        );
+        assert!(Username::parse("   ").is_err());
+        assert!(Username::parse("a/b").is_err());
+        assert!(Username::parse("tab\there").is_err());
+        assert!(Username::parse(&"x".repeat(101)).is_err());
+        assert!(Username::parse("tester12_Müller").is_ok());
+    }
+
+    #[test]
+    fn time_zones_are_iana_names() {
+        assert_eq!(timezone("Europe/Lisbon").unwrap(), "Europe/Lisbon");
+        assert!(timezone("Mars/Olympus").is_err());
+        assert!(timezone("").is_err());
+    }
+
+    #[test]
+    fn metadata_is_an_object_of_at_most_4000_bytes() {
+        assert!(metadata(serde_json::json!({"a": "x".repeat(3980)})).is_ok());
+        assert!(metadata(serde_json::json!({"a": "x".repeat(4000)})).is_err());
+        assert!(metadata(serde_json::json!("text")).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn validators_never_panic(s in any::<String>()) {
+            let _ = Email::parse(&s);
+            let _ = Username::parse(&s);
+            let _ = display_name(&s);
+            let _ = timezone(&s);
+            let _ = identity_provider(&s);
+            let _ = crate::users::password::imported_hash(&s);
+        }
+
+        #[test]
+        fn request_bodies_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = crate::http::parse_json::<NewUser>(&bytes);
+            let _ = crate::http::parse_json::<UserPatch>(&bytes);
+        }
+
+        #[test]
+        fn json_shaped_bodies_never_panic(
+            key in "[a-z_]{1,20}",
+            value in prop_oneof![Just("null".to_owned()), "-?[0-9]{1,25}", "\"[^\"\\\\]{0,40}\"", Just("[]".to_owned()), Just("{}".to_owned())],
+        ) {
+            let body = format!("{{\"{key}\": {value}}}");
+            let _ = crate::http::parse_json::<NewUser>(body.as_bytes());
+            let _ = crate::http::parse_json::<UserPatch>(body.as_bytes());
+        }
+    }
+}
