@@ -35,30 +35,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-macro_rules! cli_test {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$body(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$body(super::Backend::Postgres).await
-            }
-        }
-    };
-}
-
-async fn empty(backend: Backend) -> Option<TestDb> {
-    match backend {
-        Backend::Sqlite => Some(TestDb::sqlite_empty().await),
-        Backend::Postgres => TestDb::postgres_empty().await,
-    }
-}
-
 async fn commands_manage_tenants_users_and_keys(backend: Backend) {
-    let Some(db) = empty(backend).await else {
+    let Some(db) = TestDb::of_empty(backend).await else {
         return;
     };
     let status = stdout_json(&roster(&db, &["migrate", "status", "--format", "json"]));
@@ -189,13 +167,13 @@ async fn commands_manage_tenants_users_and_keys(backend: Backend) {
     ));
     assert_eq!(down["reverted"].as_array().unwrap().len(), 1);
 }
-cli_test!(
+roster::backend_test!(
     commands_manage_tenants_users_and_keys_end_to_end,
     commands_manage_tenants_users_and_keys
 );
 
 async fn usage_errors(backend: Backend) {
-    let Some(db) = empty(backend).await else {
+    let Some(db) = TestDb::of_empty(backend).await else {
         return;
     };
     for args in [
@@ -229,7 +207,7 @@ async fn usage_errors(backend: Backend) {
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     assert!(stderr.contains("slug"), "names the field: {stderr}");
 }
-cli_test!(
+roster::backend_test!(
     usage_errors_exit_2_with_one_line_naming_the_field,
     usage_errors
 );
@@ -249,7 +227,7 @@ async fn wait_until_healthy(base: &str) {
 }
 
 async fn serve_until_sigterm(backend: Backend) {
-    let Some(db) = empty(backend).await else {
+    let Some(db) = TestDb::of_empty(backend).await else {
         return;
     };
     let port = free_port();
@@ -317,13 +295,13 @@ async fn serve_until_sigterm(backend: Backend) {
         "the configured password is never logged"
     );
 }
-cli_test!(
+roster::backend_test!(
     serve_answers_over_http_and_stops_cleanly_on_sigterm,
     serve_until_sigterm
 );
 
 async fn serve_refuses_drift_and_newer_databases(backend: Backend) {
-    let Some(db) = empty(backend).await else {
+    let Some(db) = TestDb::of_empty(backend).await else {
         return;
     };
     assert!(roster(&db, &["migrate", "up"]).status.success());
@@ -375,13 +353,13 @@ async fn serve_refuses_drift_and_newer_databases(backend: Backend) {
         "{stderr}"
     );
 }
-cli_test!(
+roster::backend_test!(
     serve_refuses_drift_and_a_newer_database,
     serve_refuses_drift_and_newer_databases
 );
 
 async fn seed_is_idempotent(backend: Backend) {
-    let Some(db) = empty(backend).await else {
+    let Some(db) = TestDb::of_empty(backend).await else {
         return;
     };
     let first = stdout_json(&roster(&db, &["seed", "--format", "json"]));
@@ -405,4 +383,4 @@ async fn seed_is_idempotent(backend: Backend) {
         (&"sysadmin".into(), &"admin@localhost".into())
     );
 }
-cli_test!(seed_creates_the_sysadmin_once, seed_is_idempotent);
+roster::backend_test!(seed_creates_the_sysadmin_once, seed_is_idempotent);

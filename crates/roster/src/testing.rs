@@ -117,6 +117,14 @@ impl TestDb {
         })
     }
 
+    /// A fresh database of the given backend without any schema.
+    pub async fn of_empty(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite_empty().await),
+            Backend::Postgres => Self::postgres_empty().await,
+        }
+    }
+
     /// A fresh migrated database of the given backend.
     pub async fn of(backend: Backend) -> Option<TestDb> {
         match backend {
@@ -170,6 +178,24 @@ macro_rules! store_test {
                     return;
                 };
                 $body.await
+            }
+        }
+    };
+}
+
+/// Run `async fn body(backend: Backend)` once per backend, as tests `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! backend_test {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body($crate::store::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$body($crate::store::Backend::Postgres).await
             }
         }
     };

@@ -116,6 +116,48 @@ impl Server {
         self.send(Method::DELETE, path, Some(key), None, &[]).await
     }
 
+    /// POST a JSON body of `size` bytes over a raw socket and return the status line's code. The server may answer and
+    /// close before the body is sent (413), so the body is written on the side and write errors are ignored.
+    pub async fn post_oversized(&self, path: &str, key: &str, size: usize) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let stream = tokio::net::TcpStream::connect(self.base.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        let (mut reader, mut writer) = stream.into_split();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\n\
+             content-length: {size}\r\n\r\n"
+        );
+        let sender = tokio::spawn(async move {
+            let _ = writer.write_all(head.as_bytes()).await;
+            let chunk = vec![b' '; 64 * 1024];
+            let mut sent = 0;
+            while sent < size {
+                if writer
+                    .write_all(&chunk[..chunk.len().min(size - sent)])
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                sent += chunk.len();
+            }
+        });
+        let mut response = Vec::new();
+        let mut buffer = [0u8; 1024];
+        while !response.windows(2).any(|w| w == b"\r\n") {
+            let n = reader.read(&mut buffer).await.unwrap();
+            assert!(n > 0, "connection closed without an answer");
+            response.extend_from_slice(&buffer[..n]);
+        }
+        sender.abort();
+        let line = String::from_utf8_lossy(&response);
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .expect("a status line")
+    }
+
     /// Create a tenant and an API key of `role` in it.
     pub async fn tenant_with_key(&self, slug: &str, role: Role) -> String {
         let reply = self

@@ -66,30 +66,8 @@ async fn schema(store: &Store) -> Vec<String> {
     out
 }
 
-async fn empty(backend: Backend) -> Option<TestDb> {
-    match backend {
-        Backend::Sqlite => Some(TestDb::sqlite_empty().await),
-        Backend::Postgres => TestDb::postgres_empty().await,
-    }
-}
-
-macro_rules! both_backends {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$body(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$body(super::Backend::Postgres).await
-            }
-        }
-    };
-}
-
 async fn up_down_up(backend: Backend) {
-    let Some(db) = empty(backend).await else {
+    let Some(db) = TestDb::of_empty(backend).await else {
         return;
     };
     let migrations = crate::migrations();
@@ -115,13 +93,13 @@ async fn up_down_up(backend: Backend) {
         "a second up has nothing to do"
     );
 }
-both_backends!(
+crate::backend_test!(
     up_then_down_to_zero_then_up_equals_a_fresh_schema,
     up_down_up
 );
 
 async fn stepwise(backend: Backend) {
-    let Some(db) = empty(backend).await else {
+    let Some(db) = TestDb::of_empty(backend).await else {
         return;
     };
     let migrations = crate::migrations();
@@ -144,10 +122,10 @@ async fn stepwise(backend: Backend) {
         Err(MigrateError::UnknownTarget(9999))
     ));
 }
-both_backends!(up_to_and_down_by_steps, stepwise);
+crate::backend_test!(up_to_and_down_by_steps, stepwise);
 
 async fn drift(backend: Backend) {
-    let Some(db) = empty(backend).await else {
+    let Some(db) = TestDb::of_empty(backend).await else {
         return;
     };
     let mut migrations = crate::migrations();
@@ -174,10 +152,10 @@ async fn drift(backend: Backend) {
         "up refuses drift"
     );
 }
-both_backends!(an_edited_migration_is_drift, drift);
+crate::backend_test!(an_edited_migration_is_drift, drift);
 
 async fn newer(backend: Backend) {
-    let Some(db) = empty(backend).await else {
+    let Some(db) = TestDb::of_empty(backend).await else {
         return;
     };
     let migrations = crate::migrations();
@@ -197,10 +175,10 @@ async fn newer(backend: Backend) {
     );
     assert!(err.to_string().contains("newer than the binary"));
 }
-both_backends!(a_database_newer_than_the_binary_is_refused, newer);
+crate::backend_test!(a_database_newer_than_the_binary_is_refused, newer);
 
 async fn concurrent(backend: Backend) {
-    let Some(db) = empty(backend).await else {
+    let Some(db) = TestDb::of_empty(backend).await else {
         return;
     };
     let migrations = crate::migrations();
@@ -218,7 +196,7 @@ async fn concurrent(backend: Backend) {
         "each migration applied exactly once"
     );
 }
-both_backends!(two_migrators_at_once_apply_each_migration_once, concurrent);
+crate::backend_test!(two_migrators_at_once_apply_each_migration_once, concurrent);
 
 #[test]
 fn every_migration_exists_for_both_backends_in_order() {

@@ -92,7 +92,8 @@ impl StoreError {
         match self {
             StoreError::Unavailable(_) => true,
             StoreError::Postgres(e) => {
-                e.is_closed() || e.code().is_none() && e.as_db_error().is_none()
+                e.is_closed()
+                    || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
             }
             _ => false,
         }
