@@ -17,18 +17,10 @@ pub struct Call {
 
 impl Call {
     pub fn get(path: String) -> Call {
-        Call {
-            method: hyper::Method::GET,
-            path,
-            body: None,
-        }
+        Call { method: hyper::Method::GET, path, body: None }
     }
     pub fn post(path: String, body: String) -> Call {
-        Call {
-            method: hyper::Method::POST,
-            path,
-            body: Some(body),
-        }
+        Call { method: hyper::Method::POST, path, body: Some(body) }
     }
 }
 
@@ -81,17 +73,10 @@ pub async fn wait_healthy(base: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(stream) = tokio::net::TcpStream::connect(base).await {
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
             tokio::spawn(connection);
-            let request = Request::get("/readyz")
-                .header("host", base)
-                .body(Full::new(Bytes::new()))?;
-            if sender
-                .send_request(request)
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
+            let request = Request::get("/readyz").header("host", base).body(Full::new(Bytes::new()))?;
+            if sender.send_request(request).await.is_ok_and(|r| r.status().is_success()) {
                 return Ok(());
             }
         }
@@ -117,17 +102,12 @@ pub async fn run(
     };
     let mut tasks = Vec::new();
     for _ in 0..connections {
-        let (call, counter, base, authorization) = (
-            call.clone(),
-            counter.clone(),
-            base.to_owned(),
-            authorization.to_owned(),
-        );
+        let (call, counter, base, authorization) =
+            (call.clone(), counter.clone(), base.to_owned(), authorization.to_owned());
         tasks.push(tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(&base).await?;
             stream.set_nodelay(true)?;
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
             tokio::spawn(connection);
             let mut latencies = Vec::new();
             let mut errors = 0usize;
@@ -171,10 +151,5 @@ pub async fn run(
     }
     let elapsed = started.elapsed();
     latencies.sort_unstable();
-    Ok(Outcome {
-        requests: latencies.len(),
-        errors,
-        elapsed,
-        latencies,
-    })
+    Ok(Outcome { requests: latencies.len(), errors, elapsed, latencies })
 }

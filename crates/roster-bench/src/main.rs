@@ -59,9 +59,7 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
     }
 }
@@ -92,21 +90,12 @@ async fn fresh_database(args: &Args) -> anyhow::Result<TestDb> {
 }
 
 /// Create users through the library, `concurrency` at a time; their ids and emails.
-async fn seed(
-    store: &Store,
-    scopes: &[TenantScope],
-    users: usize,
-) -> anyhow::Result<Vec<(String, Uuid, String)>> {
+async fn seed(store: &Store, scopes: &[TenantScope], users: usize) -> anyhow::Result<Vec<(String, Uuid, String)>> {
     let passwords = Passwords::from_config(&Config::default());
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..16 {
-        let (store, scopes, passwords, next) = (
-            store.clone(),
-            scopes.to_vec(),
-            passwords.clone(),
-            next.clone(),
-        );
+        let (store, scopes, passwords, next) = (store.clone(), scopes.to_vec(), passwords.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut made = Vec::new();
             loop {
@@ -122,13 +111,10 @@ async fn seed(
                     display_name: Some(format!("Bench User {i}")),
                     ..NewUser::default()
                 };
-                let admin = scope
-                    .admin()
-                    .map_err(|_| anyhow::anyhow!("operator scope is admin"))?;
-                let user =
-                    roster::users::create(&store, admin, &passwords, SystemClock.now(), input)
-                        .await
-                        .map_err(|p| anyhow::anyhow!("{p}"))?;
+                let admin = scope.admin().map_err(|_| anyhow::anyhow!("operator scope is admin"))?;
+                let user = roster::users::create(&store, admin, &passwords, SystemClock.now(), input)
+                    .await
+                    .map_err(|p| anyhow::anyhow!("{p}"))?;
                 made.push((scope.tenant().slug.clone(), user.id, email));
             }
         }));
@@ -146,31 +132,16 @@ fn start_server(args: &Args, url: &str) -> anyhow::Result<Server> {
         None => std::env::current_exe()?.with_file_name("roster"),
     };
     if !binary.exists() {
-        bail!(
-            "{} not found: build it with `cargo build --release --workspace`",
-            binary.display()
-        );
+        bail!("{} not found: build it with `cargo build --release --workspace`", binary.display());
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let child = Command::new(binary)
-        .args([
-            "serve",
-            "--no-migrate",
-            "--database-url",
-            url,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
+        .args(["serve", "--no-migrate", "--database-url", url, "--listen", &format!("127.0.0.1:{port}")])
         .env("ROSTER_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
-    Ok(Server {
-        child,
-        base: format!("127.0.0.1:{port}"),
-    })
+    Ok(Server { child, base: format!("127.0.0.1:{port}") })
 }
 
 #[tokio::main]
@@ -195,11 +166,7 @@ async fn main() -> anyhow::Result<()> {
             &db.store,
             &Actor::cli(),
             SystemClock.now(),
-            roster::tenants::NewTenant {
-                slug: format!("bench-{t}"),
-                name: format!("Bench {t}"),
-                external_id: None,
-            },
+            roster::tenants::NewTenant { slug: format!("bench-{t}"), name: format!("Bench {t}"), external_id: None },
         )
         .await
         .map_err(|p| anyhow::anyhow!("{p}"))?;
@@ -208,26 +175,16 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let users = seed(&db.store, &scopes, args.users).await?;
     let seed_rate = users.len() as f64 / started.elapsed().as_secs_f64();
-    println!(
-        "{:<28} {seed_rate:>10.0} users/s  (in process, {} users)",
-        "user create (library)",
-        users.len()
-    );
+    println!("{:<28} {seed_rate:>10.0} users/s  (in process, {} users)", "user create (library)", users.len());
     report.insert("seed_users_per_s".into(), seed_rate.into());
     // Fresh statistics, as autovacuum (PostgreSQL) or `PRAGMA optimize` (SQLite) would keep them in production.
     let mut tx = db.store.begin().await?;
     tx.execute_batch("ANALYZE").await?;
     tx.commit().await?;
-    let (_, key) = roster::auth::create_api_key(
-        &db.store,
-        &scopes[0],
-        SystemClock.now(),
-        "bench",
-        Role::Sysadmin,
-        None,
-    )
-    .await
-    .map_err(|p| anyhow::anyhow!("{p}"))?;
+    let (_, key) =
+        roster::auth::create_api_key(&db.store, &scopes[0], SystemClock.now(), "bench", Role::Sysadmin, None)
+            .await
+            .map_err(|p| anyhow::anyhow!("{p}"))?;
 
     let server = start_server(&args, &db.url)?;
     load::wait_healthy(&server.base).await?;
@@ -246,32 +203,20 @@ async fn main() -> anyhow::Result<()> {
     let duration = Duration::from_secs(args.seconds);
     let users = Arc::new(users);
     let (u1, u2) = (users.clone(), users.clone());
-    let by_id = load::run(
-        &server.base,
-        &auth,
-        args.connections,
-        load::Budget::Time(duration),
-        move |i| {
-            let users = &u1;
-            let (slug, id, _) = &users[(i * 7919) % users.len()];
-            load::Call::get(format!("/v1/tenants/{slug}/users/{id}"))
-        },
-    )
+    let by_id = load::run(&server.base, &auth, args.connections, load::Budget::Time(duration), move |i| {
+        let users = &u1;
+        let (slug, id, _) = &users[(i * 7919) % users.len()];
+        load::Call::get(format!("/v1/tenants/{slug}/users/{id}"))
+    })
     .await?;
     by_id.print("lookup by id (HTTP)");
     report.insert("lookup_by_id".into(), by_id.json());
 
-    let by_email = load::run(
-        &server.base,
-        &auth,
-        args.connections,
-        load::Budget::Time(duration),
-        move |i| {
-            let users = &u2;
-            let (slug, _, email) = &users[(i * 7919) % users.len()];
-            load::Call::get(format!("/v1/tenants/{slug}/users/by-email/{email}"))
-        },
-    )
+    let by_email = load::run(&server.base, &auth, args.connections, load::Budget::Time(duration), move |i| {
+        let users = &u2;
+        let (slug, _, email) = &users[(i * 7919) % users.len()];
+        load::Call::get(format!("/v1/tenants/{slug}/users/by-email/{email}"))
+    })
     .await?;
     by_email.print("lookup by email (HTTP)");
     report.insert("lookup_by_email".into(), by_email.json());

@@ -74,11 +74,7 @@ pub fn problem(p: roster::http::Problem) -> Failure {
     let message = if p.errors.is_empty() {
         p.detail.clone()
     } else {
-        p.errors
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect::<Vec<_>>()
-            .join("; ")
+        p.errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
     };
     if (400..500).contains(&p.status) {
         Failure::Usage(message)
@@ -96,10 +92,7 @@ pub struct Context {
 
 impl Context {
     pub fn config(&self, listen: Option<String>) -> Result<roster::config::Config, Failure> {
-        let overrides = Overrides {
-            database_url: self.database_url.clone(),
-            listen,
-        };
+        let overrides = Overrides { database_url: self.database_url.clone(), listen };
         roster::config::Config::load(&self.config_file, self.config_required, overrides)
             .map_err(|e| Failure::Usage(e.to_string()))
     }
@@ -113,10 +106,7 @@ fn main() -> ExitCode {
         format: cli.format,
         database_url: cli.database_url,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -10,7 +10,11 @@ e2e_test!(a_user_lives_its_whole_life_over_http, |server| async move {
     let key = server.tenant_with_key("acme", Role::Admin).await;
     let users = "/v1/tenants/acme/users";
     let created = server
-        .post(users, &key, json!({"email": "Ana@Example.com", "username": "ana", "display_name": "Ana", "password": "correct horse"}))
+        .post(
+            users,
+            &key,
+            json!({"email": "Ana@Example.com", "username": "ana", "display_name": "Ana", "password": "correct horse"}),
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     assert_eq!(created.header("etag"), Some("\"1\""));
@@ -19,86 +23,38 @@ e2e_test!(a_user_lives_its_whole_life_over_http, |server| async move {
 
     let by_id = server.get(&format!("{users}/{id}"), &key).await;
     assert_eq!((by_id.status, &by_id.body), (StatusCode::OK, &created.body));
-    let by_email = server
-        .get(&format!("{users}/by-email/ana@EXAMPLE.com"), &key)
-        .await;
+    let by_email = server.get(&format!("{users}/by-email/ana@EXAMPLE.com"), &key).await;
     assert_eq!(by_email.body["id"], id.as_str());
     let by_username = server.get(&format!("{users}/by-username/ana"), &key).await;
     assert_eq!(by_username.body["id"], id.as_str());
 
-    let patched = server
-        .patch(
-            &format!("{users}/{id}"),
-            &key,
-            json!({"timezone": "America/Sao_Paulo"}),
-            Some("\"1\""),
-        )
-        .await;
-    assert_eq!(
-        (patched.status, patched.header("etag")),
-        (StatusCode::OK, Some("\"2\""))
-    );
+    let patched =
+        server.patch(&format!("{users}/{id}"), &key, json!({"timezone": "America/Sao_Paulo"}), Some("\"1\"")).await;
+    assert_eq!((patched.status, patched.header("etag")), (StatusCode::OK, Some("\"2\"")));
     assert_eq!(patched.body["timezone"], "America/Sao_Paulo");
-    let stale = server
-        .patch(
-            &format!("{users}/{id}"),
-            &key,
-            json!({"display_name": "Late"}),
-            Some("\"1\""),
-        )
-        .await;
+    let stale = server.patch(&format!("{users}/{id}"), &key, json!({"display_name": "Late"}), Some("\"1\"")).await;
     assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
-    assert_eq!(
-        stale.header("content-type"),
-        Some("application/problem+json")
-    );
+    assert_eq!(stale.header("content-type"), Some("application/problem+json"));
 
     let deleted = server.delete(&format!("{users}/{id}"), &key).await;
     assert_eq!(deleted.status, StatusCode::OK);
     assert!(deleted.body["deleted_at"].is_string());
-    assert_eq!(
-        server.get(&format!("{users}/{id}"), &key).await.status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        server
-            .get(&format!("{users}/by-email/ana@example.com"), &key)
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        server
-            .get(&format!("{users}/{id}?include_deleted=true"), &key)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(server.get(&format!("{users}/{id}"), &key).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(server.get(&format!("{users}/by-email/ana@example.com"), &key).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(server.get(&format!("{users}/{id}?include_deleted=true"), &key).await.status, StatusCode::OK);
     let listed = server.get(users, &key).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 0);
 
-    let restored = server
-        .post(&format!("{users}/{id}/restore"), &key, json!(null))
-        .await;
+    let restored = server.post(&format!("{users}/{id}/restore"), &key, json!(null)).await;
     assert_eq!(restored.status, StatusCode::OK, "{:?}", restored.body);
     assert!(restored.body["deleted_at"].is_null());
-    assert_eq!(
-        server
-            .get(&format!("{users}/by-email/ana@example.com"), &key)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(server.get(&format!("{users}/by-email/ana@example.com"), &key).await.status, StatusCode::OK);
 
     // delete again, let someone take the email, and restore must refuse
     server.delete(&format!("{users}/{id}"), &key).await;
-    let taker = server
-        .post(users, &key, json!({"email": "ana@example.com"}))
-        .await;
+    let taker = server.post(users, &key, json!({"email": "ana@example.com"})).await;
     assert_eq!(taker.status, StatusCode::CREATED);
-    let refused = server
-        .post(&format!("{users}/{id}/restore"), &key, json!(null))
-        .await;
+    let refused = server.post(&format!("{users}/{id}/restore"), &key, json!(null)).await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(refused.body["errors"][0]["field"], "email");
     assert_eq!(refused.body["type"], "urn:roster:problem:conflict");
@@ -109,305 +65,152 @@ e2e_test!(lists_filter_and_paginate, |server| async move {
     for i in 0..7 {
         let user_type = if i < 3 { "tester" } else { "customer" };
         let reply = server
-            .post(
-                "/v1/tenants/acme/users",
-                &key,
-                json!({"username": format!("person {i}"), "user_type": user_type}),
-            )
+            .post("/v1/tenants/acme/users", &key, json!({"username": format!("person {i}"), "user_type": user_type}))
             .await;
         assert_eq!(reply.status, StatusCode::CREATED);
     }
     let first = server.get("/v1/tenants/acme/users?limit=4", &key).await;
     assert_eq!(first.body["items"].as_array().unwrap().len(), 4);
     let cursor = first.body["next_cursor"].as_str().unwrap();
-    let second = server
-        .get(
-            &format!("/v1/tenants/acme/users?limit=4&cursor={cursor}"),
-            &key,
-        )
-        .await;
+    let second = server.get(&format!("/v1/tenants/acme/users?limit=4&cursor={cursor}"), &key).await;
     assert_eq!(second.body["items"].as_array().unwrap().len(), 3);
     assert!(second.body["next_cursor"].is_null());
-    let testers = server
-        .get("/v1/tenants/acme/users?user_type=tester", &key)
-        .await;
+    let testers = server.get("/v1/tenants/acme/users?user_type=tester", &key).await;
     assert_eq!(testers.body["items"].as_array().unwrap().len(), 3);
-    let q = server
-        .get("/v1/tenants/acme/users?q=PERSON%205", &key)
-        .await;
+    let q = server.get("/v1/tenants/acme/users?q=PERSON%205", &key).await;
     assert_eq!(q.body["items"].as_array().unwrap().len(), 1);
-    let bad = server
-        .get("/v1/tenants/acme/users?user_type=robot", &key)
-        .await;
+    let bad = server.get("/v1/tenants/acme/users?user_type=robot", &key).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let bad = server.get("/v1/tenants/acme/users?limit=0", &key).await;
-    assert_eq!(
-        (bad.status, &bad.body["errors"][0]["field"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("limit"))
-    );
+    assert_eq!((bad.status, &bad.body["errors"][0]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("limit")));
 });
 
-e2e_test!(
-    no_route_lets_one_tenant_reach_another,
-    |server| async move {
-        let key_a = server.tenant_with_key("tenant-a", Role::Admin).await;
-        let key_b = server.tenant_with_key("tenant-b", Role::Admin).await;
-        let bob = server
-            .post(
-                "/v1/tenants/tenant-b/users",
-                &key_b,
-                json!({"email": "bob@example.com", "username": "bob"}),
-            )
-            .await;
-        let bob_id = bob.body["id"].as_str().unwrap().to_owned();
-        let before = server
-            .get(&format!("/v1/tenants/tenant-b/users/{bob_id}"), &key_b)
-            .await
-            .body;
+e2e_test!(no_route_lets_one_tenant_reach_another, |server| async move {
+    let key_a = server.tenant_with_key("tenant-a", Role::Admin).await;
+    let key_b = server.tenant_with_key("tenant-b", Role::Admin).await;
+    let bob =
+        server.post("/v1/tenants/tenant-b/users", &key_b, json!({"email": "bob@example.com", "username": "bob"})).await;
+    let bob_id = bob.body["id"].as_str().unwrap().to_owned();
+    let before = server.get(&format!("/v1/tenants/tenant-b/users/{bob_id}"), &key_b).await.body;
 
-        let paths = [
-            (Method::GET, format!("/v1/tenants/tenant-b/users/{bob_id}")),
-            (
-                Method::PATCH,
-                format!("/v1/tenants/tenant-b/users/{bob_id}"),
-            ),
-            (
-                Method::DELETE,
-                format!("/v1/tenants/tenant-b/users/{bob_id}"),
-            ),
-            (
-                Method::POST,
-                format!("/v1/tenants/tenant-b/users/{bob_id}/restore"),
-            ),
-            (Method::GET, "/v1/tenants/tenant-b/users".to_owned()),
-            (Method::POST, "/v1/tenants/tenant-b/users".to_owned()),
-            (
-                Method::GET,
-                "/v1/tenants/tenant-b/users/by-email/bob@example.com".to_owned(),
-            ),
-            (
-                Method::GET,
-                "/v1/tenants/tenant-b/users/by-username/bob".to_owned(),
-            ),
-            // the other tenant's id under one's own tenant
-            (Method::GET, format!("/v1/tenants/tenant-a/users/{bob_id}")),
-            (
-                Method::PATCH,
-                format!("/v1/tenants/tenant-a/users/{bob_id}"),
-            ),
-            (
-                Method::DELETE,
-                format!("/v1/tenants/tenant-a/users/{bob_id}"),
-            ),
-            (
-                Method::POST,
-                format!("/v1/tenants/tenant-a/users/{bob_id}/restore"),
-            ),
-            (
-                Method::GET,
-                "/v1/tenants/tenant-a/users/by-email/bob@example.com".to_owned(),
-            ),
-            (
-                Method::GET,
-                "/v1/tenants/tenant-a/users/by-username/bob".to_owned(),
-            ),
-            // and a tenant that does not exist answers the same
-            (Method::GET, "/v1/tenants/nowhere/users".to_owned()),
-        ];
-        let body = json!({"display_name": "hijacked", "email": "x@example.com"});
-        let mut answers = Vec::new();
-        for (method, path) in paths {
-            let reply = server
-                .send(method.clone(), &path, Some(&key_a), Some(&body), &[])
-                .await;
-            assert_eq!(
-                reply.status,
-                StatusCode::NOT_FOUND,
-                "{method} {path}: {:?}",
-                reply.body
-            );
-            answers.push(reply.body);
-        }
-        // a missing tenant and a foreign one are indistinguishable
-        assert_eq!(answers[4], answers[14]);
-        for path in ["/v1/tenants", "/v1/tenants/tenant-b"] {
-            assert_eq!(
-                server.get(path, &key_a).await.status,
-                StatusCode::FORBIDDEN,
-                "{path}"
-            );
-        }
-        let after = server
-            .get(&format!("/v1/tenants/tenant-b/users/{bob_id}"), &key_b)
-            .await
-            .body;
-        assert_eq!(before, after, "tenant B's user is untouched");
-        assert_eq!(
-            server.get("/v1/tenants/tenant-b/users", &key_b).await.body["items"]
-                .as_array()
-                .unwrap()
-                .len(),
-            1
-        );
+    let paths = [
+        (Method::GET, format!("/v1/tenants/tenant-b/users/{bob_id}")),
+        (Method::PATCH, format!("/v1/tenants/tenant-b/users/{bob_id}")),
+        (Method::DELETE, format!("/v1/tenants/tenant-b/users/{bob_id}")),
+        (Method::POST, format!("/v1/tenants/tenant-b/users/{bob_id}/restore")),
+        (Method::GET, "/v1/tenants/tenant-b/users".to_owned()),
+        (Method::POST, "/v1/tenants/tenant-b/users".to_owned()),
+        (Method::GET, "/v1/tenants/tenant-b/users/by-email/bob@example.com".to_owned()),
+        (Method::GET, "/v1/tenants/tenant-b/users/by-username/bob".to_owned()),
+        // the other tenant's id under one's own tenant
+        (Method::GET, format!("/v1/tenants/tenant-a/users/{bob_id}")),
+        (Method::PATCH, format!("/v1/tenants/tenant-a/users/{bob_id}")),
+        (Method::DELETE, format!("/v1/tenants/tenant-a/users/{bob_id}")),
+        (Method::POST, format!("/v1/tenants/tenant-a/users/{bob_id}/restore")),
+        (Method::GET, "/v1/tenants/tenant-a/users/by-email/bob@example.com".to_owned()),
+        (Method::GET, "/v1/tenants/tenant-a/users/by-username/bob".to_owned()),
+        // and a tenant that does not exist answers the same
+        (Method::GET, "/v1/tenants/nowhere/users".to_owned()),
+    ];
+    let body = json!({"display_name": "hijacked", "email": "x@example.com"});
+    let mut answers = Vec::new();
+    for (method, path) in paths {
+        let reply = server.send(method.clone(), &path, Some(&key_a), Some(&body), &[]).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}: {:?}", reply.body);
+        answers.push(reply.body);
     }
-);
-
-e2e_test!(
-    bad_input_gets_a_clear_error_and_writes_nothing,
-    |server| async move {
-        let key = server.tenant_with_key("acme", Role::Admin).await;
-        let users = "/v1/tenants/acme/users";
-        let (users_before, audit_before) =
-            (server.count("users").await, server.count("audit_log").await);
-
-        let reply = server
-            .post(
-                users,
-                &key,
-                json!({"email": "ana@example.com", "favourite_colour": "blue"}),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(reply.body["errors"][0]["field"], "favourite_colour");
-
-        let reply = server
-            .post(
-                users,
-                &key,
-                json!({"email": "ana@example.com", "metadata": {"x": "y".repeat(4000)}}),
-            )
-            .await;
-        assert_eq!(
-            (reply.status, &reply.body["errors"][0]["field"]),
-            (StatusCode::UNPROCESSABLE_ENTITY, &json!("metadata"))
-        );
-
-        let reply = server.post(users, &key, json!({"email": 42})).await;
-        assert_eq!(
-            (reply.status, &reply.body["errors"][0]["field"]),
-            (StatusCode::UNPROCESSABLE_ENTITY, &json!("email"))
-        );
-
-        let reply = server
-            .post(
-                users,
-                &key,
-                json!({"email": "ana@example.com", "role": "emperor"}),
-            )
-            .await;
-        assert_eq!(
-            (reply.status, &reply.body["errors"][0]["field"]),
-            (StatusCode::UNPROCESSABLE_ENTITY, &json!("role"))
-        );
-
-        let raw = |body: &'static str, content_type: &'static str| {
-            let server = &server;
-            let key = key.clone();
-            async move {
-                let client = reqwest::Client::new();
-                let response = client
-                    .post(format!("{}{users}", server.base))
-                    .bearer_auth(key)
-                    .header("content-type", content_type)
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = response.status();
-                let content_type = response.headers()["content-type"]
-                    .to_str()
-                    .unwrap()
-                    .to_owned();
-                (
-                    status,
-                    content_type,
-                    response.json::<serde_json::Value>().await.unwrap(),
-                )
-            }
-        };
-        let (status, content_type, body) = raw("{\"email\": ", "application/json").await;
-        assert_eq!(
-            (status, content_type.as_str()),
-            (StatusCode::BAD_REQUEST, "application/problem+json")
-        );
-        assert!(
-            body["detail"].as_str().unwrap().contains("line 1"),
-            "{body}"
-        );
-        let (status, _, _) = raw("{\"email\": \"a@b.c\"}", "text/plain").await;
-        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        let (status, _, _) = raw("[1, 2]", "application/json").await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-
-        let status = server.post_oversized(users, &key, 2 * 1024 * 1024).await;
-        assert_eq!(status, 413);
-
-        let reply = server.get(&format!("{users}/not-a-uuid"), &key).await;
-        assert_eq!(
-            (reply.status, &reply.body["errors"][0]["field"]),
-            (StatusCode::UNPROCESSABLE_ENTITY, &json!("id"))
-        );
-
-        assert_eq!(
-            server.count("users").await,
-            users_before,
-            "no user was written"
-        );
-        assert_eq!(
-            server.count("audit_log").await,
-            audit_before,
-            "no audit entry was written"
-        );
-
-        // a rejected PATCH leaves the user as it was
-        let ana = server
-            .post(users, &key, json!({"email": "ana@example.com"}))
-            .await;
-        let id = ana.body["id"].as_str().unwrap();
-        let reply = server
-            .patch(
-                &format!("{users}/{id}"),
-                &key,
-                json!({"display_name": "Ana", "timezone": "Nowhere/Land"}),
-                None,
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(
-            server.get(&format!("{users}/{id}"), &key).await.body,
-            ana.body
-        );
+    // a missing tenant and a foreign one are indistinguishable
+    assert_eq!(answers[4], answers[14]);
+    for path in ["/v1/tenants", "/v1/tenants/tenant-b"] {
+        assert_eq!(server.get(path, &key_a).await.status, StatusCode::FORBIDDEN, "{path}");
     }
-);
+    let after = server.get(&format!("/v1/tenants/tenant-b/users/{bob_id}"), &key_b).await.body;
+    assert_eq!(before, after, "tenant B's user is untouched");
+    assert_eq!(server.get("/v1/tenants/tenant-b/users", &key_b).await.body["items"].as_array().unwrap().len(), 1);
+});
+
+e2e_test!(bad_input_gets_a_clear_error_and_writes_nothing, |server| async move {
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    let users = "/v1/tenants/acme/users";
+    let (users_before, audit_before) = (server.count("users").await, server.count("audit_log").await);
+
+    let reply = server.post(users, &key, json!({"email": "ana@example.com", "favourite_colour": "blue"})).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.body["errors"][0]["field"], "favourite_colour");
+
+    let reply =
+        server.post(users, &key, json!({"email": "ana@example.com", "metadata": {"x": "y".repeat(4000)}})).await;
+    assert_eq!(
+        (reply.status, &reply.body["errors"][0]["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("metadata"))
+    );
+
+    let reply = server.post(users, &key, json!({"email": 42})).await;
+    assert_eq!((reply.status, &reply.body["errors"][0]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("email")));
+
+    let reply = server.post(users, &key, json!({"email": "ana@example.com", "role": "emperor"})).await;
+    assert_eq!((reply.status, &reply.body["errors"][0]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("role")));
+
+    let raw = |body: &'static str, content_type: &'static str| {
+        let server = &server;
+        let key = key.clone();
+        async move {
+            let client = reqwest::Client::new();
+            let response = client
+                .post(format!("{}{users}", server.base))
+                .bearer_auth(key)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+            (status, content_type, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, content_type, body) = raw("{\"email\": ", "application/json").await;
+    assert_eq!((status, content_type.as_str()), (StatusCode::BAD_REQUEST, "application/problem+json"));
+    assert!(body["detail"].as_str().unwrap().contains("line 1"), "{body}");
+    let (status, _, _) = raw("{\"email\": \"a@b.c\"}", "text/plain").await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (status, _, _) = raw("[1, 2]", "application/json").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let status = server.post_oversized(users, &key, 2 * 1024 * 1024).await;
+    assert_eq!(status, 413);
+
+    let reply = server.get(&format!("{users}/not-a-uuid"), &key).await;
+    assert_eq!((reply.status, &reply.body["errors"][0]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("id")));
+
+    assert_eq!(server.count("users").await, users_before, "no user was written");
+    assert_eq!(server.count("audit_log").await, audit_before, "no audit entry was written");
+
+    // a rejected PATCH leaves the user as it was
+    let ana = server.post(users, &key, json!({"email": "ana@example.com"})).await;
+    let id = ana.body["id"].as_str().unwrap();
+    let reply = server
+        .patch(&format!("{users}/{id}"), &key, json!({"display_name": "Ana", "timezone": "Nowhere/Land"}), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(server.get(&format!("{users}/{id}"), &key).await.body, ana.body);
+});
 
 e2e_test!(only_live_tokens_get_in, |server| async move {
     let key = server.tenant_with_key("acme", Role::Admin).await;
-    let reply = server
-        .send(Method::GET, "/v1/tenants/acme/users", None, None, &[])
-        .await;
+    let reply = server.send(Method::GET, "/v1/tenants/acme/users", None, None, &[]).await;
     assert_eq!(
         (reply.status, &reply.body["type"]),
-        (
-            StatusCode::UNAUTHORIZED,
-            &json!("urn:roster:problem:unauthenticated")
-        )
+        (StatusCode::UNAUTHORIZED, &json!("urn:roster:problem:unauthenticated"))
     );
-    let reply = server
-        .get("/v1/tenants/acme/users", "rk_not-a-real-key")
-        .await;
+    let reply = server.get("/v1/tenants/acme/users", "rk_not-a-real-key").await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     let reply = server.get("/v1/tenants/acme/users", &key).await;
     assert_eq!(reply.status, StatusCode::OK);
 
-    let tenant = roster::tenants::find(&server.db.store, "acme")
-        .await
-        .unwrap()
-        .unwrap();
-    let scope =
-        roster::principal::TenantScope::operator(tenant.as_ref(), roster::principal::Actor::cli());
-    let keys = roster::auth::list_api_keys(&server.db.store, &scope)
-        .await
-        .unwrap();
+    let tenant = roster::tenants::find(&server.db.store, "acme").await.unwrap().unwrap();
+    let scope = roster::principal::TenantScope::operator(tenant.as_ref(), roster::principal::Actor::cli());
+    let keys = roster::auth::list_api_keys(&server.db.store, &scope).await.unwrap();
     roster::auth::revoke_api_key(
         &server.db.store,
         &scope,
@@ -416,212 +219,88 @@ e2e_test!(only_live_tokens_get_in, |server| async move {
     )
     .await
     .unwrap();
-    assert_eq!(
-        server.get("/v1/tenants/acme/users", &key).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(server.get("/v1/tenants/acme/users", &key).await.status, StatusCode::UNAUTHORIZED);
 
     let user_key = server.tenant_with_key("plain", Role::User).await;
-    let reply = server
-        .post(
-            "/v1/tenants/plain/users",
-            &user_key,
-            json!({"email": "x@example.com"}),
-        )
-        .await;
+    let reply = server.post("/v1/tenants/plain/users", &user_key, json!({"email": "x@example.com"})).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
 });
 
 e2e_test!(tenants_are_managed_by_sysadmins, |server| async move {
     let root = &server.root_key;
-    let created = server
-        .post(
-            "/v1/tenants",
-            root,
-            json!({"slug": "acme", "name": "Acme", "external_id": "cust-9"}),
-        )
-        .await;
+    let created =
+        server.post("/v1/tenants", root, json!({"slug": "acme", "name": "Acme", "external_id": "cust-9"})).await;
     assert_eq!(created.status, StatusCode::CREATED);
-    let dup = server
-        .post(
-            "/v1/tenants",
-            root,
-            json!({"slug": "acme", "name": "Again"}),
-        )
-        .await;
-    assert_eq!(
-        (dup.status, &dup.body["errors"][0]["field"]),
-        (StatusCode::CONFLICT, &json!("slug"))
-    );
-    let (tenants_before, audit_before) = (
-        server.count("tenants").await,
-        server.count("audit_log").await,
-    );
-    let bad = server
-        .post(
-            "/v1/tenants",
-            root,
-            json!({"slug": "Not Valid", "name": ""}),
-        )
-        .await;
+    let dup = server.post("/v1/tenants", root, json!({"slug": "acme", "name": "Again"})).await;
+    assert_eq!((dup.status, &dup.body["errors"][0]["field"]), (StatusCode::CONFLICT, &json!("slug")));
+    let (tenants_before, audit_before) = (server.count("tenants").await, server.count("audit_log").await);
+    let bad = server.post("/v1/tenants", root, json!({"slug": "Not Valid", "name": ""})).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.body["errors"].as_array().unwrap().len(), 2);
-    let bad = server
-        .patch(
-            "/v1/tenants/acme",
-            root,
-            json!({"name": " ", "status": "active"}),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (bad.status, &bad.body["errors"][0]["field"]),
-        (StatusCode::UNPROCESSABLE_ENTITY, &json!("name"))
-    );
-    let bad = server
-        .patch("/v1/tenants/acme", root, json!({"status": "closed"}), None)
-        .await;
+    let bad = server.patch("/v1/tenants/acme", root, json!({"name": " ", "status": "active"}), None).await;
+    assert_eq!((bad.status, &bad.body["errors"][0]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("name")));
+    let bad = server.patch("/v1/tenants/acme", root, json!({"status": "closed"}), None).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        server.get("/v1/tenants/acme", root).await.body,
-        created.body,
-        "rejected patches change nothing"
-    );
+    assert_eq!(server.get("/v1/tenants/acme", root).await.body, created.body, "rejected patches change nothing");
     assert_eq!(server.count("tenants").await, tenants_before);
     assert_eq!(server.count("audit_log").await, audit_before);
-    let suspended = server
-        .patch(
-            "/v1/tenants/acme",
-            root,
-            json!({"status": "suspended"}),
-            Some("\"1\""),
-        )
-        .await;
-    assert_eq!(
-        (suspended.status, &suspended.body["status"]),
-        (StatusCode::OK, &json!("suspended"))
-    );
+    let suspended = server.patch("/v1/tenants/acme", root, json!({"status": "suspended"}), Some("\"1\"")).await;
+    assert_eq!((suspended.status, &suspended.body["status"]), (StatusCode::OK, &json!("suspended")));
     let listed = server.get("/v1/tenants", root).await;
-    let slugs: Vec<&str> = listed.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["slug"].as_str().unwrap())
-        .collect();
+    let slugs: Vec<&str> =
+        listed.body["items"].as_array().unwrap().iter().map(|t| t["slug"].as_str().unwrap()).collect();
     assert_eq!(slugs, ["default", "acme"]);
-    assert_eq!(
-        server.get("/v1/tenants/acme", root).await.header("etag"),
-        Some("\"2\"")
-    );
+    assert_eq!(server.get("/v1/tenants/acme", root).await.header("etag"), Some("\"2\""));
 });
 
-e2e_test!(
-    concurrent_writes_all_succeed_and_one_patch_wins,
-    |server| async move {
-        let key = server.tenant_with_key("acme", Role::Admin).await;
-        let server = std::sync::Arc::new(server);
-        let mut tasks = Vec::new();
-        for i in 0..48 {
-            let (server, key) = (server.clone(), key.clone());
-            tasks.push(tokio::spawn(async move {
-                server
-                    .post(
-                        "/v1/tenants/acme/users",
-                        &key,
-                        json!({"username": format!("user {i}")}),
-                    )
-                    .await
-                    .status
-            }));
-        }
-        for task in tasks {
-            assert_eq!(task.await.unwrap(), StatusCode::CREATED);
-        }
-        assert_eq!(
-            server
-                .get("/v1/tenants/acme/users?limit=500", &key)
-                .await
-                .body["items"]
-                .as_array()
-                .unwrap()
-                .len(),
-            48
-        );
-
-        let id = server
-            .get("/v1/tenants/acme/users/by-username/user%200", &key)
-            .await
-            .body["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let mut tasks = Vec::new();
-        for i in 0..8 {
-            let (server, key, id) = (server.clone(), key.clone(), id.clone());
-            tasks.push(tokio::spawn(async move {
-                let path = format!("/v1/tenants/acme/users/{id}");
-                server
-                    .patch(
-                        &path,
-                        &key,
-                        json!({"display_name": format!("writer {i}")}),
-                        Some("\"1\""),
-                    )
-                    .await
-                    .status
-            }));
-        }
-        let mut statuses = Vec::new();
-        for task in tasks {
-            statuses.push(task.await.unwrap());
-        }
-        assert_eq!(
-            statuses.iter().filter(|s| **s == StatusCode::OK).count(),
-            1,
-            "{statuses:?}"
-        );
-        assert!(statuses.iter().all(|s| [
-            StatusCode::OK,
-            StatusCode::CONFLICT,
-            StatusCode::PRECONDITION_FAILED
-        ]
-        .contains(s)));
+e2e_test!(concurrent_writes_all_succeed_and_one_patch_wins, |server| async move {
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    let server = std::sync::Arc::new(server);
+    let mut tasks = Vec::new();
+    for i in 0..48 {
+        let (server, key) = (server.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            server.post("/v1/tenants/acme/users", &key, json!({"username": format!("user {i}")})).await.status
+        }));
     }
-);
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::CREATED);
+    }
+    assert_eq!(server.get("/v1/tenants/acme/users?limit=500", &key).await.body["items"].as_array().unwrap().len(), 48);
+
+    let id =
+        server.get("/v1/tenants/acme/users/by-username/user%200", &key).await.body["id"].as_str().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (server, key, id) = (server.clone(), key.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            let path = format!("/v1/tenants/acme/users/{id}");
+            server.patch(&path, &key, json!({"display_name": format!("writer {i}")}), Some("\"1\"")).await.status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+    assert!(statuses
+        .iter()
+        .all(|s| [StatusCode::OK, StatusCode::CONFLICT, StatusCode::PRECONDITION_FAILED].contains(s)));
+});
 
 e2e_test!(operations_endpoints_answer, |server| async move {
     let reply = server.send(Method::GET, "/healthz", None, None, &[]).await;
     assert_eq!(reply.status, StatusCode::OK);
     let reply = server.send(Method::GET, "/readyz", None, None, &[]).await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert!(
-        reply.header("x-request-id").is_some(),
-        "a request id is generated"
-    );
-    let reply = server
-        .send(
-            Method::GET,
-            "/healthz",
-            None,
-            None,
-            &[("x-request-id", "caller-chosen-id")],
-        )
-        .await;
+    assert!(reply.header("x-request-id").is_some(), "a request id is generated");
+    let reply = server.send(Method::GET, "/healthz", None, None, &[("x-request-id", "caller-chosen-id")]).await;
     assert_eq!(reply.header("x-request-id"), Some("caller-chosen-id"));
 
-    let openapi = server
-        .send(Method::GET, "/openapi.json", None, None, &[])
-        .await;
+    let openapi = server.send(Method::GET, "/openapi.json", None, None, &[]).await;
     assert!(openapi.body["openapi"].as_str().unwrap().starts_with("3.1"));
-    for path in [
-        "/v1/tenants",
-        "/v1/tenants/{tenant}/users",
-        "/v1/tenants/{tenant}/users/{id}/restore",
-    ] {
-        assert!(
-            openapi.body["paths"].get(path).is_some(),
-            "{path} is documented"
-        );
+    for path in ["/v1/tenants", "/v1/tenants/{tenant}/users", "/v1/tenants/{tenant}/users/{id}/restore"] {
+        assert!(openapi.body["paths"].get(path).is_some(), "{path} is documented");
     }
     let docs = server.send(Method::GET, "/docs", None, None, &[]).await;
     assert_eq!(docs.status, StatusCode::OK);
@@ -630,65 +309,38 @@ e2e_test!(operations_endpoints_answer, |server| async move {
     let metrics = server.send(Method::GET, "/metrics", None, None, &[]).await;
     let text = metrics.body.as_str().unwrap();
     assert!(text.contains("roster_http_requests_total"), "{text}");
-    assert!(
-        text.contains("roster_http_request_duration_seconds_bucket"),
-        "{text}"
-    );
+    assert!(text.contains("roster_http_request_duration_seconds_bucket"), "{text}");
     assert!(text.contains("roster_db_pool_connections"));
 
-    let missing = server
-        .send(Method::GET, "/v1/nothing-here", None, None, &[])
-        .await;
+    let missing = server.send(Method::GET, "/v1/nothing-here", None, None, &[]).await;
     assert_eq!(
         (missing.status, missing.header("content-type")),
         (StatusCode::NOT_FOUND, Some("application/problem+json"))
     );
 });
 
-e2e_test!(
-    every_change_is_audited_with_its_request,
-    |server| async move {
-        let key = server.tenant_with_key("acme", Role::Admin).await;
-        let created = server
-            .send(
-                Method::POST,
-                "/v1/tenants/acme/users",
-                Some(&key),
-                Some(&json!({"email": "ana@example.com", "password": "correct horse"})),
-                &[("x-request-id", "req-42"), ("user-agent", "e2e-test/1.0")],
-            )
-            .await;
-        let id = created.body["id"].as_str().unwrap();
-        let tenant = roster::tenants::find(&server.db.store, "acme")
-            .await
-            .unwrap()
-            .unwrap();
-        let scope = roster::principal::TenantScope::operator(
-            tenant.as_ref(),
-            roster::principal::Actor::cli(),
-        );
-        let entries = roster::audit::entries_for(&server.db.store, &scope, "user", id)
-            .await
-            .unwrap();
-        assert_eq!(entries.len(), 1);
-        let entry = &entries[0];
-        assert_eq!(
-            (entry.action.as_str(), entry.actor_kind.as_str()),
-            ("create", "api_key")
-        );
-        assert_eq!(entry.request_id.as_deref(), Some("req-42"));
-        assert_eq!(entry.user_agent.as_deref(), Some("e2e-test/1.0"));
-        assert_eq!(entry.ip_address.as_deref(), Some("127.0.0.1"));
-        let logged = serde_json::to_string(entry).unwrap();
-        assert!(
-            !logged.contains("correct horse") && !logged.contains("argon2"),
-            "no secret in the audit log"
-        );
-        assert!(
-            roster::audit::verify(&server.db.store, tenant.id)
-                .await
-                .unwrap()
-                .ok
-        );
-    }
-);
+e2e_test!(every_change_is_audited_with_its_request, |server| async move {
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    let created = server
+        .send(
+            Method::POST,
+            "/v1/tenants/acme/users",
+            Some(&key),
+            Some(&json!({"email": "ana@example.com", "password": "correct horse"})),
+            &[("x-request-id", "req-42"), ("user-agent", "e2e-test/1.0")],
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap();
+    let tenant = roster::tenants::find(&server.db.store, "acme").await.unwrap().unwrap();
+    let scope = roster::principal::TenantScope::operator(tenant.as_ref(), roster::principal::Actor::cli());
+    let entries = roster::audit::entries_for(&server.db.store, &scope, "user", id).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    let entry = &entries[0];
+    assert_eq!((entry.action.as_str(), entry.actor_kind.as_str()), ("create", "api_key"));
+    assert_eq!(entry.request_id.as_deref(), Some("req-42"));
+    assert_eq!(entry.user_agent.as_deref(), Some("e2e-test/1.0"));
+    assert_eq!(entry.ip_address.as_deref(), Some("127.0.0.1"));
+    let logged = serde_json::to_string(entry).unwrap();
+    assert!(!logged.contains("correct horse") && !logged.contains("argon2"), "no secret in the audit log");
+    assert!(roster::audit::verify(&server.db.store, tenant.id).await.unwrap().ok);
+});

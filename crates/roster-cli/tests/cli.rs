@@ -19,20 +19,12 @@ fn roster(db: &TestDb, args: &[&str]) -> Output {
 }
 
 fn stdout_json(output: &Output) -> serde_json::Value {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).expect("json on stdout")
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn commands_manage_tenants_users_and_keys(backend: Backend) {
@@ -40,24 +32,12 @@ async fn commands_manage_tenants_users_and_keys(backend: Backend) {
         return;
     };
     let status = stdout_json(&roster(&db, &["migrate", "status", "--format", "json"]));
-    assert!(status
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|m| m["state"] == "pending"));
+    assert!(status.as_array().unwrap().iter().all(|m| m["state"] == "pending"));
     let up = stdout_json(&roster(&db, &["migrate", "up", "--format", "json"]));
-    assert_eq!(
-        up["applied"].as_array().unwrap().len(),
-        roster::migrations().len()
-    );
+    assert_eq!(up["applied"].as_array().unwrap().len(), roster::migrations().len());
     assert!(roster(&db, &["migrate", "verify"]).status.success());
 
-    let tenant = stdout_json(&roster(
-        &db,
-        &[
-            "tenant", "create", "acme", "--name", "Acme", "--format", "json",
-        ],
-    ));
+    let tenant = stdout_json(&roster(&db, &["tenant", "create", "acme", "--name", "Acme", "--format", "json"]));
     assert_eq!(tenant["slug"], "acme");
     let table = roster(&db, &["tenant", "list"]);
     let text = String::from_utf8_lossy(&table.stdout);
@@ -66,32 +46,12 @@ async fn commands_manage_tenants_users_and_keys(backend: Backend) {
 
     let user = stdout_json(&roster(
         &db,
-        &[
-            "user",
-            "create",
-            "--tenant",
-            "acme",
-            "--email",
-            "ana@example.com",
-            "--username",
-            "ana",
-            "--format",
-            "json",
-        ],
+        &["user", "create", "--tenant", "acme", "--email", "ana@example.com", "--username", "ana", "--format", "json"],
     ));
     let id = user["id"].as_str().unwrap();
     let shown = stdout_json(&roster(
         &db,
-        &[
-            "user",
-            "show",
-            "--tenant",
-            "acme",
-            "--email",
-            "ANA@example.com",
-            "--format",
-            "json",
-        ],
+        &["user", "show", "--tenant", "acme", "--email", "ANA@example.com", "--format", "json"],
     ));
     assert_eq!(shown["id"], id);
     let updated = stdout_json(&roster(
@@ -110,92 +70,38 @@ async fn commands_manage_tenants_users_and_keys(backend: Backend) {
             "json",
         ],
     ));
-    assert_eq!(
-        (&updated["display_name"], &updated["metadata"]["team"]),
-        (&"Ana Lima".into(), &"qa".into())
-    );
-    let deleted = stdout_json(&roster(
-        &db,
-        &["user", "delete", "--tenant", "acme", id, "--format", "json"],
-    ));
+    assert_eq!((&updated["display_name"], &updated["metadata"]["team"]), (&"Ana Lima".into(), &"qa".into()));
+    let deleted = stdout_json(&roster(&db, &["user", "delete", "--tenant", "acme", id, "--format", "json"]));
     assert!(deleted["deleted_at"].is_string());
-    let listed = stdout_json(&roster(
-        &db,
-        &["user", "list", "--tenant", "acme", "--format", "json"],
-    ));
+    let listed = stdout_json(&roster(&db, &["user", "list", "--tenant", "acme", "--format", "json"]));
     assert!(listed.as_array().unwrap().is_empty());
-    let restored = stdout_json(&roster(
-        &db,
-        &[
-            "user", "restore", "--tenant", "acme", id, "--format", "json",
-        ],
-    ));
+    let restored = stdout_json(&roster(&db, &["user", "restore", "--tenant", "acme", id, "--format", "json"]));
     assert!(restored["deleted_at"].is_null());
 
     let key = stdout_json(&roster(
         &db,
-        &[
-            "apikey", "create", "--tenant", "acme", "--role", "admin", "--name", "ci", "--format",
-            "json",
-        ],
+        &["apikey", "create", "--tenant", "acme", "--role", "admin", "--name", "ci", "--format", "json"],
     ));
     assert!(key["key"].as_str().unwrap().starts_with("rk_"));
-    let keys = stdout_json(&roster(
-        &db,
-        &["apikey", "list", "--tenant", "acme", "--format", "json"],
-    ));
-    assert!(
-        !keys.to_string().contains(key["key"].as_str().unwrap()),
-        "the key is shown only once"
-    );
-    assert!(roster(
-        &db,
-        &[
-            "apikey",
-            "revoke",
-            "--tenant",
-            "acme",
-            key["id"].as_str().unwrap()
-        ]
-    )
-    .status
-    .success());
+    let keys = stdout_json(&roster(&db, &["apikey", "list", "--tenant", "acme", "--format", "json"]));
+    assert!(!keys.to_string().contains(key["key"].as_str().unwrap()), "the key is shown only once");
+    assert!(roster(&db, &["apikey", "revoke", "--tenant", "acme", key["id"].as_str().unwrap()]).status.success());
 
-    let down = stdout_json(&roster(
-        &db,
-        &["migrate", "down", "--steps", "1", "--format", "json"],
-    ));
+    let down = stdout_json(&roster(&db, &["migrate", "down", "--steps", "1", "--format", "json"]));
     assert_eq!(down["reverted"].as_array().unwrap().len(), 1);
 }
-roster::backend_test!(
-    commands_manage_tenants_users_and_keys_end_to_end,
-    commands_manage_tenants_users_and_keys
-);
+roster::backend_test!(commands_manage_tenants_users_and_keys_end_to_end, commands_manage_tenants_users_and_keys);
 
 async fn usage_errors(backend: Backend) {
     let Some(db) = TestDb::of_empty(backend).await else {
         return;
     };
     for args in [
-        vec![
-            "user",
-            "create",
-            "--tenant",
-            "nowhere",
-            "--email",
-            "a@example.com",
-        ],
+        vec!["user", "create", "--tenant", "nowhere", "--email", "a@example.com"],
         vec!["tenant", "create", "Bad Slug", "--name", "x"],
         vec!["user", "list"],
         vec!["migrate", "down"],
-        vec![
-            "user",
-            "create",
-            "--tenant",
-            "default",
-            "--email",
-            "not-an-address",
-        ],
+        vec!["user", "create", "--tenant", "default", "--email", "not-an-address"],
     ] {
         let output = roster(&db, &args);
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -207,18 +113,12 @@ async fn usage_errors(backend: Backend) {
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     assert!(stderr.contains("slug"), "names the field: {stderr}");
 }
-roster::backend_test!(
-    usage_errors_exit_2_with_one_line_naming_the_field,
-    usage_errors
-);
+roster::backend_test!(usage_errors_exit_2_with_one_line_naming_the_field, usage_errors);
 
 async fn wait_until_healthy(base: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if reqwest::get(format!("{base}/healthz"))
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
+        if reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -233,13 +133,7 @@ async fn serve_until_sigterm(backend: Backend) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            &db.url,
-        ])
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", &db.url])
         .env("ROSTER_ADMIN_PASSWORD", "a long admin password")
         .env("ROSTER_LOG_FORMAT", "json")
         .current_dir(std::env::temp_dir())
@@ -248,20 +142,11 @@ async fn serve_until_sigterm(backend: Backend) {
         .spawn()
         .unwrap();
     wait_until_healthy(&base).await;
-    assert_eq!(
-        reqwest::get(format!("{base}/readyz"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(reqwest::get(format!("{base}/readyz")).await.unwrap().status(), 200);
 
     let key = stdout_json(&roster(
         &db,
-        &[
-            "apikey", "create", "--tenant", "default", "--role", "sysadmin", "--name", "t",
-            "--format", "json",
-        ],
+        &["apikey", "create", "--tenant", "default", "--role", "sysadmin", "--name", "t", "--format", "json"],
     ));
     let client = reqwest::Client::new();
     let tenants: serde_json::Value = client
@@ -273,32 +158,17 @@ async fn serve_until_sigterm(backend: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        tenants["items"][0]["slug"], "default",
-        "first start created the default tenant"
-    );
+    assert_eq!(tenants["items"][0]["slug"], "default", "first start created the default tenant");
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful exit on SIGTERM: {status:?}");
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    assert!(
-        stderr.contains("\"stopped\""),
-        "json logs, ending with the stop: {stderr}"
-    );
-    assert!(
-        !stderr.contains("a long admin password"),
-        "the configured password is never logged"
-    );
+    assert!(stderr.contains("\"stopped\""), "json logs, ending with the stop: {stderr}");
+    assert!(!stderr.contains("a long admin password"), "the configured password is never logged");
 }
-roster::backend_test!(
-    serve_answers_over_http_and_stops_cleanly_on_sigterm,
-    serve_until_sigterm
-);
+roster::backend_test!(serve_answers_over_http_and_stops_cleanly_on_sigterm, serve_until_sigterm);
 
 async fn serve_refuses_drift_and_newer_databases(backend: Backend) {
     let Some(db) = TestDb::of_empty(backend).await else {
@@ -306,30 +176,19 @@ async fn serve_refuses_drift_and_newer_databases(backend: Backend) {
     };
     assert!(roster(&db, &["migrate", "up"]).status.success());
     let mut tx = db.store.begin().await.unwrap();
-    tx.execute(
-        "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 3",
-        vec![],
-    )
-    .await
-    .unwrap();
+    tx.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 3", vec![]).await.unwrap();
     tx.commit().await.unwrap();
     let port = free_port().to_string();
     let output = roster(&db, &["serve", "--listen", &format!("127.0.0.1:{port}")]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("migration 3 (users)") && stderr.contains("drift"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("migration 3 (users)") && stderr.contains("drift"), "{stderr}");
 
     let mut tx = db.store.begin().await.unwrap();
     let checksum = roster::migrations()[2].checksum(backend);
-    tx.execute(
-        "UPDATE schema_migrations SET checksum = $1 WHERE version = 3",
-        vec![Value::Text(checksum)],
-    )
-    .await
-    .unwrap();
+    tx.execute("UPDATE schema_migrations SET checksum = $1 WHERE version = 3", vec![Value::Text(checksum)])
+        .await
+        .unwrap();
     tx.execute(
         "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (9999, 'from_the_future', 'x', $1)",
         vec![Value::Timestamp(time::OffsetDateTime::now_utc())],
@@ -337,50 +196,25 @@ async fn serve_refuses_drift_and_newer_databases(backend: Backend) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let output = roster(
-        &db,
-        &[
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--no-migrate",
-        ],
-    );
+    let output = roster(&db, &["serve", "--listen", &format!("127.0.0.1:{port}"), "--no-migrate"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("9999") && stderr.contains("newer than the binary"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("9999") && stderr.contains("newer than the binary"), "{stderr}");
 }
-roster::backend_test!(
-    serve_refuses_drift_and_a_newer_database,
-    serve_refuses_drift_and_newer_databases
-);
+roster::backend_test!(serve_refuses_drift_and_a_newer_database, serve_refuses_drift_and_newer_databases);
 
 async fn seed_is_idempotent(backend: Backend) {
     let Some(db) = TestDb::of_empty(backend).await else {
         return;
     };
     let first = stdout_json(&roster(&db, &["seed", "--format", "json"]));
-    assert_eq!(
-        (&first["created"], &first["tenant"]),
-        (&true.into(), &"default".into())
-    );
-    assert!(first["generated_password"]
-        .as_str()
-        .is_some_and(|p| p.len() >= 32));
+    assert_eq!((&first["created"], &first["tenant"]), (&true.into(), &"default".into()));
+    assert!(first["generated_password"].as_str().is_some_and(|p| p.len() >= 32));
     let second = stdout_json(&roster(&db, &["seed", "--format", "json"]));
     assert_eq!(second["created"], false);
-    let users = stdout_json(&roster(
-        &db,
-        &["user", "list", "--tenant", "default", "--format", "json"],
-    ));
+    let users = stdout_json(&roster(&db, &["user", "list", "--tenant", "default", "--format", "json"]));
     let users = users.as_array().unwrap();
     assert_eq!(users.len(), 1);
-    assert_eq!(
-        (&users[0]["role"], &users[0]["email"]),
-        (&"sysadmin".into(), &"admin@localhost".into())
-    );
+    assert_eq!((&users[0]["role"], &users[0]["email"]), (&"sysadmin".into(), &"admin@localhost".into()));
 }
 roster::backend_test!(seed_creates_the_sysadmin_once, seed_is_idempotent);

@@ -30,13 +30,8 @@ use crate::{audit, auth, tenants, users};
 
 /// Every migration of every module, in version order.
 pub fn migrations() -> Vec<Migration> {
-    let mut all: Vec<Migration> = [
-        tenants::MIGRATIONS,
-        audit::MIGRATIONS,
-        users::MIGRATIONS,
-        auth::MIGRATIONS,
-    ]
-    .concat();
+    let mut all: Vec<Migration> =
+        [tenants::MIGRATIONS, audit::MIGRATIONS, users::MIGRATIONS, auth::MIGRATIONS].concat();
     all.sort_by_key(|m| m.version);
     all
 }
@@ -54,10 +49,7 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        );
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     }
 }
 
@@ -75,10 +67,7 @@ struct ModuleDirectory {
 impl ModuleDirectory {
     fn cached(&self, slug: &str) -> Option<TenantRef> {
         let cache = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .get(slug)
-            .filter(|(at, _)| at.elapsed() < TENANT_CACHE_TTL)
-            .map(|(_, t)| t.clone())
+        cache.get(slug).filter(|(at, _)| at.elapsed() < TENANT_CACHE_TTL).map(|(_, t)| t.clone())
     }
 
     fn remember(&self, tenant: &TenantRef) {
@@ -86,18 +75,12 @@ impl ModuleDirectory {
         if cache.len() > 10_000 {
             cache.retain(|_, (at, _)| at.elapsed() < TENANT_CACHE_TTL);
         }
-        cache.insert(
-            tenant.slug.clone(),
-            (std::time::Instant::now(), tenant.clone()),
-        );
+        cache.insert(tenant.slug.clone(), (std::time::Instant::now(), tenant.clone()));
     }
 }
 
 impl Directory for ModuleDirectory {
-    fn authenticate<'a>(
-        &'a self,
-        token: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Principal>, StoreError>> {
+    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<Principal>, StoreError>> {
         Box::pin(auth::authenticate(&self.store, token, self.clock.now()))
     }
 
@@ -120,9 +103,7 @@ fn prometheus() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let buckets = [
-                0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ];
+            let buckets = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), &buckets)
                 .expect("bucket list is not empty");
@@ -142,18 +123,9 @@ pub struct App {
 
 impl App {
     pub fn new(store: Store, config: Config, clock: Arc<dyn Clock>) -> Self {
-        let directory = Arc::new(ModuleDirectory {
-            store: store.clone(),
-            clock: clock.clone(),
-            tenants: Default::default(),
-        });
-        let state = AppState {
-            store,
-            config: Arc::new(config),
-            clock,
-            directory,
-            client_ip_header: None,
-        };
+        let directory =
+            Arc::new(ModuleDirectory { store: store.clone(), clock: clock.clone(), tenants: Default::default() });
+        let state = AppState { store, config: Arc::new(config), clock, directory, client_ip_header: None };
         Self { state }
     }
 
@@ -162,6 +134,7 @@ impl App {
         OpenApiRouter::with_openapi(ApiDoc::openapi())
             .merge(tenants::routes::router())
             .merge(users::routes::router())
+            .merge(auth::routes::router())
     }
 
     /// The OpenAPI document, generated from the route annotations.
@@ -204,12 +177,9 @@ impl App {
     ) -> std::io::Result<()> {
         prometheus();
         let router = self.router();
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }
 
@@ -225,9 +195,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     };
     match tokio::time::timeout(Duration::from_secs(2), check).await {
         Ok(Ok(true)) => (StatusCode::OK, "ready").into_response(),
-        Ok(Ok(false)) => {
-            Problem::unavailable("the schema is not at this binary's version").into_response()
-        }
+        Ok(Ok(false)) => Problem::unavailable("the schema is not at this binary's version").into_response(),
         Ok(Err(e)) => Problem::unavailable(format!("database check failed: {e}")).into_response(),
         Err(_) => Problem::unavailable("the database did not answer within 2 s").into_response(),
     }
@@ -237,9 +205,5 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     let (size, idle) = state.store.pool_status();
     metrics::gauge!("roster_db_pool_connections").set(size as f64);
     metrics::gauge!("roster_db_pool_idle_connections").set(idle as f64);
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        prometheus().render(),
-    )
-        .into_response()
+    ([("content-type", "text/plain; version=0.0.4")], prometheus().render()).into_response()
 }

@@ -11,8 +11,7 @@ pub trait Clock: Send + Sync + 'static {
 
 /// Round to whole microseconds: the precision both backends store, so a value read back equals the value written.
 pub fn truncate(t: OffsetDateTime) -> OffsetDateTime {
-    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(t)
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or(t)
 }
 
 /// The system clock.

@@ -50,6 +50,12 @@ pub struct Config {
     pub argon2_parallelism: u32,
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     pub shutdown_grace_seconds: u64,
+    /// Failed sign-ins in a row that lock an account.
+    pub lock_after_failures: i64,
+    /// How long a locked account stays locked, in minutes.
+    pub lock_minutes: i64,
+    /// How long a session lasts from sign-in, in hours (fixed, not sliding).
+    pub session_hours: i64,
 }
 
 impl Default for Config {
@@ -70,6 +76,9 @@ impl Default for Config {
             argon2_iterations: 2,
             argon2_parallelism: 1,
             shutdown_grace_seconds: 30,
+            lock_after_failures: 5,
+            lock_minutes: 15,
+            session_hours: 12,
         }
     }
 }
@@ -87,16 +96,9 @@ impl Config {
     /// Layer the sources: `overrides` (flags) > `ROSTER_*` environment > the TOML file > defaults.
     ///
     /// `file` is the TOML file to read; a missing file is fine unless it was named explicitly (`required`).
-    pub fn load(
-        file: &Path,
-        required: bool,
-        overrides: impl Serialize,
-    ) -> Result<Config, ConfigError> {
+    pub fn load(file: &Path, required: bool, overrides: impl Serialize) -> Result<Config, ConfigError> {
         if required && !file.exists() {
-            return Err(ConfigError::Load(format!(
-                "config file {} does not exist",
-                file.display()
-            )));
+            return Err(ConfigError::Load(format!("config file {} does not exist", file.display())));
         }
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
@@ -109,12 +111,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |field, reason: &str| {
-            Err(ConfigError::Invalid {
-                field,
-                reason: reason.to_owned(),
-            })
-        };
+        let invalid = |field, reason: &str| Err(ConfigError::Invalid { field, reason: reason.to_owned() });
         if !(self.database_url.starts_with("sqlite:")
             || self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://"))
@@ -127,13 +124,13 @@ impl Config {
         if self.body_limit_bytes < 1024 || self.ingest_body_limit_bytes < 1024 {
             return invalid("body_limit_bytes", "must be at least 1024");
         }
-        if self.argon2_memory_kib < 19_456
-            || self.argon2_iterations < 2
-            || self.argon2_parallelism < 1
-        {
+        if self.argon2_memory_kib < 19_456 || self.argon2_iterations < 2 || self.argon2_parallelism < 1 {
+            return invalid("argon2_memory_kib", "Argon2id must be at least m=19456 KiB, t=2, p=1 (OWASP)");
+        }
+        if self.lock_after_failures < 1 || self.lock_minutes < 1 || self.session_hours < 1 {
             return invalid(
-                "argon2_memory_kib",
-                "Argon2id must be at least m=19456 KiB, t=2, p=1 (OWASP)",
+                "lock_after_failures",
+                "lock_after_failures, lock_minutes and session_hours must be at least 1",
             );
         }
         Ok(())
@@ -145,10 +142,7 @@ impl Config {
 
     /// The SQLite database file, when the database is SQLite.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
-        let path = self
-            .database_url
-            .strip_prefix("sqlite://")
-            .or_else(|| self.database_url.strip_prefix("sqlite:"))?;
+        let path = self.database_url.strip_prefix("sqlite://").or_else(|| self.database_url.strip_prefix("sqlite:"))?;
         Some(PathBuf::from(path))
     }
 
@@ -176,12 +170,7 @@ mod tests {
 
     #[test]
     fn defaults_start_on_sqlite_in_the_working_directory() {
-        let config = Config::load(
-            Path::new("/nonexistent/roster.toml"),
-            false,
-            Flags::default(),
-        )
-        .unwrap();
+        let config = Config::load(Path::new("/nonexistent/roster.toml"), false, Flags::default()).unwrap();
         assert_eq!(config.database_url, "sqlite://roster.db");
         assert_eq!(config.sqlite_path().unwrap(), PathBuf::from("roster.db"));
     }
@@ -194,37 +183,18 @@ mod tests {
         let from_file = Config::load(&file, true, Flags::default()).unwrap();
         assert_eq!(from_file.listen, "127.0.0.1:9000");
         assert_eq!(from_file.log, "debug");
-        let flagged = Config::load(
-            &file,
-            true,
-            Flags {
-                listen: Some("127.0.0.1:9001".into()),
-            },
-        )
-        .unwrap();
+        let flagged = Config::load(&file, true, Flags { listen: Some("127.0.0.1:9001".into()) }).unwrap();
         assert_eq!(flagged.listen, "127.0.0.1:9001");
     }
 
     #[test]
     fn a_bad_setting_is_named() {
-        let err = Config::load(
-            Path::new("/nonexistent"),
-            false,
-            Flags {
-                listen: Some("nowhere".into()),
-            },
-        )
-        .unwrap_err();
+        let err = Config::load(Path::new("/nonexistent"), false, Flags { listen: Some("nowhere".into()) }).unwrap_err();
         assert!(err.to_string().contains("listen"), "{err}");
     }
 
     #[test]
     fn a_named_file_must_exist() {
-        assert!(Config::load(
-            Path::new("/nonexistent/roster.toml"),
-            true,
-            Flags::default()
-        )
-        .is_err());
+        assert!(Config::load(Path::new("/nonexistent/roster.toml"), true, Flags::default()).is_err());
     }
 }

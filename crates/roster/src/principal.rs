@@ -8,9 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Roles in increasing order of power.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     User,
@@ -123,18 +121,12 @@ pub struct Actor {
 impl Actor {
     /// The operator at the command line.
     pub fn cli() -> Actor {
-        Actor {
-            kind: Some(ActorKind::Cli),
-            ..Actor::default()
-        }
+        Actor { kind: Some(ActorKind::Cli), ..Actor::default() }
     }
 
     /// roster itself (bootstrap, background work).
     pub fn system() -> Actor {
-        Actor {
-            kind: Some(ActorKind::System),
-            ..Actor::default()
-        }
+        Actor { kind: Some(ActorKind::System), ..Actor::default() }
     }
 
     pub fn kind(&self) -> ActorKind {
@@ -161,30 +153,21 @@ pub struct Forbidden;
 
 impl TenantScope {
     /// The scope of a principal in `tenant`, if it may enter.
-    pub fn for_principal(
-        principal: &Principal,
-        tenant: TenantRef,
-        actor: Actor,
-    ) -> Result<Self, NotInTenant> {
+    pub fn for_principal(principal: &Principal, tenant: TenantRef, actor: Actor) -> Result<Self, NotInTenant> {
         if !principal.may_enter(&tenant) {
             return Err(NotInTenant);
         }
-        Ok(Self {
-            tenant,
-            role: principal.role,
-            user_id: principal.user_id,
-            actor,
-        })
+        Ok(Self { tenant, role: principal.role, user_id: principal.user_id, actor })
     }
 
     /// The operator's scope: whoever runs the CLI against the database already holds every key to it.
     pub fn operator(tenant: TenantRef, actor: Actor) -> Self {
-        Self {
-            tenant,
-            role: Role::Sysadmin,
-            user_id: None,
-            actor,
-        }
+        Self { tenant, role: Role::Sysadmin, user_id: None, actor }
+    }
+
+    /// The scope of a caller that has not signed in yet (sign-in itself): it sees nothing and administers nothing.
+    pub fn anonymous(tenant: TenantRef, actor: Actor) -> Self {
+        Self { tenant, role: Role::User, user_id: None, actor }
     }
 
     pub fn tenant_id(&self) -> Uuid {

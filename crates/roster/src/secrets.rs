@@ -25,21 +25,12 @@ impl SecretKey {
 
     /// A key given as base64 (at least 32 bytes once decoded; longer keys are hashed down to 32).
     pub fn parse(text: &str) -> Result<SecretKey, String> {
-        let bytes = STANDARD
-            .decode(text.trim())
-            .map_err(|_| "secret_key: must be base64".to_owned())?;
+        let bytes = STANDARD.decode(text.trim()).map_err(|_| "secret_key: must be base64".to_owned())?;
         if bytes.len() < 32 {
-            return Err(
-                "secret_key: must decode to at least 32 bytes (e.g. `openssl rand -base64 32`)"
-                    .into(),
-            );
+            return Err("secret_key: must decode to at least 32 bytes (e.g. `openssl rand -base64 32`)".into());
         }
         use sha2::Digest;
-        let key = if bytes.len() == 32 {
-            bytes
-        } else {
-            sha2::Sha256::digest(&bytes).to_vec()
-        };
+        let key = if bytes.len() == 32 { bytes } else { sha2::Sha256::digest(&bytes).to_vec() };
         Ok(SecretKey(key.try_into().expect("32 bytes")))
     }
 }
@@ -47,10 +38,7 @@ impl SecretKey {
 /// Where the generated key lives: `roster.key` beside the SQLite database.
 pub fn key_file(config: &Config) -> Option<PathBuf> {
     let db = config.sqlite_path()?;
-    let dir = db
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     Some(dir.join("roster.key"))
 }
 
@@ -64,9 +52,7 @@ pub fn load_or_create(config: &Config) -> Result<Option<SecretKey>, String> {
         return Ok(None);
     };
     match std::fs::read_to_string(&path) {
-        Ok(text) => SecretKey::parse(&text)
-            .map(Some)
-            .map_err(|e| format!("{}: {e}", path.display())),
+        Ok(text) => SecretKey::parse(&text).map(Some).map_err(|e| format!("{}: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = SecretKey(rand::random());
             write_private(&path, &STANDARD.encode(key.0))
@@ -81,11 +67,7 @@ pub fn load_or_create(config: &Config) -> Result<Option<SecretKey>, String> {
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     file.write_all(text.as_bytes())?;
     file.sync_all()
 }
@@ -100,10 +82,7 @@ mod tests {
     use super::*;
 
     fn sqlite_config(dir: &Path) -> Config {
-        Config {
-            database_url: format!("sqlite://{}", dir.join("roster.db").display()),
-            ..Config::default()
-        }
+        Config { database_url: format!("sqlite://{}", dir.join("roster.db").display()), ..Config::default() }
     }
 
     #[test]
@@ -115,10 +94,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
         let second = load_or_create(&config).unwrap().unwrap();
         assert_eq!(first.bytes(), second.bytes());
@@ -130,10 +106,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut config = sqlite_config(dir.path());
         config.secret_key = Some(STANDARD.encode([7u8; 32]));
-        assert_eq!(
-            load_or_create(&config).unwrap().unwrap().bytes(),
-            &[7u8; 32]
-        );
+        assert_eq!(load_or_create(&config).unwrap().unwrap().bytes(), &[7u8; 32]);
         assert!(!dir.path().join("roster.key").exists());
         config.secret_key = Some(STANDARD.encode([7u8; 8]));
         assert!(load_or_create(&config).unwrap_err().contains("32 bytes"));

@@ -27,20 +27,11 @@ impl Drop for Guard {
             let (admin_url, name) = (admin_url.clone(), name.clone());
             // Runs even when the test panicked; a thread of its own so it works inside or outside a runtime.
             let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                 runtime.block_on(async {
-                    let (client, connection) =
-                        tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
-                            .await
-                            .ok()?;
+                    let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await.ok()?;
                     tokio::spawn(connection);
-                    client
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .await
-                        .ok()
+                    client.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.ok()
                 })
             })
             .join();
@@ -52,10 +43,7 @@ impl TestDb {
     /// A fresh, migrated SQLite database in a temporary directory.
     pub async fn sqlite() -> TestDb {
         let db = Self::sqlite_empty().await;
-        Migrator::new(&db.store, &crate::migrations())
-            .up(None)
-            .await
-            .expect("migrations apply");
+        Migrator::new(&db.store, &crate::migrations()).up(None).await.expect("migrations apply");
         db
     }
 
@@ -63,23 +51,14 @@ impl TestDb {
     pub async fn sqlite_empty() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("roster.db").display());
-        let store = Store::connect(&url, &StoreOptions::default())
-            .await
-            .expect("open sqlite");
-        TestDb {
-            store,
-            url,
-            _guard: Guard::Sqlite(dir),
-        }
+        let store = Store::connect(&url, &StoreOptions::default()).await.expect("open sqlite");
+        TestDb { store, url, _guard: Guard::Sqlite(dir) }
     }
 
     /// A fresh, migrated PostgreSQL database, or `None` (with a note on stderr) when no server is configured.
     pub async fn postgres() -> Option<TestDb> {
         let db = Self::postgres_empty().await?;
-        Migrator::new(&db.store, &crate::migrations())
-            .up(None)
-            .await
-            .expect("migrations apply");
+        Migrator::new(&db.store, &crate::migrations()).up(None).await.expect("migrations apply");
         Some(db)
     }
 
@@ -92,29 +71,15 @@ impl TestDb {
         let name = format!("roster_test_{}", uuid::Uuid::new_v4().simple());
         let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
             .await
-            .unwrap_or_else(|e| {
-                panic!("{POSTGRES_URL_VAR}={admin_url} is set but unreachable: {e}")
-            });
+            .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR}={admin_url} is set but unreachable: {e}"));
         tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .expect("create test database");
+        client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
         let mut config = tokio_postgres::Config::from_str(&admin_url).expect("valid postgres url");
         config.dbname(&name);
         let url = postgres_url(&config);
-        let options = StoreOptions {
-            postgres_pool_size: 8,
-            ..StoreOptions::default()
-        };
-        let store = Store::connect(&url, &options)
-            .await
-            .expect("connect to test database");
-        Some(TestDb {
-            store,
-            url,
-            _guard: Guard::Postgres { admin_url, name },
-        })
+        let options = StoreOptions { postgres_pool_size: 8, ..StoreOptions::default() };
+        let store = Store::connect(&url, &options).await.expect("connect to test database");
+        Some(TestDb { store, url, _guard: Guard::Postgres { admin_url, name } })
     }
 
     /// A fresh database of the given backend without any schema.
@@ -146,10 +111,7 @@ fn postgres_url(config: &tokio_postgres::Config) -> String {
         .unwrap_or_else(|| "127.0.0.1".into());
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let user = config.get_user().unwrap_or("postgres");
-    let password = config
-        .get_password()
-        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
-        .unwrap_or_default();
+    let password = config.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
     let db = config.get_dbname().unwrap_or("postgres");
     format!("postgres://{user}{password}@{host}:{port}/{db}")
 }

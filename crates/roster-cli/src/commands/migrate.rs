@@ -55,17 +55,9 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
             }
         }
         Command::Up { to } => report(context, "applied", migrator.up(to).await?),
-        Command::Down {
-            steps: Some(steps), ..
-        } => report(context, "reverted", migrator.down_steps(steps).await?),
-        Command::Down { to: Some(to), .. } => {
-            report(context, "reverted", migrator.down_to(to).await?)
-        }
-        Command::Down { .. } => {
-            return Err(Failure::Usage(
-                "migrate down: give --steps N or --to VERSION".into(),
-            ))
-        }
+        Command::Down { steps: Some(steps), .. } => report(context, "reverted", migrator.down_steps(steps).await?),
+        Command::Down { to: Some(to), .. } => report(context, "reverted", migrator.down_to(to).await?),
+        Command::Down { .. } => return Err(Failure::Usage("migrate down: give --steps N or --to VERSION".into())),
         Command::Verify => {
             migrator.verify().await?;
             if context.format == Format::Json {
@@ -83,13 +75,6 @@ fn report(context: &Context, verb: &str, versions: Vec<i64>) {
     match context.format {
         Format::Json => output::json(&serde_json::json!({ verb: versions })),
         Format::Table if versions.is_empty() => println!("nothing to do"),
-        Format::Table => println!(
-            "{verb}: {}",
-            versions
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Format::Table => println!("{verb}: {}", versions.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")),
     }
 }

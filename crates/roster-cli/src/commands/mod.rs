@@ -31,11 +31,9 @@ pub async fn open(config: &Config) -> Result<Store, Failure> {
 
 /// The operator's scope in a tenant.
 pub async fn scope(store: &Store, slug: &str) -> Result<TenantScope, Failure> {
-    let tenant = roster::tenants::find(store, slug).await?.ok_or_else(|| {
-        Failure::Usage(format!(
-            "--tenant: no tenant {slug:?} (see `roster tenant list`)"
-        ))
-    })?;
+    let tenant = roster::tenants::find(store, slug)
+        .await?
+        .ok_or_else(|| Failure::Usage(format!("--tenant: no tenant {slug:?} (see `roster tenant list`)")))?;
     Ok(TenantScope::operator(tenant.as_ref(), Actor::cli()))
 }
 
@@ -45,9 +43,5 @@ pub fn now() -> time::OffsetDateTime {
 }
 
 pub fn rfc3339(t: &Option<time::OffsetDateTime>) -> String {
-    t.and_then(|t| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .ok()
-    })
-    .unwrap_or_else(|| "-".into())
+    t.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()).unwrap_or_else(|| "-".into())
 }

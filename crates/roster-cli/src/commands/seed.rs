@@ -9,9 +9,7 @@ pub struct Args {}
 pub async fn run(context: &Context, _args: Args) -> Result<(), Failure> {
     let config = context.config(None)?;
     let store = super::open(&config).await?;
-    let boot = roster::auth::bootstrap(&store, &config, super::now())
-        .await
-        .map_err(problem)?;
+    let boot = roster::auth::bootstrap(&store, &config, super::now()).await.map_err(problem)?;
     match (context.format, boot) {
         (Format::Json, boot) => output::json(&serde_json::json!({
             "created": boot.is_some(),
@@ -20,10 +18,7 @@ pub async fn run(context: &Context, _args: Args) -> Result<(), Failure> {
             "generated_password": boot.and_then(|b| b.generated_password),
         })),
         (Format::Table, Some(boot)) => {
-            println!(
-                "created tenant {} and sysadmin {}",
-                boot.tenant, boot.admin_email
-            );
+            println!("created tenant {} and sysadmin {}", boot.tenant, boot.admin_email);
             if let Some(password) = boot.generated_password {
                 eprintln!("sysadmin password: {password} (shown once; change it)");
             }

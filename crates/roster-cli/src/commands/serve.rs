@@ -21,9 +21,7 @@ pub struct Args {
 fn init_logging(config: &roster::config::Config) -> Result<(), Failure> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .map_err(|e| Failure::Usage(format!("log: invalid filter {:?}: {e}", config.log)))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let result = match config.log_format {
         roster::config::LogFormat::Json => builder.json().try_init(),
         roster::config::LogFormat::Text => builder.try_init(),
@@ -35,11 +33,10 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => return interrupt.await.unwrap_or(()),
-            };
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return interrupt.await.unwrap_or(()),
+        };
         tokio::select! {
             _ = interrupt => {},
             _ = terminate.recv() => {},
@@ -54,7 +51,9 @@ pub async fn run(context: &Context, args: Args) -> Result<(), Failure> {
     init_logging(&config)?;
     match roster::secrets::load_or_create(&config).map_err(Failure::Runtime)? {
         Some(_) => {}
-        None => tracing::warn!("ROSTER_SECRET_KEY is not set: features that encrypt secrets at rest will refuse to work"),
+        None => {
+            tracing::warn!("ROSTER_SECRET_KEY is not set: features that encrypt secrets at rest will refuse to work")
+        }
     }
     let store = super::connect(&config).await?;
     let migrations = roster::migrations();
@@ -70,16 +69,10 @@ pub async fn run(context: &Context, args: Args) -> Result<(), Failure> {
             tracing::info!(?applied, "applied migrations");
         }
     }
-    if let Some(boot) = roster::auth::bootstrap(&store, &config, super::now())
-        .await
-        .map_err(problem)?
-    {
+    if let Some(boot) = roster::auth::bootstrap(&store, &config, super::now()).await.map_err(problem)? {
         tracing::info!(tenant = %boot.tenant, email = %boot.admin_email, "created the default tenant and the sysadmin");
         if let Some(password) = boot.generated_password {
-            eprintln!(
-                "roster: sysadmin {} created with password {password} (shown once; change it)",
-                boot.admin_email
-            );
+            eprintln!("roster: sysadmin {} created with password {password} (shown once; change it)", boot.admin_email);
         }
     }
     let listener = tokio::net::TcpListener::bind(config.listen_addr())

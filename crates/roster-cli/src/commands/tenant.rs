@@ -26,23 +26,11 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
     let config = context.config(None)?;
     let store = super::open(&config).await?;
     match command {
-        Command::Create {
-            slug,
-            name,
-            external_id,
-        } => {
-            let tenant = roster::tenants::create(
-                &store,
-                &Actor::cli(),
-                super::now(),
-                NewTenant {
-                    slug,
-                    name,
-                    external_id,
-                },
-            )
-            .await
-            .map_err(problem)?;
+        Command::Create { slug, name, external_id } => {
+            let tenant =
+                roster::tenants::create(&store, &Actor::cli(), super::now(), NewTenant { slug, name, external_id })
+                    .await
+                    .map_err(problem)?;
             print(context, &[tenant], true);
         }
         Command::List => {

@@ -108,13 +108,10 @@ fn parse_user_type(s: &str) -> Result<UserType, String> {
     UserType::parse(s).ok_or_else(|| "must be member, tester or customer".to_owned())
 }
 fn parse_status(s: &str) -> Result<UserStatus, String> {
-    UserStatus::parse(s).ok_or_else(|| {
-        "must be pending_verification, invited, active, suspended or locked".to_owned()
-    })
+    UserStatus::parse(s).ok_or_else(|| "must be pending_verification, invited, active, suspended or locked".to_owned())
 }
 fn parse_level(s: &str) -> Result<ExperienceLevel, String> {
-    ExperienceLevel::parse(s)
-        .ok_or_else(|| "must be entry, junior, mid, senior, lead or principal".to_owned())
+    ExperienceLevel::parse(s).ok_or_else(|| "must be entry, junior, mid, senior, lead or principal".to_owned())
 }
 
 pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
@@ -122,16 +119,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
     let store = super::open(&config).await?;
     let now = super::now();
     match command {
-        Command::Create {
-            tenant,
-            email,
-            username,
-            display_name,
-            role,
-            user_type,
-            timezone,
-            password_stdin,
-        } => {
+        Command::Create { tenant, email, username, display_name, role, user_type, timezone, password_stdin } => {
             let scope = super::scope(&store, &tenant).await?;
             let password = if password_stdin {
                 let mut text = String::new();
@@ -142,51 +130,20 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
             } else {
                 None
             };
-            let input = NewUser {
-                email,
-                username,
-                display_name,
-                role,
-                user_type,
-                timezone,
-                password,
-                ..NewUser::default()
-            };
-            let user = roster::users::create(
-                &store,
-                admin(&scope)?,
-                &Passwords::from_config(&config),
-                now,
-                input,
-            )
-            .await
-            .map_err(problem)?;
+            let input =
+                NewUser { email, username, display_name, role, user_type, timezone, password, ..NewUser::default() };
+            let user = roster::users::create(&store, admin(&scope)?, &Passwords::from_config(&config), now, input)
+                .await
+                .map_err(problem)?;
             print(context, &[user], true);
         }
-        Command::List {
-            tenant,
-            status,
-            role,
-            user_type,
-            q,
-            include_deleted,
-            limit,
-        } => {
+        Command::List { tenant, status, role, user_type, q, include_deleted, limit } => {
             let scope = super::scope(&store, &tenant).await?;
-            let mut filter = UserFilter {
-                status,
-                role,
-                user_type,
-                q,
-                include_deleted,
-                ..UserFilter::default()
-            };
+            let mut filter = UserFilter { status, role, user_type, q, include_deleted, ..UserFilter::default() };
             let mut users = Vec::new();
             while users.len() < limit {
                 filter.limit = Some((limit - users.len()).min(500) as i64);
-                let page = roster::users::list(&store, admin(&scope)?, &filter)
-                    .await
-                    .map_err(problem)?;
+                let page = roster::users::list(&store, admin(&scope)?, &filter).await.map_err(problem)?;
                 users.extend(page.items);
                 match page.next_cursor {
                     Some(cursor) => filter.cursor = Some(cursor),
@@ -195,25 +152,16 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
             }
             print(context, &users, false);
         }
-        Command::Show {
-            tenant,
-            id,
-            email,
-            username,
-        } => {
+        Command::Show { tenant, id, email, username } => {
             let scope = super::scope(&store, &tenant).await?;
             let user = match (id, email, username) {
                 (Some(id), _, _) => roster::users::get(&store, &scope, id, true).await,
-                (None, Some(email), _) => {
-                    roster::users::find_by_email(&store, admin(&scope)?, &email).await
-                }
+                (None, Some(email), _) => roster::users::find_by_email(&store, admin(&scope)?, &email).await,
                 (None, None, Some(username)) => {
                     roster::users::find_by_username(&store, admin(&scope)?, &username).await
                 }
                 (None, None, None) => {
-                    return Err(Failure::Usage(
-                        "user show: give an id, --email or --username".into(),
-                    ))
+                    return Err(Failure::Usage("user show: give an id, --email or --username".into()))
                 }
             }
             .map_err(problem)?;
@@ -234,10 +182,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
         } => {
             let scope = super::scope(&store, &tenant).await?;
             let metadata = metadata
-                .map(|m| {
-                    serde_json::from_str(&m)
-                        .map_err(|e| Failure::Usage(format!("--metadata: not JSON: {e}")))
-                })
+                .map(|m| serde_json::from_str(&m).map_err(|e| Failure::Usage(format!("--metadata: not JSON: {e}"))))
                 .transpose()?;
             let patch = UserPatch {
                 email: email.map(Some),
@@ -251,23 +196,17 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
                 metadata,
                 ..UserPatch::default()
             };
-            let user = roster::users::update(&store, admin(&scope)?, now, id, None, patch)
-                .await
-                .map_err(problem)?;
+            let user = roster::users::update(&store, admin(&scope)?, now, id, None, patch).await.map_err(problem)?;
             print(context, &[user], true);
         }
         Command::Delete { tenant, id } => {
             let scope = super::scope(&store, &tenant).await?;
-            let user = roster::users::delete(&store, admin(&scope)?, now, id, None)
-                .await
-                .map_err(problem)?;
+            let user = roster::users::delete(&store, admin(&scope)?, now, id, None).await.map_err(problem)?;
             print(context, &[user], true);
         }
         Command::Restore { tenant, id } => {
             let scope = super::scope(&store, &tenant).await?;
-            let user = roster::users::restore(&store, admin(&scope)?, now, id, None)
-                .await
-                .map_err(problem)?;
+            let user = roster::users::restore(&store, admin(&scope)?, now, id, None).await.map_err(problem)?;
             print(context, &[user], true);
         }
     }
@@ -275,9 +214,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
     Ok(())
 }
 
-fn admin(
-    scope: &roster::principal::TenantScope,
-) -> Result<roster::principal::AdminScope<'_>, Failure> {
+fn admin(scope: &roster::principal::TenantScope) -> Result<roster::principal::AdminScope<'_>, Failure> {
     scope.admin().map_err(|e| problem(e.into()))
 }
 
@@ -286,16 +223,7 @@ fn print(context: &Context, users: &[User], single: bool) {
         Format::Json if single => output::json(&users[0]),
         Format::Json => output::json(&users),
         Format::Table => output::table(
-            &[
-                "ID",
-                "EMAIL",
-                "USERNAME",
-                "DISPLAY NAME",
-                "ROLE",
-                "TYPE",
-                "STATUS",
-                "DELETED",
-            ],
+            &["ID", "EMAIL", "USERNAME", "DISPLAY NAME", "ROLE", "TYPE", "STATUS", "DELETED"],
             &users
                 .iter()
                 .map(|u| {

@@ -35,35 +35,26 @@ impl Reply {
 
 impl Server {
     pub async fn start(backend: Backend) -> Option<Server> {
+        Self::start_with(backend, Config::default(), Arc::new(SystemClock)).await
+    }
+
+    /// A server with its own configuration and clock (tests of time, such as lockout expiry, move the clock).
+    pub async fn start_with(backend: Backend, config: Config, clock: Arc<dyn Clock>) -> Option<Server> {
         let db = TestDb::of(backend).await?;
-        let config = Config::default();
-        let now = SystemClock.now();
-        roster::auth::bootstrap(&db.store, &config, now)
-            .await
-            .expect("bootstrap");
-        let tenant = roster::tenants::find(&db.store, "default")
-            .await
-            .unwrap()
-            .unwrap();
+        let now = clock.now();
+        roster::auth::bootstrap(&db.store, &config, now).await.expect("bootstrap");
+        let tenant = roster::tenants::find(&db.store, "default").await.unwrap().unwrap();
         let scope = TenantScope::operator(tenant.as_ref(), Actor::cli());
         let (_, root_key) =
-            roster::auth::create_api_key(&db.store, &scope, now, "tests", Role::Sysadmin, None)
-                .await
-                .unwrap();
+            roster::auth::create_api_key(&db.store, &scope, now, "tests", Role::Sysadmin, None).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = App::new(db.store.clone(), config, Arc::new(SystemClock));
+        let app = App::new(db.store.clone(), config, clock);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.serve(listener, async move {
             let _ = stopped.await;
         }));
-        Some(Server {
-            base,
-            db,
-            root_key,
-            client: reqwest::Client::new(),
-            stop: Some(stop),
-        })
+        Some(Server { base, db, root_key, client: reqwest::Client::new(), stop: Some(stop) })
     }
 
     pub async fn send(
@@ -89,11 +80,7 @@ impl Server {
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply { status, headers, body }
     }
 
     pub async fn get(&self, path: &str, key: &str) -> Reply {
@@ -101,15 +88,12 @@ impl Server {
     }
 
     pub async fn post(&self, path: &str, key: &str, body: Value) -> Reply {
-        self.send(Method::POST, path, Some(key), Some(&body), &[])
-            .await
+        self.send(Method::POST, path, Some(key), Some(&body), &[]).await
     }
 
     pub async fn patch(&self, path: &str, key: &str, body: Value, if_match: Option<&str>) -> Reply {
-        let headers: Vec<(&str, &str)> =
-            if_match.map(|v| vec![("if-match", v)]).unwrap_or_default();
-        self.send(Method::PATCH, path, Some(key), Some(&body), &headers)
-            .await
+        let headers: Vec<(&str, &str)> = if_match.map(|v| vec![("if-match", v)]).unwrap_or_default();
+        self.send(Method::PATCH, path, Some(key), Some(&body), &headers).await
     }
 
     pub async fn delete(&self, path: &str, key: &str) -> Reply {
@@ -120,9 +104,7 @@ impl Server {
     /// close before the body is sent (413), so the body is written on the side and write errors are ignored.
     pub async fn post_oversized(&self, path: &str, key: &str, size: usize) -> u16 {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let stream = tokio::net::TcpStream::connect(self.base.trim_start_matches("http://"))
-            .await
-            .unwrap();
+        let stream = tokio::net::TcpStream::connect(self.base.trim_start_matches("http://")).await.unwrap();
         let (mut reader, mut writer) = stream.into_split();
         let head = format!(
             "POST {path} HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\n\
@@ -133,11 +115,7 @@ impl Server {
             let chunk = vec![b' '; 64 * 1024];
             let mut sent = 0;
             while sent < size {
-                if writer
-                    .write_all(&chunk[..chunk.len().min(size - sent)])
-                    .await
-                    .is_err()
-                {
+                if writer.write_all(&chunk[..chunk.len().min(size - sent)]).await.is_err() {
                     break;
                 }
                 sent += chunk.len();
@@ -152,48 +130,21 @@ impl Server {
         }
         sender.abort();
         let line = String::from_utf8_lossy(&response);
-        line.split_whitespace()
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .expect("a status line")
+        line.split_whitespace().nth(1).and_then(|code| code.parse().ok()).expect("a status line")
     }
 
     /// Create a tenant and an API key of `role` in it.
     pub async fn tenant_with_key(&self, slug: &str, role: Role) -> String {
-        let reply = self
-            .post(
-                "/v1/tenants",
-                &self.root_key,
-                serde_json::json!({"slug": slug, "name": slug}),
-            )
-            .await;
+        let reply = self.post("/v1/tenants", &self.root_key, serde_json::json!({"slug": slug, "name": slug})).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-        let tenant = roster::tenants::find(&self.db.store, slug)
-            .await
-            .unwrap()
-            .unwrap();
+        let tenant = roster::tenants::find(&self.db.store, slug).await.unwrap().unwrap();
         let scope = TenantScope::operator(tenant.as_ref(), Actor::cli());
-        roster::auth::create_api_key(
-            &self.db.store,
-            &scope,
-            SystemClock.now(),
-            "tests",
-            role,
-            None,
-        )
-        .await
-        .unwrap()
-        .1
+        roster::auth::create_api_key(&self.db.store, &scope, SystemClock.now(), "tests", role, None).await.unwrap().1
     }
 
     /// Rows of a table, straight from the database.
     pub async fn count(&self, table: &str) -> i64 {
-        self.db
-            .store
-            .query_one::<(i64,)>(format!("SELECT COUNT(*) FROM {table}"), vec![])
-            .await
-            .unwrap()
-            .0
+        self.db.store.query_one::<(i64,)>(format!("SELECT COUNT(*) FROM {table}"), vec![]).await.unwrap().0
     }
 }
 
@@ -215,16 +166,13 @@ macro_rules! e2e_test {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let $server = common::Server::start(roster::store::Backend::Sqlite)
-                    .await
-                    .unwrap();
+                let $server = common::Server::start(roster::store::Backend::Sqlite).await.unwrap();
                 $body.await
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some($server) = common::Server::start(roster::store::Backend::Postgres).await
-                else {
+                let Some($server) = common::Server::start(roster::store::Backend::Postgres).await else {
                     return;
                 };
                 $body.await

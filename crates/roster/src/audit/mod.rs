@@ -66,20 +66,10 @@ pub struct Change {
 
 impl Change {
     pub fn new(action: Action, resource_type: &'static str, resource_id: impl ToString) -> Self {
-        Self {
-            action,
-            resource_type,
-            resource_id: resource_id.to_string(),
-            old_values: None,
-            new_values: None,
-        }
+        Self { action, resource_type, resource_id: resource_id.to_string(), old_values: None, new_values: None }
     }
 
-    pub fn values(
-        mut self,
-        old: Option<serde_json::Value>,
-        new: Option<serde_json::Value>,
-    ) -> Self {
+    pub fn values(mut self, old: Option<serde_json::Value>, new: Option<serde_json::Value>) -> Self {
         self.old_values = old;
         self.new_values = new;
         self
@@ -88,10 +78,7 @@ impl Change {
 
 /// The fields whose values differ between two JSON objects, as (old, new) objects. Bookkeeping fields that change on
 /// every write are left out.
-pub fn diff(
-    old: &serde_json::Value,
-    new: &serde_json::Value,
-) -> (serde_json::Value, serde_json::Value) {
+pub fn diff(old: &serde_json::Value, new: &serde_json::Value) -> (serde_json::Value, serde_json::Value) {
     const IGNORED: [&str; 2] = ["updated_at", "version"];
     let empty = serde_json::Map::new();
     let old_map = old.as_object().unwrap_or(&empty);
@@ -110,10 +97,7 @@ pub fn diff(
             after.insert(key.clone(), n.clone());
         }
     }
-    (
-        serde_json::Value::Object(before),
-        serde_json::Value::Object(after),
-    )
+    (serde_json::Value::Object(before), serde_json::Value::Object(after))
 }
 
 /// Start a tenant's chain; called in the transaction that creates the tenant.
@@ -125,12 +109,7 @@ pub async fn start_chain(tx: &mut Tx, tenant_id: Uuid) -> Result<(), StoreError>
 ///
 /// Call it as the last statement before commit: on PostgreSQL it takes the tenant's chain head, which other writers of
 /// that tenant then wait for until this transaction ends.
-pub async fn record(
-    tx: &mut Tx,
-    scope: &TenantScope,
-    at: OffsetDateTime,
-    change: Change,
-) -> Result<(), StoreError> {
+pub async fn record(tx: &mut Tx, scope: &TenantScope, at: OffsetDateTime, change: Change) -> Result<(), StoreError> {
     record_in(tx, scope.tenant_id(), scope.actor(), at, vec![change]).await
 }
 
@@ -145,8 +124,7 @@ pub async fn record_in(
     if changes.is_empty() {
         return Ok(());
     }
-    let (first_seq, mut prev_hash) =
-        repo::advance_head(tx, tenant_id, changes.len() as i64).await?;
+    let (first_seq, mut prev_hash) = repo::advance_head(tx, tenant_id, changes.len() as i64).await?;
     for (i, change) in changes.into_iter().enumerate() {
         let mut entry = AuditEntry {
             tenant_id,
@@ -214,13 +192,8 @@ pub struct VerifyReport {
 
 /// Walk a tenant's chain from the start and report the first entry that does not fit.
 pub async fn verify(store: &Store, tenant_id: Uuid) -> Result<VerifyReport, StoreError> {
-    let mut report = VerifyReport {
-        entries_checked: 0,
-        ok: true,
-        first_bad_seq: None,
-        first_bad_id: None,
-        reason: None,
-    };
+    let mut report =
+        VerifyReport { entries_checked: 0, ok: true, first_bad_seq: None, first_bad_id: None, reason: None };
     let mut expected_prev = vec![0u8; 32];
     let mut expected_seq = 1i64;
     let mut after = 0i64;
@@ -231,10 +204,7 @@ pub async fn verify(store: &Store, tenant_id: Uuid) -> Result<VerifyReport, Stor
         for entry in batch {
             report.entries_checked += 1;
             let problem = if entry.seq != expected_seq {
-                Some(format!(
-                    "expected entry {expected_seq}, found {}: entries are missing",
-                    entry.seq
-                ))
+                Some(format!("expected entry {expected_seq}, found {}: entries are missing", entry.seq))
             } else if entry.prev_hash != expected_prev {
                 Some("does not follow the previous entry (removed or reordered entries)".to_owned())
             } else if entry_hash(&entry) != entry.hash {

@@ -69,11 +69,7 @@ pub(super) async fn insert_head(tx: &mut Tx, tenant_id: Uuid) -> Result<(), Stor
 }
 
 /// Reserve `n` sequence numbers; the first of them and the hash they follow.
-pub(super) async fn advance_head(
-    tx: &mut Tx,
-    tenant_id: Uuid,
-    n: i64,
-) -> Result<(i64, Vec<u8>), StoreError> {
+pub(super) async fn advance_head(tx: &mut Tx, tenant_id: Uuid, n: i64) -> Result<(i64, Vec<u8>), StoreError> {
     let (seq, hash): (i64, Vec<u8>) = tx
         .query_one(
             "UPDATE audit_heads SET seq = seq + $2 WHERE tenant_id = $1 RETURNING seq, hash",
@@ -83,17 +79,10 @@ pub(super) async fn advance_head(
     Ok((seq - n + 1, hash))
 }
 
-pub(super) async fn set_head_hash(
-    tx: &mut Tx,
-    tenant_id: Uuid,
-    hash: &[u8],
-) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE audit_heads SET hash = $2 WHERE tenant_id = $1",
-        vec![tenant_id.into(), hash.to_vec().into()],
-    )
-    .await
-    .map(drop)
+pub(super) async fn set_head_hash(tx: &mut Tx, tenant_id: Uuid, hash: &[u8]) -> Result<(), StoreError> {
+    tx.execute("UPDATE audit_heads SET hash = $2 WHERE tenant_id = $1", vec![tenant_id.into(), hash.to_vec().into()])
+        .await
+        .map(drop)
 }
 
 pub(super) async fn insert_entry(tx: &mut Tx, e: &AuditEntry) -> Result<(), StoreError> {
@@ -139,16 +128,8 @@ pub(super) async fn entries_after(
         .await
 }
 
-pub(super) async fn head(
-    store: &Store,
-    tenant_id: Uuid,
-) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
-    store
-        .query_opt(
-            "SELECT seq, hash FROM audit_heads WHERE tenant_id = $1",
-            vec![tenant_id.into()],
-        )
-        .await
+pub(super) async fn head(store: &Store, tenant_id: Uuid) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    store.query_opt("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1", vec![tenant_id.into()]).await
 }
 
 pub(super) async fn entries_for(
@@ -169,11 +150,7 @@ pub(super) async fn entries_for(
 }
 
 pub(super) async fn count(store: &Store, tenant_id: Uuid) -> Result<i64, StoreError> {
-    let (n,): (i64,) = store
-        .query_one(
-            "SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1",
-            vec![tenant_id.into()],
-        )
-        .await?;
+    let (n,): (i64,) =
+        store.query_one("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1", vec![tenant_id.into()]).await?;
     Ok(n)
 }

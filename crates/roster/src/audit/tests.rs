@@ -11,32 +11,20 @@ async fn tenant(store: &Store, slug: &str) -> TenantScope {
         store,
         &Actor::cli(),
         datetime!(2026-11-01 0:00 UTC),
-        NewTenant {
-            slug: slug.into(),
-            name: slug.into(),
-            external_id: None,
-        },
+        NewTenant { slug: slug.into(), name: slug.into(), external_id: None },
     )
     .await
     .unwrap();
-    let actor = Actor {
-        request_id: Some("req-1".into()),
-        ip_address: Some("10.0.0.1".into()),
-        ..Actor::cli()
-    };
+    let actor = Actor { request_id: Some("req-1".into()), ip_address: Some("10.0.0.1".into()), ..Actor::cli() };
     TenantScope::operator(t.as_ref(), actor)
 }
 
 async fn write(store: &Store, scope: &TenantScope, n: usize) {
     for i in 0..n {
         let mut tx = store.begin().await.unwrap();
-        let change = Change::new(Action::Update, "thing", i).values(
-            Some(serde_json::json!({"n": i})),
-            Some(serde_json::json!({"n": i + 1, "f": 0.5})),
-        );
-        record(&mut tx, scope, datetime!(2026-11-02 0:00 UTC), change)
-            .await
-            .unwrap();
+        let change = Change::new(Action::Update, "thing", i)
+            .values(Some(serde_json::json!({"n": i})), Some(serde_json::json!({"n": i + 1, "f": 0.5})));
+        record(&mut tx, scope, datetime!(2026-11-02 0:00 UTC), change).await.unwrap();
         tx.commit().await.unwrap();
     }
 }
@@ -45,14 +33,10 @@ async fn write(store: &Store, scope: &TenantScope, n: usize) {
 async fn tamper(store: &Store, sql: &str) {
     let mut tx = store.begin().await.unwrap();
     match store.backend() {
-        Backend::Sqlite => tx
-            .execute_batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")
-            .await
-            .unwrap(),
-        Backend::Postgres => tx
-            .execute_batch("ALTER TABLE audit_log DISABLE TRIGGER USER")
-            .await
-            .unwrap(),
+        Backend::Sqlite => {
+            tx.execute_batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;").await.unwrap()
+        }
+        Backend::Postgres => tx.execute_batch("ALTER TABLE audit_log DISABLE TRIGGER USER").await.unwrap(),
     }
     tx.execute_batch(sql.to_owned()).await.unwrap();
     tx.commit().await.unwrap();
@@ -64,10 +48,7 @@ store_test!(an_untouched_chain_verifies, |db| async move {
     write(store, &scope, 5).await;
     let report = verify(store, scope.tenant_id()).await.unwrap();
     assert!(report.ok, "{report:?}");
-    assert_eq!(
-        report.entries_checked, 6,
-        "tenant creation plus five changes"
-    );
+    assert_eq!(report.entries_checked, 6, "tenant creation plus five changes");
     let entries = entries_for(store, &scope, "thing", "3").await.unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].request_id.as_deref(), Some("req-1"));
@@ -75,39 +56,26 @@ store_test!(an_untouched_chain_verifies, |db| async move {
     assert_eq!(entries[0].actor_kind, "cli");
 });
 
-store_test!(
-    the_database_refuses_to_change_or_remove_entries,
-    |db| async move {
-        let store = &db.store;
-        let scope = tenant(store, "acme").await;
-        write(store, &scope, 1).await;
-        let mut tx = store.begin().await.unwrap();
-        let err = tx
-            .execute("UPDATE audit_log SET action = 'read'", vec![])
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("append-only"), "{err}");
-        drop(tx);
-        let mut tx = store.begin().await.unwrap();
-        let err = tx
-            .execute("DELETE FROM audit_log", vec![])
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("append-only"), "{err}");
-        drop(tx);
-        assert_eq!(count(store, scope.tenant_id()).await.unwrap(), 2);
-    }
-);
+store_test!(the_database_refuses_to_change_or_remove_entries, |db| async move {
+    let store = &db.store;
+    let scope = tenant(store, "acme").await;
+    write(store, &scope, 1).await;
+    let mut tx = store.begin().await.unwrap();
+    let err = tx.execute("UPDATE audit_log SET action = 'read'", vec![]).await.unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    let err = tx.execute("DELETE FROM audit_log", vec![]).await.unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    drop(tx);
+    assert_eq!(count(store, scope.tenant_id()).await.unwrap(), 2);
+});
 
 store_test!(an_altered_entry_is_found, |db| async move {
     let store = &db.store;
     let scope = tenant(store, "acme").await;
     write(store, &scope, 5).await;
-    tamper(
-        store,
-        "UPDATE audit_log SET resource_id = 'other' WHERE seq = 4",
-    )
-    .await;
+    tamper(store, "UPDATE audit_log SET resource_id = 'other' WHERE seq = 4").await;
     let report = verify(store, scope.tenant_id()).await.unwrap();
     assert!(!report.ok);
     assert_eq!(report.first_bad_seq, Some(4));
@@ -121,11 +89,7 @@ store_test!(a_removed_entry_is_found, |db| async move {
     tamper(store, "DELETE FROM audit_log WHERE seq = 3").await;
     let report = verify(store, scope.tenant_id()).await.unwrap();
     assert!(!report.ok);
-    assert_eq!(
-        report.first_bad_seq,
-        Some(4),
-        "the entry after the gap is the first that does not fit"
-    );
+    assert_eq!(report.first_bad_seq, Some(4), "the entry after the gap is the first that does not fit");
 });
 
 store_test!(a_removed_last_entry_is_found, |db| async move {

@@ -1,12 +1,14 @@
 //! Authentication: API keys, the bootstrap sysadmin, and turning a bearer token into a [`Principal`].
 
+pub mod login;
 mod model;
 mod repo;
+pub mod routes;
 
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use model::{ApiKey, API_KEY_PREFIX};
+pub use model::{ApiKey, API_KEY_PREFIX, SESSION_PREFIX};
 
 use crate::audit::{self, Action, Change};
 use crate::config::Config;
@@ -17,15 +19,18 @@ use crate::store::{Store, StoreError};
 use crate::tenants::{self, NewTenant};
 use crate::users::{self, NewUser, Passwords};
 
-pub const MIGRATIONS: &[Migration] = &[crate::migration!(4, "0004_api_keys", "api_keys")];
+pub const MIGRATIONS: &[Migration] =
+    &[crate::migration!(4, "0004_api_keys", "api_keys"), crate::migration!(5, "0005_sessions", "sessions")];
 
-/// The principal a bearer token stands for, if the token is a live API key.
-pub async fn authenticate(
-    store: &Store,
-    token: &str,
-    now: OffsetDateTime,
-) -> Result<Option<Principal>, StoreError> {
-    if !token.starts_with(API_KEY_PREFIX) || token.len() > 200 {
+/// The principal a bearer token stands for: a live API key or a live session.
+pub async fn authenticate(store: &Store, token: &str, now: OffsetDateTime) -> Result<Option<Principal>, StoreError> {
+    if token.len() > 200 {
+        return Ok(None);
+    }
+    if token.starts_with(SESSION_PREFIX) {
+        return login::authenticate_session(store, token, now).await;
+    }
+    if !token.starts_with(API_KEY_PREFIX) {
         return Ok(None);
     }
     let found = repo::active_by_hash(store, model::token_hash(token), now).await?;
@@ -52,16 +57,10 @@ pub async fn create_api_key(
 ) -> Result<(ApiKey, String), Problem> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Problem::invalid(
-            "name",
-            "must be 1 to 100 characters, without control characters",
-        ));
+        return Err(Problem::invalid("name", "must be 1 to 100 characters, without control characters"));
     }
     if role > scope.role() {
-        return Err(Problem::forbidden(format!(
-            "a {} cannot create a {role} key",
-            scope.role()
-        )));
+        return Err(Problem::forbidden(format!("a {} cannot create a {role} key", scope.role())));
     }
     let token = model::generate_key();
     let key = ApiKey {
@@ -77,13 +76,7 @@ pub async fn create_api_key(
     let mut tx = store.begin().await?;
     repo::insert(&mut tx, &key, model::token_hash(&token)).await?;
     let view = serde_json::to_value(&key).unwrap_or_default();
-    audit::record(
-        &mut tx,
-        scope,
-        now,
-        Change::new(Action::Create, "api_key", key.id).values(None, Some(view)),
-    )
-    .await?;
+    audit::record(&mut tx, scope, now, Change::new(Action::Create, "api_key", key.id).values(None, Some(view))).await?;
     tx.commit().await?;
     Ok((key, token))
 }
@@ -93,18 +86,15 @@ pub async fn list_api_keys(store: &Store, scope: &TenantScope) -> Result<Vec<Api
 }
 
 /// Revoke a key; it stops working at once.
-pub async fn revoke_api_key(
-    store: &Store,
-    scope: &TenantScope,
-    now: OffsetDateTime,
-    id: Uuid,
-) -> Result<(), Problem> {
+pub async fn revoke_api_key(store: &Store, scope: &TenantScope, now: OffsetDateTime, id: Uuid) -> Result<(), Problem> {
     let mut tx = store.begin().await?;
     if !repo::revoke(&mut tx, scope.tenant_id(), id, now).await? {
         return Err(Problem::not_found("active API key"));
     }
-    let change = Change::new(Action::Delete, "api_key", id)
-        .values(None, Some(serde_json::json!({ "revoked_at": now.format(&time::format_description::well_known::Rfc3339).ok() })));
+    let change = Change::new(Action::Delete, "api_key", id).values(
+        None,
+        Some(serde_json::json!({ "revoked_at": now.format(&time::format_description::well_known::Rfc3339).ok() })),
+    );
     audit::record(&mut tx, scope, now, change).await?;
     tx.commit().await?;
     Ok(())
@@ -120,11 +110,7 @@ pub struct Bootstrap {
 }
 
 /// On an empty database, create the `default` tenant and the sysadmin. Does nothing once any tenant exists.
-pub async fn bootstrap(
-    store: &Store,
-    config: &Config,
-    now: OffsetDateTime,
-) -> Result<Option<Bootstrap>, Problem> {
+pub async fn bootstrap(store: &Store, config: &Config, now: OffsetDateTime) -> Result<Option<Bootstrap>, Problem> {
     if !tenants::list(store, None, 1).await?.is_empty() {
         return Ok(None);
     }
@@ -133,11 +119,7 @@ pub async fn bootstrap(
         store,
         &actor,
         now,
-        NewTenant {
-            slug: "default".into(),
-            name: "Default".into(),
-            external_id: None,
-        },
+        NewTenant { slug: "default".into(), name: "Default".into(), external_id: None },
     )
     .await
     {
@@ -146,10 +128,7 @@ pub async fn bootstrap(
         Err(p) if p.status == 409 => return Ok(None),
         Err(p) => return Err(p),
     };
-    let generated = config
-        .admin_password
-        .is_none()
-        .then(|| model::generate_key()[API_KEY_PREFIX.len()..].to_owned());
+    let generated = config.admin_password.is_none().then(|| model::generate_key()[API_KEY_PREFIX.len()..].to_owned());
     let password = config.admin_password.clone().or_else(|| generated.clone());
     let scope = TenantScope::operator(tenant.as_ref(), actor);
     users::create(
@@ -166,9 +145,5 @@ pub async fn bootstrap(
         },
     )
     .await?;
-    Ok(Some(Bootstrap {
-        tenant: tenant.slug,
-        admin_email: config.admin_email.clone(),
-        generated_password: generated,
-    }))
+    Ok(Some(Bootstrap { tenant: tenant.slug, admin_email: config.admin_email.clone(), generated_password: generated }))
 }

@@ -11,6 +11,8 @@ use crate::store::{FromRow, Row, StoreError};
 
 /// Every API key starts with this, so a leaked one is easy to recognise.
 pub const API_KEY_PREFIX: &str = "rk_";
+/// Every session token starts with this.
+pub const SESSION_PREFIX: &str = "rs_";
 
 /// A stored API key (never the key itself).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -29,8 +31,7 @@ pub struct ApiKey {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
-pub(super) const COLUMNS: &str =
-    "id, tenant_id, name, role, prefix, created_at, expires_at, revoked_at";
+pub(super) const COLUMNS: &str = "id, tenant_id, name, role, prefix, created_at, expires_at, revoked_at";
 
 impl FromRow for ApiKey {
     fn from_row(row: &Row<'_, '_>) -> Result<Self, StoreError> {
@@ -49,10 +50,12 @@ impl FromRow for ApiKey {
 
 /// A fresh key: 256 random bits.
 pub fn generate_key() -> String {
-    format!(
-        "{API_KEY_PREFIX}{}",
-        URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-    )
+    generate_token(API_KEY_PREFIX)
+}
+
+/// A fresh token with a prefix that says what it is: 256 random bits.
+pub fn generate_token(prefix: &str) -> String {
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()))
 }
 
 /// What is stored and looked up: SHA-256 of the whole token.

@@ -44,14 +44,78 @@ pub(super) async fn active_by_hash(
 
 pub(super) async fn list(store: &Store, tenant_id: Uuid) -> Result<Vec<ApiKey>, StoreError> {
     store
-        .query(
-            format!("SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY id"),
-            vec![tenant_id.into()],
+        .query(format!("SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY id"), vec![tenant_id.into()])
+        .await
+}
+
+pub(super) async fn revoke(tx: &mut Tx, tenant_id: Uuid, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+            vec![tenant_id.into(), id.into(), now.into()],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// A stored session (never the token).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct SessionRow {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub expires_at: OffsetDateTime,
+}
+
+impl crate::store::FromRow for SessionRow {
+    fn from_row(row: &crate::store::Row<'_, '_>) -> Result<Self, StoreError> {
+        Ok(SessionRow { tenant_id: row.get(0)?, id: row.get(1)?, user_id: row.get(2)?, expires_at: row.get(3)? })
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn insert_session(
+    tx: &mut Tx,
+    session: &SessionRow,
+    hash: Vec<u8>,
+    now: OffsetDateTime,
+    ip_address: Option<String>,
+    user_agent: Option<String>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO sessions (tenant_id, id, user_id, token_hash, created_at, expires_at, ip_address, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        vec![
+            session.tenant_id.into(),
+            session.id.into(),
+            session.user_id.into(),
+            hash.into(),
+            now.into(),
+            session.expires_at.into(),
+            ip_address.into(),
+            user_agent.into(),
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+/// The live session with this token hash.
+pub(super) async fn active_session(
+    store: &Store,
+    hash: Vec<u8>,
+    now: OffsetDateTime,
+) -> Result<Option<SessionRow>, StoreError> {
+    store
+        .query_opt(
+            "SELECT tenant_id, id, user_id, expires_at FROM sessions \
+             WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+            vec![hash.into(), now.into()],
         )
         .await
 }
 
-pub(super) async fn revoke(
+pub(super) async fn revoke_session(
     tx: &mut Tx,
     tenant_id: Uuid,
     id: Uuid,
@@ -59,7 +123,7 @@ pub(super) async fn revoke(
 ) -> Result<bool, StoreError> {
     let n = tx
         .execute(
-            "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+            "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
             vec![tenant_id.into(), id.into(), now.into()],
         )
         .await?;

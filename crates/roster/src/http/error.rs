@@ -17,10 +17,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -61,21 +58,11 @@ impl Problem {
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            "Malformed request",
-            detail,
-        )
+        Self::new(StatusCode::BAD_REQUEST, "malformed", "Malformed request", detail)
     }
 
     pub fn unauthenticated(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "Authentication required",
-            detail,
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required", detail)
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -83,12 +70,7 @@ impl Problem {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "Not found",
-            format!("{what} not found"),
-        )
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} not found"))
     }
 
     /// A duplicate: the field names what is already taken.
@@ -99,37 +81,17 @@ impl Problem {
     }
 
     pub fn stale(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::CONFLICT,
-            "stale-version",
-            "Stale version",
-            detail,
-        )
+        Self::new(StatusCode::CONFLICT, "stale-version", "Stale version", detail)
     }
 
     pub fn precondition_failed(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition-failed",
-            "Precondition failed",
-            detail,
-        )
+        Self::new(StatusCode::PRECONDITION_FAILED, "precondition-failed", "Precondition failed", detail)
     }
 
     /// 422: each offending field with its reason.
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let detail = errors
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
-            "Validation failed",
-            detail,
-        )
-        .with_errors(errors)
+        let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Validation failed", detail).with_errors(errors)
     }
 
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
@@ -137,12 +99,7 @@ impl Problem {
     }
 
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Service unavailable",
-            detail,
-        )
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail)
     }
 
     pub fn internal() -> Self {
@@ -170,10 +127,7 @@ impl IntoResponse for Problem {
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

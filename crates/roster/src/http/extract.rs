@@ -26,11 +26,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         match inner.classify() {
             serde_json::error::Category::Data => {
                 let message = inner.to_string();
-                let message = message
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or(&message)
-                    .to_owned();
+                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
                 // At the top level the path is "."; an unknown field is then only named in the message.
                 let field = if path == "." {
                     message
@@ -50,9 +46,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             )),
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
+    deserializer.end().map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
     Ok(value)
 }
 
@@ -64,14 +58,9 @@ where
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        let is_json =
+            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+                v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
             });
         if !is_json {
             return Err(Problem::new(
@@ -83,12 +72,7 @@ where
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(
-                    e.status(),
-                    "too-large",
-                    "Request body too large",
-                    e.body_text(),
-                )
+                Problem::new(e.status(), "too-large", "Request body too large", e.body_text())
             } else {
                 Problem::bad_request(e.body_text())
             }
@@ -122,10 +106,7 @@ pub fn etag(version: i64) -> String {
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(512).collect())
+    headers.get(name).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(512).collect())
 }
 
 /// The request's audit facts, before authentication.
@@ -175,17 +156,15 @@ where
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| Problem::unauthenticated("send Authorization: Bearer <token>"))?;
-        let principal =
-            state.directory.authenticate(token).await?.ok_or_else(|| {
-                Problem::unauthenticated("the token is unknown, expired or revoked")
-            })?;
+        let principal = state
+            .directory
+            .authenticate(token)
+            .await?
+            .ok_or_else(|| Problem::unauthenticated("the token is unknown, expired or revoked"))?;
         let mut actor = request_actor(parts, &state);
         actor.kind = Some(principal.kind);
         actor.user_id = principal.user_id;
@@ -214,20 +193,10 @@ where
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(|e| Problem::bad_request(e.body_text()))?;
-        let slug = params
-            .get("tenant")
-            .ok_or_else(|| Problem::not_found("tenant"))?;
+        let slug = params.get("tenant").ok_or_else(|| Problem::not_found("tenant"))?;
         let state = AppState::from_ref(state);
-        let tenant = state
-            .directory
-            .tenant(slug)
-            .await?
-            .ok_or_else(|| Problem::not_found("tenant"))?;
-        Ok(Scoped(TenantScope::for_principal(
-            &auth.principal,
-            tenant,
-            auth.actor,
-        )?))
+        let tenant = state.directory.tenant(slug).await?.ok_or_else(|| Problem::not_found("tenant"))?;
+        Ok(Scoped(TenantScope::for_principal(&auth.principal, tenant, auth.actor)?))
     }
 }
 

@@ -23,10 +23,7 @@ pub fn limit(requested: Option<i64>) -> Result<i64, Problem> {
     match requested {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(_) => Err(Problem::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_LIMIT}"),
-        )),
+        Some(_) => Err(Problem::invalid("limit", format!("must be between 1 and {MAX_LIMIT}"))),
     }
 }
 
@@ -51,15 +48,8 @@ pub fn decode_cursor(cursor: Option<&str>) -> Result<Option<Uuid>, Problem> {
 pub fn page<T>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> Uuid) -> Page<T> {
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|r| encode_cursor(key(r)))
-    } else {
-        None
-    };
-    Page {
-        items: rows,
-        next_cursor,
-    }
+    let next_cursor = if more { rows.last().map(|r| encode_cursor(key(r))) } else { None };
+    Page { items: rows, next_cursor }
 }
 
 /// Common list parameters.

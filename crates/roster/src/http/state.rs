@@ -14,10 +14,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// How the HTTP layer learns who a token belongs to and which tenant a slug names, without importing the modules that
 /// know (the app wires them in).
 pub trait Directory: Send + Sync + 'static {
-    fn authenticate<'a>(
-        &'a self,
-        token: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Principal>, StoreError>>;
+    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<Principal>, StoreError>>;
     fn tenant<'a>(&'a self, slug: &'a str) -> BoxFuture<'a, Result<Option<TenantRef>, StoreError>>;
 }
 

@@ -60,11 +60,7 @@ impl Migration {
         hasher.update(self.up(backend).as_bytes());
         hasher.update([0u8]);
         hasher.update(self.down(backend).as_bytes());
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -77,11 +73,7 @@ pub enum MigrateError {
     #[error("the database has migration {version} ({name}) which this binary does not know: the database is newer than the binary; upgrade roster")]
     Unknown { version: i64, name: String },
     #[error("migration {version} ({name}) failed: {source}")]
-    Failed {
-        version: i64,
-        name: String,
-        source: StoreError,
-    },
+    Failed { version: i64, name: String, source: StoreError },
     #[error("unknown target version {0}: see `roster migrate status`")]
     UnknownTarget(i64),
 }
@@ -106,12 +98,7 @@ struct Applied {
 
 impl crate::store::FromRow for Applied {
     fn from_row(row: &crate::store::Row<'_, '_>) -> Result<Self, StoreError> {
-        Ok(Applied {
-            version: row.get(0)?,
-            name: row.get(1)?,
-            checksum: row.get(2)?,
-            applied_at: row.get(3)?,
-        })
+        Ok(Applied { version: row.get(0)?, name: row.get(1)?, checksum: row.get(2)?, applied_at: row.get(3)? })
     }
 }
 
@@ -146,11 +133,7 @@ impl<'a> Migrator<'a> {
             // BEGIN IMMEDIATE already excludes every other writer.
             Backend::Sqlite => tx.execute_batch(CREATE_TABLE_SQLITE).await?,
             Backend::Postgres => {
-                tx.query::<(String,)>(
-                    "SELECT pg_advisory_xact_lock($1)::text",
-                    vec![ADVISORY_LOCK_KEY.into()],
-                )
-                .await?;
+                tx.query::<(String,)>("SELECT pg_advisory_xact_lock($1)::text", vec![ADVISORY_LOCK_KEY.into()]).await?;
                 tx.execute_batch(CREATE_TABLE_POSTGRES).await?;
             }
         }
@@ -158,11 +141,7 @@ impl<'a> Migrator<'a> {
     }
 
     async fn applied(tx: &mut Tx) -> Result<Vec<Applied>, StoreError> {
-        tx.query(
-            "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version",
-            vec![],
-        )
-        .await
+        tx.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version", vec![]).await
     }
 
     /// Applied and pending migrations, with drift and unknown versions flagged.
@@ -178,17 +157,9 @@ impl<'a> Migrator<'a> {
                 Some(a) => ("drift", Some(a.applied_at)),
                 None => ("pending", None),
             };
-            out.push(MigrationStatus {
-                version: m.version,
-                name: m.name.to_owned(),
-                state,
-                applied_at,
-            });
+            out.push(MigrationStatus { version: m.version, name: m.name.to_owned(), state, applied_at });
         }
-        for a in applied
-            .iter()
-            .filter(|a| !self.migrations.iter().any(|m| m.version == a.version))
-        {
+        for a in applied.iter().filter(|a| !self.migrations.iter().any(|m| m.version == a.version)) {
             out.push(MigrationStatus {
                 version: a.version,
                 name: a.name.clone(),
@@ -204,18 +175,8 @@ impl<'a> Migrator<'a> {
     pub async fn verify(&self) -> Result<(), MigrateError> {
         for s in self.status().await? {
             match s.state {
-                "drift" => {
-                    return Err(MigrateError::Drift {
-                        version: s.version,
-                        name: s.name,
-                    })
-                }
-                "unknown" => {
-                    return Err(MigrateError::Unknown {
-                        version: s.version,
-                        name: s.name,
-                    })
-                }
+                "drift" => return Err(MigrateError::Drift { version: s.version, name: s.name }),
+                "unknown" => return Err(MigrateError::Unknown { version: s.version, name: s.name }),
                 _ => {}
             }
         }
@@ -237,26 +198,14 @@ impl<'a> Migrator<'a> {
         self.verify().await?;
         let backend = self.store.backend();
         let mut done = Vec::new();
-        for m in self
-            .migrations
-            .iter()
-            .filter(|m| to.is_none_or(|t| m.version <= t))
-        {
+        for m in self.migrations.iter().filter(|m| to.is_none_or(|t| m.version <= t)) {
             let mut tx = self.locked().await?;
             // Another process may have applied it while we waited for the lock.
-            if Self::applied(&mut tx)
-                .await?
-                .iter()
-                .any(|a| a.version == m.version)
-            {
+            if Self::applied(&mut tx).await?.iter().any(|a| a.version == m.version) {
                 tx.rollback().await?;
                 continue;
             }
-            let failed = |source| MigrateError::Failed {
-                version: m.version,
-                name: m.name.to_owned(),
-                source,
-            };
+            let failed = |source| MigrateError::Failed { version: m.version, name: m.name.to_owned(), source };
             tx.execute_batch(m.up(backend)).await.map_err(failed)?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
@@ -283,10 +232,7 @@ impl<'a> Migrator<'a> {
         self.down_while(|_, version| version > to).await
     }
 
-    async fn down_while(
-        &self,
-        keep_going: impl Fn(usize, i64) -> bool,
-    ) -> Result<Vec<i64>, MigrateError> {
+    async fn down_while(&self, keep_going: impl Fn(usize, i64) -> bool) -> Result<Vec<i64>, MigrateError> {
         self.verify().await?;
         let backend = self.store.backend();
         let mut done = Vec::new();
@@ -302,22 +248,12 @@ impl<'a> Migrator<'a> {
                 .migrations
                 .iter()
                 .find(|m| m.version == newest.version)
-                .ok_or(MigrateError::Unknown {
-                    version: newest.version,
-                    name: newest.name.clone(),
-                })?;
-            let failed = |source| MigrateError::Failed {
-                version: m.version,
-                name: m.name.to_owned(),
-                source,
-            };
+                .ok_or(MigrateError::Unknown { version: newest.version, name: newest.name.clone() })?;
+            let failed = |source| MigrateError::Failed { version: m.version, name: m.name.to_owned(), source };
             tx.execute_batch(m.down(backend)).await.map_err(failed)?;
-            tx.execute(
-                "DELETE FROM schema_migrations WHERE version = $1",
-                vec![m.version.into()],
-            )
-            .await
-            .map_err(failed)?;
+            tx.execute("DELETE FROM schema_migrations WHERE version = $1", vec![m.version.into()])
+                .await
+                .map_err(failed)?;
             tx.commit().await.map_err(failed)?;
             done.push(m.version);
         }

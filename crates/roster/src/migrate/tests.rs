@@ -81,22 +81,13 @@ async fn up_down_up(backend: Backend) {
     reverted.reverse();
     assert_eq!(reverted, all);
     let bare = schema(&db.store).await;
-    assert!(
-        bare.iter().all(|s| s.contains("schema_migrations")),
-        "left behind after down: {bare:?}"
-    );
+    assert!(bare.iter().all(|s| s.contains("schema_migrations")), "left behind after down: {bare:?}");
 
     assert_eq!(migrator.up(None).await.unwrap(), all);
     assert_eq!(schema(&db.store).await, fresh);
-    assert!(
-        migrator.up(None).await.unwrap().is_empty(),
-        "a second up has nothing to do"
-    );
+    assert!(migrator.up(None).await.unwrap().is_empty(), "a second up has nothing to do");
 }
-crate::backend_test!(
-    up_then_down_to_zero_then_up_equals_a_fresh_schema,
-    up_down_up
-);
+crate::backend_test!(up_then_down_to_zero_then_up_equals_a_fresh_schema, up_down_up);
 
 async fn stepwise(backend: Backend) {
     let Some(db) = TestDb::of_empty(backend).await else {
@@ -106,21 +97,12 @@ async fn stepwise(backend: Backend) {
     let migrator = Migrator::new(&db.store, &migrations);
     let first = migrations[0].version;
     let second = migrations[1].version;
-    assert_eq!(
-        migrator.up(Some(second)).await.unwrap(),
-        vec![first, second]
-    );
+    assert_eq!(migrator.up(Some(second)).await.unwrap(), vec![first, second]);
     let status = migrator.status().await.unwrap();
     assert_eq!(status.iter().filter(|s| s.state == "applied").count(), 2);
-    assert_eq!(
-        status.iter().filter(|s| s.state == "pending").count(),
-        migrations.len() - 2
-    );
+    assert_eq!(status.iter().filter(|s| s.state == "pending").count(), migrations.len() - 2);
     assert_eq!(migrator.down_steps(1).await.unwrap(), vec![second]);
-    assert!(matches!(
-        migrator.up(Some(9999)).await,
-        Err(MigrateError::UnknownTarget(9999))
-    ));
+    assert!(matches!(migrator.up(Some(9999)).await, Err(MigrateError::UnknownTarget(9999))));
 }
 crate::backend_test!(up_to_and_down_by_steps, stepwise);
 
@@ -129,28 +111,13 @@ async fn drift(backend: Backend) {
         return;
     };
     let mut migrations = crate::migrations();
-    Migrator::new(&db.store, &migrations)
-        .up(None)
-        .await
-        .unwrap();
+    Migrator::new(&db.store, &migrations).up(None).await.unwrap();
     migrations[1].sqlite_up = "-- edited after release";
     migrations[1].postgres_up = "-- edited after release";
-    let err = Migrator::new(&db.store, &migrations)
-        .verify()
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, MigrateError::Drift { version, .. } if version == migrations[1].version),
-        "{err}"
-    );
+    let err = Migrator::new(&db.store, &migrations).verify().await.unwrap_err();
+    assert!(matches!(err, MigrateError::Drift { version, .. } if version == migrations[1].version), "{err}");
     assert!(err.to_string().contains(migrations[1].name));
-    assert!(
-        Migrator::new(&db.store, &migrations)
-            .up(None)
-            .await
-            .is_err(),
-        "up refuses drift"
-    );
+    assert!(Migrator::new(&db.store, &migrations).up(None).await.is_err(), "up refuses drift");
 }
 crate::backend_test!(an_edited_migration_is_drift, drift);
 
@@ -159,20 +126,11 @@ async fn newer(backend: Backend) {
         return;
     };
     let migrations = crate::migrations();
-    Migrator::new(&db.store, &migrations)
-        .up(None)
-        .await
-        .unwrap();
+    Migrator::new(&db.store, &migrations).up(None).await.unwrap();
     let older_binary = &migrations[..migrations.len() - 1];
-    let err = Migrator::new(&db.store, older_binary)
-        .verify()
-        .await
-        .unwrap_err();
+    let err = Migrator::new(&db.store, older_binary).verify().await.unwrap_err();
     let newest = migrations.last().unwrap();
-    assert!(
-        matches!(err, MigrateError::Unknown { version, .. } if version == newest.version),
-        "{err}"
-    );
+    assert!(matches!(err, MigrateError::Unknown { version, .. } if version == newest.version), "{err}");
     assert!(err.to_string().contains("newer than the binary"));
 }
 crate::backend_test!(a_database_newer_than_the_binary_is_refused, newer);
@@ -182,19 +140,12 @@ async fn concurrent(backend: Backend) {
         return;
     };
     let migrations = crate::migrations();
-    let (first, second) = (
-        Migrator::new(&db.store, &migrations),
-        Migrator::new(&db.store, &migrations),
-    );
+    let (first, second) = (Migrator::new(&db.store, &migrations), Migrator::new(&db.store, &migrations));
     let (a, b) = tokio::join!(first.up(None), second.up(None));
     let (mut a, mut b) = (a.unwrap(), b.unwrap());
     a.append(&mut b);
     a.sort();
-    assert_eq!(
-        a,
-        migrations.iter().map(|m| m.version).collect::<Vec<_>>(),
-        "each migration applied exactly once"
-    );
+    assert_eq!(a, migrations.iter().map(|m| m.version).collect::<Vec<_>>(), "each migration applied exactly once");
 }
 crate::backend_test!(two_migrators_at_once_apply_each_migration_once, concurrent);
 
@@ -202,25 +153,12 @@ crate::backend_test!(two_migrators_at_once_apply_each_migration_once, concurrent
 fn every_migration_exists_for_both_backends_in_order() {
     let migrations = crate::migrations();
     for pair in migrations.windows(2) {
-        assert!(
-            pair[0].version < pair[1].version,
-            "versions must be unique and ordered"
-        );
+        assert!(pair[0].version < pair[1].version, "versions must be unique and ordered");
     }
     for m in &migrations {
         for backend in [Backend::Sqlite, Backend::Postgres] {
-            assert!(
-                !m.up(backend).trim().is_empty(),
-                "{} has no {} up",
-                m.name,
-                backend.name()
-            );
-            assert!(
-                !m.down(backend).trim().is_empty(),
-                "{} has no {} down",
-                m.name,
-                backend.name()
-            );
+            assert!(!m.up(backend).trim().is_empty(), "{} has no {} up", m.name, backend.name());
+            assert!(!m.down(backend).trim().is_empty(), "{} has no {} down", m.name, backend.name());
         }
     }
 }

@@ -92,8 +92,7 @@ impl StoreError {
         match self {
             StoreError::Unavailable(_) => true,
             StoreError::Postgres(e) => {
-                e.is_closed()
-                    || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+                e.is_closed() || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
             }
             _ => false,
         }
@@ -123,17 +122,11 @@ pub struct Store {
 impl Store {
     /// Open `sqlite://PATH` or connect to `postgres://…`.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
-        let pool = if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
+        let pool = if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             if path.is_empty() {
                 return Err(StoreError::UnsupportedUrl(url.to_owned()));
             }
-            Pool::Sqlite(Arc::new(sqlite::SqlitePool::open(
-                path.as_ref(),
-                options.sqlite_readers,
-            )?))
+            Pool::Sqlite(Arc::new(sqlite::SqlitePool::open(path.as_ref(), options.sqlite_readers)?))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Pool::Postgres(postgres::PgPool::connect(url, options).await?)
         } else {
@@ -150,11 +143,7 @@ impl Store {
     }
 
     /// All rows of a read.
-    pub async fn query<R: FromRow>(
-        &self,
-        sql: impl Into<Sql>,
-        params: Vec<Value>,
-    ) -> Result<Vec<R>, StoreError> {
+    pub async fn query<R: FromRow>(&self, sql: impl Into<Sql>, params: Vec<Value>) -> Result<Vec<R>, StoreError> {
         match &self.pool {
             Pool::Sqlite(pool) => pool.read(sql.into(), params).await,
             Pool::Postgres(pool) => pool.query(&sql.into(), &params).await,
@@ -171,11 +160,7 @@ impl Store {
     }
 
     /// Exactly one row of a read.
-    pub async fn query_one<R: FromRow>(
-        &self,
-        sql: impl Into<Sql>,
-        params: Vec<Value>,
-    ) -> Result<R, StoreError> {
+    pub async fn query_one<R: FromRow>(&self, sql: impl Into<Sql>, params: Vec<Value>) -> Result<R, StoreError> {
         self.query_opt(sql, params).await?.ok_or(StoreError::NoRows)
     }
 
@@ -233,11 +218,7 @@ impl Tx {
     }
 
     /// Rows of a statement (a SELECT, or a write with RETURNING).
-    pub async fn query<R: FromRow>(
-        &mut self,
-        sql: impl Into<Sql>,
-        params: Vec<Value>,
-    ) -> Result<Vec<R>, StoreError> {
+    pub async fn query<R: FromRow>(&mut self, sql: impl Into<Sql>, params: Vec<Value>) -> Result<Vec<R>, StoreError> {
         match &mut self.inner {
             TxInner::Sqlite(tx) => tx.query(sql.into(), params).await,
             TxInner::Postgres(tx) => tx.query(&sql.into(), &params).await,
@@ -252,20 +233,12 @@ impl Tx {
         Ok(self.query(sql, params).await?.into_iter().next())
     }
 
-    pub async fn query_one<R: FromRow>(
-        &mut self,
-        sql: impl Into<Sql>,
-        params: Vec<Value>,
-    ) -> Result<R, StoreError> {
+    pub async fn query_one<R: FromRow>(&mut self, sql: impl Into<Sql>, params: Vec<Value>) -> Result<R, StoreError> {
         self.query_opt(sql, params).await?.ok_or(StoreError::NoRows)
     }
 
     /// Run a statement; the number of rows it changed.
-    pub async fn execute(
-        &mut self,
-        sql: impl Into<Sql>,
-        params: Vec<Value>,
-    ) -> Result<u64, StoreError> {
+    pub async fn execute(&mut self, sql: impl Into<Sql>, params: Vec<Value>) -> Result<u64, StoreError> {
         match &mut self.inner {
             TxInner::Sqlite(tx) => tx.execute(sql.into(), params).await,
             TxInner::Postgres(tx) => tx.execute(&sql.into(), &params).await,
@@ -274,11 +247,7 @@ impl Tx {
 
     /// Run a write whose outcome the caller does not need before commit. On SQLite it is queued without waiting, and a
     /// failure makes the commit fail; on PostgreSQL it runs at once.
-    pub async fn execute_deferred(
-        &mut self,
-        sql: impl Into<Sql>,
-        params: Vec<Value>,
-    ) -> Result<(), StoreError> {
+    pub async fn execute_deferred(&mut self, sql: impl Into<Sql>, params: Vec<Value>) -> Result<(), StoreError> {
         match &mut self.inner {
             TxInner::Sqlite(tx) => tx.execute_deferred(sql.into(), params),
             TxInner::Postgres(tx) => tx.execute(&sql.into(), &params).await.map(drop),

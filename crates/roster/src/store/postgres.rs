@@ -18,9 +18,7 @@ pub(super) struct PgPool {
 
 pub(super) fn map_error(e: tokio_postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
-        let what = db
-            .constraint()
-            .map_or_else(|| db.message().to_owned(), str::to_owned);
+        let what = db.constraint().map_or_else(|| db.message().to_owned(), str::to_owned);
         match *db.code() {
             SqlState::UNIQUE_VIOLATION => return StoreError::Unique(what),
             SqlState::FOREIGN_KEY_VIOLATION => return StoreError::ForeignKey(what),
@@ -48,32 +46,17 @@ fn params(values: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
-async fn query_on<R: FromRow>(
-    client: &Object,
-    sql: &str,
-    values: &[Value],
-) -> Result<Vec<R>, StoreError> {
+async fn query_on<R: FromRow>(client: &Object, sql: &str, values: &[Value]) -> Result<Vec<R>, StoreError> {
     let stmt = client.prepare_cached(sql).await.map_err(map_error)?;
-    let rows = client
-        .query(&stmt, &params(values))
-        .await
-        .map_err(map_error)?;
-    rows.iter()
-        .map(|row| R::from_row(&Row::Postgres(row)))
-        .collect()
+    let rows = client.query(&stmt, &params(values)).await.map_err(map_error)?;
+    rows.iter().map(|row| R::from_row(&Row::Postgres(row))).collect()
 }
 
 impl PgPool {
     pub(super) async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
-        let config = tokio_postgres::Config::from_str(url)
-            .map_err(|e| StoreError::UnsupportedUrl(format!("{url}: {e}")))?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let config =
+            tokio_postgres::Config::from_str(url).map_err(|e| StoreError::UnsupportedUrl(format!("{url}: {e}")))?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.postgres_pool_size)
             .runtime(Runtime::Tokio1)
@@ -96,11 +79,7 @@ impl PgPool {
         self.pool.close();
     }
 
-    pub(super) async fn query<R: FromRow>(
-        &self,
-        sql: &str,
-        values: &[Value],
-    ) -> Result<Vec<R>, StoreError> {
+    pub(super) async fn query<R: FromRow>(&self, sql: &str, values: &[Value]) -> Result<Vec<R>, StoreError> {
         let client = self.pool.get().await.map_err(pool_error)?;
         query_on(&client, sql, values).await
     }
@@ -108,9 +87,7 @@ impl PgPool {
     pub(super) async fn begin(&self) -> Result<PgTx, StoreError> {
         let client = self.pool.get().await.map_err(pool_error)?;
         client.batch_execute("BEGIN").await.map_err(map_error)?;
-        Ok(PgTx {
-            client: Some(client),
-        })
+        Ok(PgTx { client: Some(client) })
     }
 }
 
@@ -120,26 +97,17 @@ pub(super) struct PgTx {
 
 impl PgTx {
     fn client(&self) -> &Object {
-        self.client
-            .as_ref()
-            .expect("transaction used after it ended")
+        self.client.as_ref().expect("transaction used after it ended")
     }
 
-    pub(super) async fn query<R: FromRow>(
-        &mut self,
-        sql: &str,
-        values: &[Value],
-    ) -> Result<Vec<R>, StoreError> {
+    pub(super) async fn query<R: FromRow>(&mut self, sql: &str, values: &[Value]) -> Result<Vec<R>, StoreError> {
         query_on(self.client(), sql, values).await
     }
 
     pub(super) async fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64, StoreError> {
         let client = self.client();
         let stmt = client.prepare_cached(sql).await.map_err(map_error)?;
-        client
-            .execute(&stmt, &params(values))
-            .await
-            .map_err(map_error)
+        client.execute(&stmt, &params(values)).await.map_err(map_error)
     }
 
     pub(super) async fn execute_batch(&mut self, sql: &str) -> Result<(), StoreError> {

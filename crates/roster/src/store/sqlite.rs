@@ -40,11 +40,7 @@ fn configure(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn spawn_worker(
-    name: String,
-    mut conn: Connection,
-    jobs: Receiver<Job>,
-) -> std::io::Result<JoinHandle<()>> {
+fn spawn_worker(name: String, mut conn: Connection, jobs: Receiver<Job>) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name(name).spawn(move || {
         while let Ok(job) = jobs.recv() {
             job(&mut conn);
@@ -59,13 +55,10 @@ fn map_error(e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(err, Some(message)) = &e {
         if err.code == rusqlite::ErrorCode::ConstraintViolation {
             return match err.extended_code {
-                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
                     StoreError::Unique(message.clone())
                 }
-                rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
-                    StoreError::ForeignKey(message.clone())
-                }
+                rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::ForeignKey(message.clone()),
                 rusqlite::ffi::SQLITE_CONSTRAINT_CHECK => StoreError::Check(message.clone()),
                 _ => StoreError::Sqlite(e),
             };
@@ -78,26 +71,17 @@ fn map_error(e: rusqlite::Error) -> StoreError {
 fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> rusqlite::Result<()> {
     let expected = stmt.parameter_count();
     if expected != params.len() {
-        return Err(rusqlite::Error::InvalidParameterCount(
-            params.len(),
-            expected,
-        ));
+        return Err(rusqlite::Error::InvalidParameterCount(params.len(), expected));
     }
     for (i, value) in params.iter().enumerate() {
         let name = format!("${}", i + 1);
-        let index = stmt
-            .parameter_index(&name)?
-            .ok_or_else(|| rusqlite::Error::InvalidParameterName(name))?;
+        let index = stmt.parameter_index(&name)?.ok_or_else(|| rusqlite::Error::InvalidParameterName(name))?;
         stmt.raw_bind_parameter(index, value)?;
     }
     Ok(())
 }
 
-pub(super) fn run_query<R: FromRow>(
-    conn: &Connection,
-    sql: &str,
-    params: &[Value],
-) -> Result<Vec<R>, StoreError> {
+pub(super) fn run_query<R: FromRow>(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<R>, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(map_error)?;
     bind(&mut stmt, params).map_err(map_error)?;
     let mut rows = stmt.raw_query();
@@ -121,60 +105,35 @@ fn gone() -> StoreError {
 impl SqlitePool {
     pub(super) fn open(path: &Path, readers: usize) -> Result<Self, StoreError> {
         let open = |flags| Connection::open_with_flags(path, flags).map_err(map_error);
-        let writer_conn = open(
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        let writer_conn =
+            open(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         configure(&writer_conn, true).map_err(map_error)?;
         let (writer_tx, writer_rx) = unbounded::<Job>();
         let (readers_tx, readers_rx) = unbounded::<Job>();
-        let spawn_error =
-            |e: std::io::Error| StoreError::Unavailable(format!("cannot start SQLite thread: {e}"));
-        let mut threads = vec![
-            spawn_worker("roster-sqlite-writer".into(), writer_conn, writer_rx)
-                .map_err(spawn_error)?,
-        ];
+        let spawn_error = |e: std::io::Error| StoreError::Unavailable(format!("cannot start SQLite thread: {e}"));
+        let mut threads =
+            vec![spawn_worker("roster-sqlite-writer".into(), writer_conn, writer_rx).map_err(spawn_error)?];
         for i in 0..readers.max(1) {
             let conn = open(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
             configure(&conn, false).map_err(map_error)?;
-            conn.pragma_update(None, "query_only", true)
-                .map_err(map_error)?;
+            conn.pragma_update(None, "query_only", true).map_err(map_error)?;
             threads.push(
-                spawn_worker(
-                    format!("roster-sqlite-reader-{i}"),
-                    conn,
-                    readers_rx.clone(),
-                )
-                .map_err(spawn_error)?,
+                spawn_worker(format!("roster-sqlite-reader-{i}"), conn, readers_rx.clone()).map_err(spawn_error)?,
             );
         }
-        Ok(Self {
-            writer: Some(writer_tx),
-            readers: Some(readers_tx),
-            threads,
-            size: readers.max(1) + 1,
-        })
+        Ok(Self { writer: Some(writer_tx), readers: Some(readers_tx), threads, size: readers.max(1) + 1 })
     }
 
     pub(super) fn size(&self) -> usize {
         self.size
     }
 
-    pub(super) async fn read<R: FromRow>(
-        &self,
-        sql: Sql,
-        params: Vec<Value>,
-    ) -> Result<Vec<R>, StoreError> {
+    pub(super) async fn read<R: FromRow>(&self, sql: Sql, params: Vec<Value>) -> Result<Vec<R>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             let _ = reply.send(run_query::<R>(conn, &sql, &params));
         });
-        self.readers
-            .as_ref()
-            .ok_or_else(gone)?
-            .send(job)
-            .map_err(|_| gone())?;
+        self.readers.as_ref().ok_or_else(gone)?.send(job).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
 
@@ -183,11 +142,7 @@ impl SqlitePool {
     pub(super) fn begin(&self) -> Result<SqliteTx, StoreError> {
         let (steps_tx, steps_rx) = unbounded::<Step>();
         let job: Job = Box::new(move |conn| run_transaction(conn, &steps_rx));
-        self.writer
-            .as_ref()
-            .ok_or_else(gone)?
-            .send(job)
-            .map_err(|_| gone())?;
+        self.writer.as_ref().ok_or_else(gone)?.send(job).map_err(|_| gone())?;
         Ok(SqliteTx { steps: steps_tx })
     }
 
@@ -227,10 +182,7 @@ fn failed_before() -> StoreError {
 /// The writer belongs to one transaction until it commits, rolls back, or its handle is dropped.
 fn run_transaction(conn: &mut Connection, steps: &Receiver<Step>) {
     // The first failure of the transaction, not yet reported to the caller.
-    let mut failure: Option<StoreError> = conn
-        .execute_batch("BEGIN IMMEDIATE")
-        .map_err(map_error)
-        .err();
+    let mut failure: Option<StoreError> = conn.execute_batch("BEGIN IMMEDIATE").map_err(map_error).err();
     let began = failure.is_none();
     let mut failed = !began;
     loop {
@@ -263,11 +215,7 @@ fn run_transaction(conn: &mut Connection, steps: &Receiver<Step>) {
                 return;
             }
             Ok(Step::Rollback(reply)) => {
-                let result = if began {
-                    conn.execute_batch("ROLLBACK").map_err(map_error)
-                } else {
-                    Ok(())
-                };
+                let result = if began { conn.execute_batch("ROLLBACK").map_err(map_error) } else { Ok(()) };
                 let _ = reply.send(result);
                 return;
             }
@@ -298,35 +246,21 @@ impl SqliteTx {
         answer.await.map_err(|_| gone())?
     }
 
-    pub(super) async fn query<R: FromRow>(
-        &mut self,
-        sql: Sql,
-        params: Vec<Value>,
-    ) -> Result<Vec<R>, StoreError> {
-        self.run(move |conn| run_query::<R>(conn, &sql, &params))
-            .await
+    pub(super) async fn query<R: FromRow>(&mut self, sql: Sql, params: Vec<Value>) -> Result<Vec<R>, StoreError> {
+        self.run(move |conn| run_query::<R>(conn, &sql, &params)).await
     }
 
-    pub(super) async fn execute(
-        &mut self,
-        sql: Sql,
-        params: Vec<Value>,
-    ) -> Result<u64, StoreError> {
+    pub(super) async fn execute(&mut self, sql: Sql, params: Vec<Value>) -> Result<u64, StoreError> {
         self.run(move |conn| run_execute(conn, &sql, &params)).await
     }
 
-    pub(super) fn execute_deferred(
-        &mut self,
-        sql: Sql,
-        params: Vec<Value>,
-    ) -> Result<(), StoreError> {
+    pub(super) fn execute_deferred(&mut self, sql: Sql, params: Vec<Value>) -> Result<(), StoreError> {
         let job: DeferredJob = Box::new(move |conn| run_execute(conn, &sql, &params).map(drop));
         self.steps.send(Step::Deferred(job)).map_err(|_| gone())
     }
 
     pub(super) async fn execute_batch(&mut self, sql: Sql) -> Result<(), StoreError> {
-        self.run(move |conn| conn.execute_batch(&sql).map_err(map_error))
-            .await
+        self.run(move |conn| conn.execute_batch(&sql).map_err(map_error)).await
     }
 
     pub(super) async fn commit(self) -> Result<(), StoreError> {

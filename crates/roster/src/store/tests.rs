@@ -3,13 +3,7 @@ use uuid::Uuid;
 
 use super::*;
 
-type Nullable = (
-    Option<i64>,
-    Option<f64>,
-    Option<bool>,
-    Option<String>,
-    Option<Vec<u8>>,
-);
+type Nullable = (Option<i64>, Option<f64>, Option<bool>, Option<String>, Option<Vec<u8>>);
 use crate::store_test;
 
 async fn scratch_table(store: &Store) {
@@ -29,11 +23,7 @@ async fn scratch_table(store: &Store) {
 }
 
 async fn count_tenants(store: &Store) -> i64 {
-    store
-        .query_one::<(i64,)>("SELECT COUNT(*) FROM tenants", vec![])
-        .await
-        .unwrap()
-        .0
+    store.query_one::<(i64,)>("SELECT COUNT(*) FROM tenants", vec![]).await.unwrap().0
 }
 
 async fn insert_tenant(tx: &mut Tx, slug: &str) -> Result<u64, StoreError> {
@@ -71,59 +61,32 @@ store_test!(every_value_type_round_trips, |db| async move {
     let nulls = vec![Value::Null; 8];
     let mut params = vec![Value::I64(2)];
     params.extend(nulls);
-    tx.execute("INSERT INTO scratch (id, i, f, b, t, bin, u, ts, j) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", params)
-        .await
-        .unwrap();
+    tx.execute(
+        "INSERT INTO scratch (id, i, f, b, t, bin, u, ts, j) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        params,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
-    let (i, f, b, t, bin): (i64, f64, bool, String, Vec<u8>) = store
-        .query_one(
-            "SELECT i, f, b, t, bin FROM scratch WHERE id = $1",
-            vec![1i64.into()],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (i, f, b, t.as_str(), bin),
-        (-42, 1.5, true, "tëxt", vec![0, 1, 255])
-    );
-    let (got_u, got_ts, got_j): (Uuid, time::OffsetDateTime, serde_json::Value) = store
-        .query_one(
-            "SELECT u, ts, j FROM scratch WHERE id = $1",
-            vec![1i64.into()],
-        )
-        .await
-        .unwrap();
+    let (i, f, b, t, bin): (i64, f64, bool, String, Vec<u8>) =
+        store.query_one("SELECT i, f, b, t, bin FROM scratch WHERE id = $1", vec![1i64.into()]).await.unwrap();
+    assert_eq!((i, f, b, t.as_str(), bin), (-42, 1.5, true, "tëxt", vec![0, 1, 255]));
+    let (got_u, got_ts, got_j): (Uuid, time::OffsetDateTime, serde_json::Value) =
+        store.query_one("SELECT u, ts, j FROM scratch WHERE id = $1", vec![1i64.into()]).await.unwrap();
     assert_eq!((got_u, got_ts, got_j), (u, ts, j));
-    let nulls: Nullable = store
-        .query_one(
-            "SELECT i, f, b, t, bin FROM scratch WHERE id = $1",
-            vec![2i64.into()],
-        )
-        .await
-        .unwrap();
+    let nulls: Nullable =
+        store.query_one("SELECT i, f, b, t, bin FROM scratch WHERE id = $1", vec![2i64.into()]).await.unwrap();
     assert_eq!(nulls, (None, None, None, None, None));
-    let nulls: (
-        Option<Uuid>,
-        Option<time::OffsetDateTime>,
-        Option<serde_json::Value>,
-    ) = store
-        .query_one(
-            "SELECT u, ts, j FROM scratch WHERE id = $1",
-            vec![2i64.into()],
-        )
-        .await
-        .unwrap();
+    let nulls: (Option<Uuid>, Option<time::OffsetDateTime>, Option<serde_json::Value>) =
+        store.query_one("SELECT u, ts, j FROM scratch WHERE id = $1", vec![2i64.into()]).await.unwrap();
     assert_eq!(nulls, (None, None, None));
 });
 
 store_test!(parameters_bind_by_number_not_by_position, |db| async move {
     let row: (String, String, String) = db
         .store
-        .query_one(
-            "SELECT CAST($2 AS TEXT), CAST($1 AS TEXT), CAST($2 AS TEXT)",
-            vec!["first".into(), "second".into()],
-        )
+        .query_one("SELECT CAST($2 AS TEXT), CAST($1 AS TEXT), CAST($2 AS TEXT)", vec!["first".into(), "second".into()])
         .await
         .unwrap();
     assert_eq!(row, ("second".into(), "first".into(), "second".into()));
@@ -140,10 +103,7 @@ store_test!(a_dropped_transaction_rolls_back, |db| async move {
     let mut tx = store.begin().await.unwrap();
     insert_tenant(&mut tx, "rolled-back").await.unwrap();
     tx.rollback().await.unwrap();
-    let slugs: Vec<(String,)> = store
-        .query("SELECT slug FROM tenants ORDER BY slug", vec![])
-        .await
-        .unwrap();
+    let slugs: Vec<(String,)> = store.query("SELECT slug FROM tenants ORDER BY slug", vec![]).await.unwrap();
     assert_eq!(slugs, vec![("kept".to_owned(),)]);
 });
 
@@ -152,11 +112,7 @@ store_test!(unique_violations_are_reported_as_such, |db| async move {
     let mut tx = store.begin().await.unwrap();
     insert_tenant(&mut tx, "twice").await.unwrap();
     let err = insert_tenant(&mut tx, "twice").await.unwrap_err();
-    assert!(
-        err.unique_violation()
-            .is_some_and(|what| what.contains("slug")),
-        "{err:?}"
-    );
+    assert!(err.unique_violation().is_some_and(|what| what.contains("slug")), "{err:?}");
 });
 
 store_test!(concurrent_writers_never_see_busy_errors, |db| async move {
@@ -169,8 +125,7 @@ store_test!(concurrent_writers_never_see_busy_errors, |db| async move {
                 let mut tx = store.begin().await?;
                 insert_tenant(&mut tx, &format!("w{writer}-{n}")).await?;
                 // a read inside the transaction, to hold it across an await
-                tx.query::<(i64,)>("SELECT COUNT(*) FROM tenants", vec![])
-                    .await?;
+                tx.query::<(i64,)>("SELECT COUNT(*) FROM tenants", vec![]).await?;
                 tx.commit().await?;
             }
             Ok::<_, StoreError>(())
@@ -184,36 +139,23 @@ store_test!(concurrent_writers_never_see_busy_errors, |db| async move {
 
 #[tokio::test]
 async fn unsupported_urls_are_refused_with_the_url_named() {
-    let err = Store::connect("mysql://localhost/db", &StoreOptions::default())
-        .await
-        .err()
-        .unwrap();
+    let err = Store::connect("mysql://localhost/db", &StoreOptions::default()).await.err().unwrap();
     assert!(err.to_string().contains("mysql://localhost/db"), "{err}");
 }
 
-store_test!(
-    a_failed_deferred_write_fails_the_commit_and_writes_nothing,
-    |db| async move {
-        let store = &db.store;
-        let mut tx = store.begin().await.unwrap();
-        insert_tenant(&mut tx, "first").await.unwrap();
-        let now = datetime!(2026-01-01 0:00 UTC);
-        let duplicate =
-            "INSERT INTO tenants (id, slug, name, status, created_at, updated_at, version) \
+store_test!(a_failed_deferred_write_fails_the_commit_and_writes_nothing, |db| async move {
+    let store = &db.store;
+    let mut tx = store.begin().await.unwrap();
+    insert_tenant(&mut tx, "first").await.unwrap();
+    let now = datetime!(2026-01-01 0:00 UTC);
+    let duplicate = "INSERT INTO tenants (id, slug, name, status, created_at, updated_at, version) \
                      VALUES ($1, 'first', 'Again', 'active', $2, $2, 1)";
-        let deferred = tx
-            .execute_deferred(duplicate, vec![Uuid::now_v7().into(), now.into()])
-            .await;
-        let err = match deferred {
-            // PostgreSQL runs it at once
-            Err(e) => e,
-            Ok(()) => tx.commit().await.unwrap_err(),
-        };
-        assert!(err.unique_violation().is_some(), "{err:?}");
-        assert_eq!(
-            count_tenants(store).await,
-            0,
-            "the whole transaction rolled back"
-        );
-    }
-);
+    let deferred = tx.execute_deferred(duplicate, vec![Uuid::now_v7().into(), now.into()]).await;
+    let err = match deferred {
+        // PostgreSQL runs it at once
+        Err(e) => e,
+        Ok(()) => tx.commit().await.unwrap_err(),
+    };
+    assert!(err.unique_violation().is_some(), "{err:?}");
+    assert_eq!(count_tenants(store).await, 0, "the whole transaction rolled back");
+});

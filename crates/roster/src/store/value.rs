@@ -74,20 +74,14 @@ impl rusqlite::ToSql for Value {
             Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
             Value::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
             Value::Uuid(u) => ToSqlOutput::Borrowed(ValueRef::Blob(u.as_bytes())),
-            Value::Timestamp(t) => {
-                ToSqlOutput::Owned(rusqlite::types::Value::Integer(to_micros(*t)))
-            }
+            Value::Timestamp(t) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(to_micros(*t))),
             Value::Json(j) => ToSqlOutput::Owned(rusqlite::types::Value::Text(j.to_string())),
         })
     }
 }
 
 impl PgToSql for Value {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut BytesMut,
-    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
         // Delegate to the checked variants so a type mismatch is a clear error, not corrupt binary data.
         match self {
             Value::Null => Ok(IsNull::Yes),
@@ -137,9 +131,7 @@ macro_rules! decode_option {
 
 impl Decode for i64 {
     fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
-        value
-            .as_i64()
-            .map_err(|_| sqlite_type_error("integer", value))
+        value.as_i64().map_err(|_| sqlite_type_error("integer", value))
     }
     fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
         row.try_get(idx)
@@ -161,10 +153,7 @@ impl Decode for f64 {
 
 impl Decode for bool {
     fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
-        value
-            .as_i64()
-            .map(|i| i != 0)
-            .map_err(|_| sqlite_type_error("boolean", value))
+        value.as_i64().map(|i| i != 0).map_err(|_| sqlite_type_error("boolean", value))
     }
     fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
         row.try_get(idx)
@@ -173,10 +162,7 @@ impl Decode for bool {
 
 impl Decode for String {
     fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
-        value
-            .as_str()
-            .map(str::to_owned)
-            .map_err(|_| sqlite_type_error("text", value))
+        value.as_str().map(str::to_owned).map_err(|_| sqlite_type_error("text", value))
     }
     fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
         row.try_get(idx)
@@ -185,10 +171,7 @@ impl Decode for String {
 
 impl Decode for Vec<u8> {
     fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
-        value
-            .as_blob()
-            .map(<[u8]>::to_vec)
-            .map_err(|_| sqlite_type_error("blob", value))
+        value.as_blob().map(<[u8]>::to_vec).map_err(|_| sqlite_type_error("blob", value))
     }
     fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
         row.try_get(idx)
@@ -197,9 +180,7 @@ impl Decode for Vec<u8> {
 
 impl Decode for Uuid {
     fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
-        let bytes = value
-            .as_blob()
-            .map_err(|_| sqlite_type_error("uuid blob", value))?;
+        let bytes = value.as_blob().map_err(|_| sqlite_type_error("uuid blob", value))?;
         Uuid::from_slice(bytes).map_err(|e| e.to_string())
     }
     fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
@@ -209,9 +190,7 @@ impl Decode for Uuid {
 
 impl Decode for OffsetDateTime {
     fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
-        let micros = value
-            .as_i64()
-            .map_err(|_| sqlite_type_error("timestamp", value))?;
+        let micros = value.as_i64().map_err(|_| sqlite_type_error("timestamp", value))?;
         from_micros(micros).map_err(|e| e.to_string())
     }
     fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
@@ -221,9 +200,7 @@ impl Decode for OffsetDateTime {
 
 impl Decode for serde_json::Value {
     fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
-        let text = value
-            .as_str()
-            .map_err(|_| sqlite_type_error("json text", value))?;
+        let text = value.as_str().map_err(|_| sqlite_type_error("json text", value))?;
         serde_json::from_str(text).map_err(|e| e.to_string())
     }
     fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
@@ -231,13 +208,4 @@ impl Decode for serde_json::Value {
     }
 }
 
-decode_option!(
-    i64,
-    f64,
-    bool,
-    String,
-    Vec<u8>,
-    Uuid,
-    OffsetDateTime,
-    serde_json::Value
-);
+decode_option!(i64, f64, bool, String, Vec<u8>, Uuid, OffsetDateTime, serde_json::Value);

@@ -28,12 +28,8 @@ pub async fn create(
     input: NewTenant,
 ) -> Result<Tenant, Problem> {
     let mut errors = Vec::new();
-    let slug = TenantSlug::parse(&input.slug)
-        .map_err(|e| errors.push(e))
-        .ok();
-    let name = model::validate_name(&input.name)
-        .map_err(|e| errors.push(e))
-        .ok();
+    let slug = TenantSlug::parse(&input.slug).map_err(|e| errors.push(e)).ok();
+    let name = model::validate_name(&input.name).map_err(|e| errors.push(e)).ok();
     let external_id = input
         .external_id
         .as_deref()
@@ -58,10 +54,9 @@ pub async fn create(
     };
     let mut tx = store.begin().await?;
     repo::insert(&mut tx, &tenant).await.map_err(|e| match e {
-        StoreError::Unique(_) => Problem::conflict(
-            "slug",
-            format!("a tenant with slug {} already exists", tenant.slug),
-        ),
+        StoreError::Unique(_) => {
+            Problem::conflict("slug", format!("a tenant with slug {} already exists", tenant.slug))
+        }
         other => other.into(),
     })?;
     audit::start_chain(&mut tx, tenant.id).await?;
@@ -77,11 +72,7 @@ pub async fn find(store: &Store, slug: &str) -> Result<Option<Tenant>, StoreErro
 }
 
 /// A page of tenants in creation order.
-pub async fn list(
-    store: &Store,
-    after: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<Tenant>, StoreError> {
+pub async fn list(store: &Store, after: Option<Uuid>, limit: i64) -> Result<Vec<Tenant>, StoreError> {
     repo::list(store, after, limit).await
 }
 
@@ -95,14 +86,9 @@ pub async fn update(
     patch: TenantPatch,
 ) -> Result<Tenant, Problem> {
     let mut tx = store.begin().await?;
-    let current = repo::by_slug_for_update(&mut tx, slug)
-        .await?
-        .ok_or_else(|| Problem::not_found("tenant"))?;
+    let current = repo::by_slug_for_update(&mut tx, slug).await?.ok_or_else(|| Problem::not_found("tenant"))?;
     if if_match.is_some_and(|v| v != current.version) {
-        return Err(Problem::precondition_failed(format!(
-            "the tenant is at version {}",
-            current.version
-        )));
+        return Err(Problem::precondition_failed(format!("the tenant is at version {}", current.version)));
     }
     let mut next = current.clone();
     let mut errors: Vec<FieldError> = Vec::new();
@@ -113,11 +99,7 @@ pub async fn update(
         }
     }
     if let Some(external_id) = &patch.external_id {
-        match external_id
-            .as_deref()
-            .map(model::validate_external_id)
-            .transpose()
-        {
+        match external_id.as_deref().map(model::validate_external_id).transpose() {
             Ok(id) => next.external_id = id,
             Err(e) => errors.push(e),
         }
@@ -132,18 +114,12 @@ pub async fn update(
         return Ok(current);
     }
     if !repo::update(&mut tx, &next, current.version, now).await? {
-        return Err(Problem::stale(
-            "the tenant was changed meanwhile; fetch it again",
-        ));
+        return Err(Problem::stale("the tenant was changed meanwhile; fetch it again"));
     }
     next.version += 1;
     next.updated_at = now;
     let (old, new) = audit::diff(&view(&current), &view(&next));
-    let action = if current.status != next.status {
-        Action::StatusChange
-    } else {
-        Action::Update
-    };
+    let action = if current.status != next.status { Action::StatusChange } else { Action::Update };
     let change = Change::new(action, "tenant", next.id).values(Some(old), Some(new));
     audit::record_in(&mut tx, next.id, actor, now, vec![change]).await?;
     tx.commit().await?;

@@ -15,14 +15,9 @@ pub struct TenantSlug(String);
 
 impl TenantSlug {
     pub fn parse(s: &str) -> Result<Self, FieldError> {
-        let valid_chars = s
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let valid_chars = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !(2..=63).contains(&s.len()) || !valid_chars {
-            return Err(FieldError::new(
-                "slug",
-                "must be 2 to 63 characters of a-z, 0-9 and -",
-            ));
+            return Err(FieldError::new("slug", "must be 2 to 63 characters of a-z, 0-9 and -"));
         }
         Ok(Self(s.to_owned()))
     }
@@ -68,16 +63,11 @@ pub struct Tenant {
 
 impl Tenant {
     pub fn as_ref(&self) -> TenantRef {
-        TenantRef {
-            id: self.id,
-            slug: self.slug.clone(),
-            status: self.status.clone(),
-        }
+        TenantRef { id: self.id, slug: self.slug.clone(), status: self.status.clone() }
     }
 }
 
-pub(super) const COLUMNS: &str =
-    "id, slug, name, external_id, status, created_at, updated_at, deleted_at, version";
+pub(super) const COLUMNS: &str = "id, slug, name, external_id, status, created_at, updated_at, deleted_at, version";
 
 impl FromRow for Tenant {
     fn from_row(row: &Row<'_, '_>) -> Result<Self, StoreError> {
@@ -122,10 +112,7 @@ pub struct TenantPatch {
 pub(super) fn validate_name(name: &str) -> Result<String, FieldError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(FieldError::new(
-            "name",
-            "must be 1 to 200 characters, without control characters",
-        ));
+        return Err(FieldError::new("name", "must be 1 to 200 characters, without control characters"));
     }
     Ok(name.to_owned())
 }
@@ -133,10 +120,7 @@ pub(super) fn validate_name(name: &str) -> Result<String, FieldError> {
 pub(super) fn validate_external_id(id: &str) -> Result<String, FieldError> {
     let id = id.trim();
     if id.is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
-        return Err(FieldError::new(
-            "external_id",
-            "must be 1 to 200 bytes, without control characters",
-        ));
+        return Err(FieldError::new("external_id", "must be 1 to 200 bytes, without control characters"));
     }
     Ok(id.to_owned())
 }

@@ -28,46 +28,26 @@ pub(super) async fn insert(tx: &mut Tx, t: &Tenant) -> Result<(), StoreError> {
 
 pub(super) async fn by_slug(store: &Store, slug: &str) -> Result<Option<Tenant>, StoreError> {
     store
-        .query_opt(
-            format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1 AND deleted_at IS NULL"),
-            vec![slug.into()],
-        )
+        .query_opt(format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1 AND deleted_at IS NULL"), vec![slug.into()])
         .await
 }
 
-pub(super) async fn by_slug_for_update(
-    tx: &mut Tx,
-    slug: &str,
-) -> Result<Option<Tenant>, StoreError> {
-    tx.query_opt(
-        format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1 AND deleted_at IS NULL"),
-        vec![slug.into()],
-    )
-    .await
+pub(super) async fn by_slug_for_update(tx: &mut Tx, slug: &str) -> Result<Option<Tenant>, StoreError> {
+    tx.query_opt(format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1 AND deleted_at IS NULL"), vec![slug.into()])
+        .await
 }
 
-pub(super) async fn list(
-    store: &Store,
-    after: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<Tenant>, StoreError> {
+pub(super) async fn list(store: &Store, after: Option<Uuid>, limit: i64) -> Result<Vec<Tenant>, StoreError> {
     store
         .query(
-            format!(
-                "SELECT {COLUMNS} FROM tenants WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2"
-            ),
+            format!("SELECT {COLUMNS} FROM tenants WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2"),
             vec![after.unwrap_or(Uuid::nil()).into(), (limit + 1).into()],
         )
         .await
 }
 
 /// Write the new state if the stored version is still `expected`; false when someone else wrote first.
-pub(super) async fn update(
-    tx: &mut Tx,
-    t: &Tenant,
-    expected: i64,
-    now: OffsetDateTime,
-) -> Result<bool, StoreError> {
+pub(super) async fn update(tx: &mut Tx, t: &Tenant, expected: i64, now: OffsetDateTime) -> Result<bool, StoreError> {
     let n = tx
         .execute(
             "UPDATE tenants SET name = $3, external_id = $4, status = $5, updated_at = $6, version = version + 1 \

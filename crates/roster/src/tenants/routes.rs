@@ -12,18 +12,14 @@ use crate::http::pagination::{self, Page, PageParams};
 use crate::http::{versioned, ApiResult, AppState, Authenticated, IfMatch, JsonBody, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_tenant, list_tenants))
-        .routes(routes!(get_tenant, patch_tenant))
+    OpenApiRouter::new().routes(routes!(create_tenant, list_tenants)).routes(routes!(get_tenant, patch_tenant))
 }
 
 fn require_sysadmin(auth: &Authenticated) -> Result<(), Problem> {
     if auth.principal.is_sysadmin() {
         Ok(())
     } else {
-        Err(Problem::forbidden(
-            "managing tenants needs the sysadmin role",
-        ))
+        Err(Problem::forbidden("managing tenants needs the sysadmin role"))
     }
 }
 
@@ -65,9 +61,7 @@ async fn get_tenant(
     Path(slug): Path<String>,
 ) -> ApiResult<Response> {
     require_sysadmin(&auth)?;
-    let tenant = super::find(&state.store, &slug)
-        .await?
-        .ok_or_else(|| Problem::not_found("tenant"))?;
+    let tenant = super::find(&state.store, &slug).await?.ok_or_else(|| Problem::not_found("tenant"))?;
     Ok(versioned(StatusCode::OK, tenant.version, &tenant))
 }
 
@@ -84,14 +78,6 @@ async fn patch_tenant(
     JsonBody(patch): JsonBody<TenantPatch>,
 ) -> ApiResult<Response> {
     require_sysadmin(&auth)?;
-    let tenant = super::update(
-        &state.store,
-        &auth.actor,
-        state.clock.now(),
-        &slug,
-        if_match,
-        patch,
-    )
-    .await?;
+    let tenant = super::update(&state.store, &auth.actor, state.clock.now(), &slug, if_match, patch).await?;
     Ok(versioned(StatusCode::OK, tenant.version, &tenant))
 }

@@ -29,10 +29,9 @@ fn taken(e: StoreError) -> Problem {
         Some(what) if what.contains("username") => {
             Problem::conflict("username", "this username is already in use in the tenant")
         }
-        Some(what) if what.contains("identity") => Problem::conflict(
-            "identity_provider_id",
-            "this identity provider account is already linked to a user",
-        ),
+        Some(what) if what.contains("identity") => {
+            Problem::conflict("identity_provider_id", "this identity provider account is already linked to a user")
+        }
         _ => e.into(),
     }
 }
@@ -57,11 +56,7 @@ impl Checks {
 
 fn can_grant(scope: &TenantScope, role: Role) -> Result<(), Problem> {
     if role > scope.role() {
-        return Err(Problem::forbidden(format!(
-            "a {} cannot give the {} role",
-            scope.role(),
-            role
-        )));
+        return Err(Problem::forbidden(format!("a {} cannot give the {} role", scope.role(), role)));
     }
     Ok(())
 }
@@ -75,90 +70,44 @@ pub async fn create(
     input: NewUser,
 ) -> Result<User, Problem> {
     let mut checks = Checks::default();
-    let email = input
-        .email
-        .as_deref()
-        .and_then(|e| checks.take(Email::parse(e)));
-    let username = input
-        .username
-        .as_deref()
-        .and_then(|u| checks.take(Username::parse(u)));
+    let email = input.email.as_deref().and_then(|e| checks.take(Email::parse(e)));
+    let username = input.username.as_deref().and_then(|u| checks.take(Username::parse(u)));
     if input.email.is_none() && input.username.is_none() {
-        checks.0.push(FieldError::new(
-            "email",
-            "give an email, a username, or both",
-        ));
+        checks.0.push(FieldError::new("email", "give an email, a username, or both"));
     }
     let display_name = match (&input.display_name, &username, &email) {
         (Some(name), _, _) => checks.take(model::display_name(name)),
         (None, Some(username), _) => Some(username.as_str().to_owned()),
-        (None, None, Some(email)) => Some(
-            email
-                .as_str()
-                .split('@')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        ),
+        (None, None, Some(email)) => Some(email.as_str().split('@').next().unwrap_or_default().to_owned()),
         (None, None, None) => None,
     };
-    let first_name = input
-        .first_name
-        .as_deref()
-        .and_then(|v| checks.take(model::person_name("first_name", v)));
-    let last_name = input
-        .last_name
-        .as_deref()
-        .and_then(|v| checks.take(model::person_name("last_name", v)));
-    let target_role = input
-        .target_role
-        .as_deref()
-        .and_then(|v| checks.take(model::target_role(v)));
+    let first_name = input.first_name.as_deref().and_then(|v| checks.take(model::person_name("first_name", v)));
+    let last_name = input.last_name.as_deref().and_then(|v| checks.take(model::person_name("last_name", v)));
+    let target_role = input.target_role.as_deref().and_then(|v| checks.take(model::target_role(v)));
     let timezone = checks.take(model::timezone(input.timezone.as_deref().unwrap_or("UTC")));
-    let preferences = checks.take(model::preferences(
-        input.preferences.unwrap_or_else(|| serde_json::json!({})),
-    ));
-    let metadata = checks.take(model::metadata(
-        input.metadata.unwrap_or_else(|| serde_json::json!({})),
-    ));
-    let identity_provider = input
-        .identity_provider
-        .as_deref()
-        .and_then(|v| checks.take(model::identity_provider(v)));
-    let identity_provider_id = input
-        .identity_provider_id
-        .as_deref()
-        .and_then(|v| checks.take(model::identity_provider_id(v)));
+    let preferences = checks.take(model::preferences(input.preferences.unwrap_or_else(|| serde_json::json!({}))));
+    let metadata = checks.take(model::metadata(input.metadata.unwrap_or_else(|| serde_json::json!({}))));
+    let identity_provider = input.identity_provider.as_deref().and_then(|v| checks.take(model::identity_provider(v)));
+    let identity_provider_id =
+        input.identity_provider_id.as_deref().and_then(|v| checks.take(model::identity_provider_id(v)));
     if input.identity_provider.is_some() != input.identity_provider_id.is_some() {
-        checks.0.push(FieldError::new(
-            "identity_provider_id",
-            "give identity_provider and identity_provider_id together",
-        ));
+        checks
+            .0
+            .push(FieldError::new("identity_provider_id", "give identity_provider and identity_provider_id together"));
     }
     if input.password.is_some() && input.password_hash.is_some() {
-        checks.0.push(FieldError::new(
-            "password_hash",
-            "give password or password_hash, not both",
-        ));
+        checks.0.push(FieldError::new("password_hash", "give password or password_hash, not both"));
     }
     if let Some(password) = &input.password {
         checks.take(Passwords::check(password));
     }
-    let imported_hash = input
-        .password_hash
-        .as_deref()
-        .and_then(|h| checks.take(password::imported_hash(h)));
+    let imported_hash = input.password_hash.as_deref().and_then(|h| checks.take(password::imported_hash(h)));
     let role = input.role.unwrap_or(Role::User);
     checks.finish()?;
     can_grant(&scope, role)?;
 
-    let has_credential =
-        input.password.is_some() || imported_hash.is_some() || identity_provider.is_some();
-    let status = input.status.unwrap_or(if has_credential {
-        UserStatus::Active
-    } else {
-        UserStatus::Invited
-    });
+    let has_credential = input.password.is_some() || imported_hash.is_some() || identity_provider.is_some();
+    let status = input.status.unwrap_or(if has_credential { UserStatus::Active } else { UserStatus::Invited });
     let password_hash = match input.password {
         Some(password) => Some(passwords.hash(password).await.map_err(|e| {
             tracing::error!(error = %e, "password hashing failed");
@@ -175,11 +124,7 @@ pub async fn create(
         display_name: display_name.unwrap_or_default(),
         first_name,
         last_name,
-        user_type: input
-            .user_type
-            .unwrap_or(UserType::Member)
-            .as_str()
-            .to_owned(),
+        user_type: input.user_type.unwrap_or(UserType::Member).as_str().to_owned(),
         role: role.as_str().to_owned(),
         status: status.as_str().to_owned(),
         password_hash,
@@ -214,21 +159,14 @@ pub async fn create(
     // The insert is deferred, so its unique violation may surface at either of the next two steps.
     repo::insert(&mut tx, &user).await.map_err(taken)?;
     let change = Change::new(Action::Create, "user", user.id).values(None, Some(user.view()));
-    audit::record(&mut tx, &scope, now, change)
-        .await
-        .map_err(taken)?;
+    audit::record(&mut tx, &scope, now, change).await.map_err(taken)?;
     tx.commit().await.map_err(taken)?;
     Ok(user)
 }
 
 /// A user the caller may see: admins see everyone in the tenant, others only themselves. Soft-deleted users are only
 /// found with `include_deleted`.
-pub async fn get(
-    store: &Store,
-    scope: &TenantScope,
-    id: Uuid,
-    include_deleted: bool,
-) -> Result<User, Problem> {
+pub async fn get(store: &Store, scope: &TenantScope, id: Uuid, include_deleted: bool) -> Result<User, Problem> {
     if scope.admin().is_err() && scope.user_id() != Some(id) {
         return Err(Problem::not_found("user"));
     }
@@ -239,37 +177,19 @@ pub async fn get(
 }
 
 /// The live user with this email (case-insensitive).
-pub async fn find_by_email(
-    store: &Store,
-    scope: AdminScope<'_>,
-    email: &str,
-) -> Result<User, Problem> {
-    repo::by_email(store, scope.tenant_id(), &model::email_key(email))
+pub async fn find_by_email(store: &Store, scope: AdminScope<'_>, email: &str) -> Result<User, Problem> {
+    repo::by_email(store, scope.tenant_id(), &model::email_key(email)).await?.ok_or_else(|| Problem::not_found("user"))
+}
+
+/// The live user with this username (after trimming and NFC normalisation).
+pub async fn find_by_username(store: &Store, scope: AdminScope<'_>, username: &str) -> Result<User, Problem> {
+    repo::by_username(store, scope.tenant_id(), &model::normalize_username(username))
         .await?
         .ok_or_else(|| Problem::not_found("user"))
 }
 
-/// The live user with this username (after trimming and NFC normalisation).
-pub async fn find_by_username(
-    store: &Store,
-    scope: AdminScope<'_>,
-    username: &str,
-) -> Result<User, Problem> {
-    repo::by_username(
-        store,
-        scope.tenant_id(),
-        &model::normalize_username(username),
-    )
-    .await?
-    .ok_or_else(|| Problem::not_found("user"))
-}
-
 /// A page of users matching the filter.
-pub async fn list(
-    store: &Store,
-    scope: AdminScope<'_>,
-    filter: &UserFilter,
-) -> Result<Page<User>, Problem> {
+pub async fn list(store: &Store, scope: AdminScope<'_>, filter: &UserFilter) -> Result<Page<User>, Problem> {
     let limit = pagination::limit(filter.limit)?;
     let after = pagination::decode_cursor(filter.cursor.as_deref())?;
     if filter.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
@@ -281,10 +201,9 @@ pub async fn list(
 
 fn check_version(current: &User, if_match: Option<i64>) -> Result<(), Problem> {
     match if_match {
-        Some(v) if v != current.version => Err(Problem::precondition_failed(format!(
-            "the user is at version {}, not {v}",
-            current.version
-        ))),
+        Some(v) if v != current.version => {
+            Err(Problem::precondition_failed(format!("the user is at version {}, not {v}", current.version)))
+        }
         _ => Ok(()),
     }
 }
@@ -305,11 +224,7 @@ pub async fn update(
         .ok_or_else(|| Problem::not_found("user"))?;
     check_version(&current, if_match)?;
     if current.role() > scope.role() {
-        return Err(Problem::forbidden(format!(
-            "a {} cannot change a {}",
-            scope.role(),
-            current.role
-        )));
+        return Err(Problem::forbidden(format!("a {} cannot change a {}", scope.role(), current.role)));
     }
     let mut next = current.clone();
     let mut checks = Checks::default();
@@ -324,37 +239,27 @@ pub async fn update(
     }
     if let Some(username) = &patch.username {
         next.username = match username.as_deref() {
-            Some(u) => checks
-                .take(Username::parse(u))
-                .map(|u| u.as_str().to_owned()),
+            Some(u) => checks.take(Username::parse(u)).map(|u| u.as_str().to_owned()),
             None => None,
         };
     }
     if next.email.is_none() && next.username.is_none() && checks.0.is_empty() {
-        checks.0.push(FieldError::new(
-            "email",
-            "a user needs an email, a username, or both",
-        ));
+        checks.0.push(FieldError::new("email", "a user needs an email, a username, or both"));
     }
     if let Some(name) = &patch.display_name {
         if let Some(name) = checks.take(model::display_name(name)) {
             next.display_name = name;
         }
     }
-    for (field, value, slot) in [
-        ("first_name", &patch.first_name, &mut next.first_name),
-        ("last_name", &patch.last_name, &mut next.last_name),
-    ] {
+    for (field, value, slot) in
+        [("first_name", &patch.first_name, &mut next.first_name), ("last_name", &patch.last_name, &mut next.last_name)]
+    {
         if let Some(value) = value {
-            *slot = value
-                .as_deref()
-                .and_then(|v| checks.take(model::person_name(field, v)));
+            *slot = value.as_deref().and_then(|v| checks.take(model::person_name(field, v)));
         }
     }
     if let Some(target_role) = &patch.target_role {
-        next.target_role = target_role
-            .as_deref()
-            .and_then(|v| checks.take(model::target_role(v)));
+        next.target_role = target_role.as_deref().and_then(|v| checks.take(model::target_role(v)));
     }
     if let Some(level) = patch.experience_level {
         next.experience_level = level.map(|l| l.as_str().to_owned());
@@ -386,23 +291,12 @@ pub async fn update(
         return Ok(current);
     }
     next.updated_at = now;
-    if !repo::update_profile(&mut tx, &next, current.version)
-        .await
-        .map_err(taken)?
-    {
-        return Err(Problem::stale(
-            "the user was changed meanwhile; fetch it again",
-        ));
+    if !repo::update_profile(&mut tx, &next, current.version).await.map_err(taken)? {
+        return Err(Problem::stale("the user was changed meanwhile; fetch it again"));
     }
     next.version = current.version + 1;
     let (old, new) = audit::diff(&current.view(), &next.view());
-    audit::record(
-        &mut tx,
-        &scope,
-        now,
-        Change::new(Action::Update, "user", id).values(Some(old), Some(new)),
-    )
-    .await?;
+    audit::record(&mut tx, &scope, now, Change::new(Action::Update, "user", id).values(Some(old), Some(new))).await?;
     tx.commit().await?;
     Ok(next)
 }
@@ -438,9 +332,7 @@ async fn set_deleted(
     delete: bool,
 ) -> Result<User, Problem> {
     let mut tx = store.begin().await?;
-    let current = repo::get_in(&mut tx, scope.tenant_id(), id)
-        .await?
-        .ok_or_else(|| Problem::not_found("user"))?;
+    let current = repo::get_in(&mut tx, scope.tenant_id(), id).await?.ok_or_else(|| Problem::not_found("user"))?;
     if delete && current.deleted_at.is_some() {
         return Err(Problem::not_found("user"));
     }
@@ -449,48 +341,166 @@ async fn set_deleted(
     }
     check_version(&current, if_match)?;
     if current.role() > scope.role() {
-        return Err(Problem::forbidden(format!(
-            "a {} cannot change a {}",
-            scope.role(),
-            current.role
-        )));
+        return Err(Problem::forbidden(format!("a {} cannot change a {}", scope.role(), current.role)));
     }
     let deleted_at = delete.then_some(now);
-    if !repo::set_deleted(
-        &mut tx,
-        scope.tenant_id(),
-        id,
-        current.version,
-        deleted_at,
-        now,
-    )
-    .await
-    .map_err(taken)?
-    {
-        return Err(Problem::stale(
-            "the user was changed meanwhile; fetch it again",
-        ));
+    if !repo::set_deleted(&mut tx, scope.tenant_id(), id, current.version, deleted_at, now).await.map_err(taken)? {
+        return Err(Problem::stale("the user was changed meanwhile; fetch it again"));
     }
     let mut next = current.clone();
     next.deleted_at = deleted_at;
     next.updated_at = now;
     next.version += 1;
     let (old, new) = audit::diff(&current.view(), &next.view());
-    let action = if delete {
-        Action::Delete
-    } else {
-        Action::Restore
-    };
-    audit::record(
-        &mut tx,
-        &scope,
-        now,
-        Change::new(action, "user", id).values(Some(old), Some(new)),
-    )
-    .await?;
+    let action = if delete { Action::Delete } else { Action::Restore };
+    audit::record(&mut tx, &scope, now, Change::new(action, "user", id).values(Some(old), Some(new))).await?;
     tx.commit().await?;
     Ok(next)
 }
 
 #[cfg(test)]
 mod tests;
+
+/// What a sign-in attempt may do, after it was counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The password may be checked; `number` is this attempt's place among consecutive failures.
+    Allowed { number: i64 },
+    /// Locked, suspended, not yet active, or past the threshold: refuse without looking at the password.
+    Refused,
+}
+
+/// Sign-in support for the auth module: the live user with this email or username.
+pub async fn find_for_login(store: &Store, tenant_id: Uuid, login: &str) -> Result<Option<User>, StoreError> {
+    if login.contains('@') {
+        if let Some(user) = repo::by_email(store, tenant_id, &model::email_key(login)).await? {
+            return Ok(Some(user));
+        }
+    }
+    repo::by_username(store, tenant_id, &model::normalize_username(login)).await
+}
+
+/// The live user behind a session, in its tenant.
+pub async fn find_live(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<Option<User>, StoreError> {
+    Ok(repo::get(store, tenant_id, id).await?.filter(|u| u.deleted_at.is_none()))
+}
+
+/// Count an attempt on `user` (its own committed transaction, so parallel attempts see each other) and say whether
+/// the password may be checked: only attempts up to `threshold` on an active account may.
+pub async fn begin_login_attempt(
+    store: &Store,
+    user: &User,
+    now: OffsetDateTime,
+    threshold: i64,
+) -> Result<Attempt, StoreError> {
+    let mut tx = store.begin().await?;
+    let reserved = repo::reserve_login_attempt(&mut tx, user.tenant_id, user.id, now).await?;
+    tx.commit().await?;
+    Ok(match reserved {
+        Some((number, status, _)) if status == UserStatus::Active.as_str() && number <= threshold => {
+            Attempt::Allowed { number }
+        }
+        _ => Attempt::Refused,
+    })
+}
+
+/// A failed attempt: audited, and the attempt that reached the threshold locks the account until `lock_until`.
+pub async fn record_login_failure(
+    store: &Store,
+    scope: &TenantScope,
+    user: Option<&User>,
+    login: &str,
+    now: OffsetDateTime,
+    lock_until: Option<OffsetDateTime>,
+) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
+    let mut changes = Vec::new();
+    if let (Some(user), Some(until)) = (user, lock_until) {
+        if repo::lock(&mut tx, user.tenant_id, user.id, until).await? {
+            let until = until.format(&time::format_description::well_known::Rfc3339).ok();
+            changes.push(Change::new(Action::StatusChange, "user", user.id).values(
+                Some(serde_json::json!({"status": "active"})),
+                Some(serde_json::json!({"status": "locked", "locked_until": until, "reason": "failed sign-ins"})),
+            ));
+        }
+    }
+    let resource = user.map_or_else(|| "unknown".to_owned(), |u| u.id.to_string());
+    changes.insert(
+        0,
+        Change::new(Action::LoginFailed, "user", resource).values(None, Some(serde_json::json!({"login": login}))),
+    );
+    audit::record_in(&mut tx, scope.tenant_id(), scope.actor(), now, changes).await?;
+    tx.commit().await
+}
+
+/// A successful sign-in, inside the caller's transaction (which also creates the session and audits the login):
+/// failures reset, login count and times updated, a better hash stored if given.
+pub async fn record_login_success(
+    tx: &mut crate::store::Tx,
+    scope: &TenantScope,
+    user: &User,
+    now: OffsetDateTime,
+    new_hash: Option<String>,
+) -> Result<(), StoreError> {
+    repo::record_login(tx, scope.tenant_id(), user.id, now, new_hash).await
+}
+
+/// Admin actions on the status of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusAction {
+    Suspend,
+    Activate,
+    Unlock,
+}
+
+/// Suspend, activate or unlock a user (admin), audited as a status change.
+pub async fn change_status(
+    store: &Store,
+    scope: AdminScope<'_>,
+    now: OffsetDateTime,
+    id: Uuid,
+    if_match: Option<i64>,
+    action: StatusAction,
+) -> Result<User, Problem> {
+    let mut tx = store.begin().await?;
+    let current = repo::get_in(&mut tx, scope.tenant_id(), id)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(|| Problem::not_found("user"))?;
+    check_version(&current, if_match)?;
+    if current.role() > scope.role() {
+        return Err(Problem::forbidden(format!("a {} cannot change a {}", scope.role(), current.role)));
+    }
+    let mut next = current.clone();
+    match action {
+        StatusAction::Suspend => next.status = UserStatus::Suspended.as_str().to_owned(),
+        StatusAction::Activate => {
+            next.status = UserStatus::Active.as_str().to_owned();
+            next.failed_login_attempts = 0;
+            next.locked_until = None;
+        }
+        StatusAction::Unlock => {
+            if current.status != UserStatus::Locked.as_str() && current.failed_login_attempts == 0 {
+                return Err(Problem::conflict("status", "the user is not locked"));
+            }
+            if current.status == UserStatus::Locked.as_str() {
+                next.status = UserStatus::Active.as_str().to_owned();
+            }
+            next.failed_login_attempts = 0;
+            next.locked_until = None;
+        }
+    }
+    if next == current {
+        return Ok(current);
+    }
+    next.updated_at = now;
+    if !repo::set_status(&mut tx, &next, current.version).await? {
+        return Err(Problem::stale("the user was changed meanwhile; fetch it again"));
+    }
+    next.version = current.version + 1;
+    let (old, new) = audit::diff(&current.view(), &next.view());
+    audit::record(&mut tx, &scope, now, Change::new(Action::StatusChange, "user", id).values(Some(old), Some(new)))
+        .await?;
+    tx.commit().await?;
+    Ok(next)
+}

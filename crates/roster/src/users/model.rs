@@ -24,9 +24,7 @@ impl Email {
         if s.len() > 254 {
             return Err(invalid("must be at most 254 characters"));
         }
-        let options = Options::default()
-            .without_display_text()
-            .without_domain_literal();
+        let options = Options::default().without_display_text().without_domain_literal();
         let address = EmailAddress::parse_with_options(s, options)
             .map_err(|e| invalid(&format!("is not a valid address: {e}")))?;
         if address.local_part().len() > 64 {
@@ -61,10 +59,7 @@ impl Username {
         if length == 0 || length > 100 {
             return Err(FieldError::new("username", "must be 1 to 100 characters"));
         }
-        if let Some(bad) = normalized
-            .chars()
-            .find(|c| !(c.is_alphanumeric() || " ._-'@+".contains(*c)))
-        {
+        if let Some(bad) = normalized.chars().find(|c| !(c.is_alphanumeric() || " ._-'@+".contains(*c))) {
             return Err(FieldError::new(
                 "username",
                 format!("may contain letters, digits, spaces and . _ - ' @ + only, not {bad:?}"),
@@ -89,16 +84,10 @@ fn plain_text(field: &str, value: &str, max: usize, required: bool) -> Result<St
         return Err(FieldError::new(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(FieldError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(FieldError::new(field, format!("must be at most {max} characters")));
     }
     if value.chars().any(char::is_control) {
-        return Err(FieldError::new(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(FieldError::new(field, "must not contain control characters"));
     }
     Ok(value.nfc().collect())
 }
@@ -119,31 +108,19 @@ pub fn target_role(value: &str) -> Result<String, FieldError> {
 pub fn timezone(value: &str) -> Result<String, FieldError> {
     chrono_tz::Tz::from_str(value)
         .map(|tz| tz.name().to_owned())
-        .map_err(|_| {
-            FieldError::new(
-                "timezone",
-                format!("{value:?} is not an IANA time zone (e.g. Europe/Lisbon)"),
-            )
-        })
+        .map_err(|_| FieldError::new("timezone", format!("{value:?} is not an IANA time zone (e.g. Europe/Lisbon)")))
 }
 
 pub const METADATA_MAX_BYTES: usize = 4000;
 pub const PREFERENCES_MAX_BYTES: usize = 16 * 1024;
 
-fn json_object(
-    field: &str,
-    value: serde_json::Value,
-    max: usize,
-) -> Result<serde_json::Value, FieldError> {
+fn json_object(field: &str, value: serde_json::Value, max: usize) -> Result<serde_json::Value, FieldError> {
     if !value.is_object() {
         return Err(FieldError::new(field, "must be a JSON object"));
     }
     let size = value.to_string().len();
     if size > max {
-        return Err(FieldError::new(
-            field,
-            format!("must be at most {max} bytes serialised, is {size}"),
-        ));
+        return Err(FieldError::new(field, format!("must be at most {max} bytes serialised, is {size}")));
     }
     Ok(value)
 }
@@ -161,16 +138,11 @@ pub fn identity_provider(value: &str) -> Result<String, FieldError> {
     let ok = value.len() >= 2
         && value.len() <= 64
         && value.starts_with(|c: char| c.is_ascii_lowercase())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if ok {
         Ok(value.to_owned())
     } else {
-        Err(FieldError::new(
-            "identity_provider",
-            "must match [a-z][a-z0-9_]{1,63}",
-        ))
+        Err(FieldError::new("identity_provider", "must match [a-z][a-z0-9_]{1,63}"))
     }
 }
 
@@ -429,29 +401,15 @@ mod tests {
         assert!(Email::parse("admin@localhost").is_ok());
         assert!(Email::parse(&format!("{}@example.com", "a".repeat(65))).is_err());
         assert!(Email::parse(&format!("a@{}.com", "b".repeat(250))).is_err());
-        assert!(
-            Email::parse("Ana <ana@example.com>").is_err(),
-            "no display text"
-        );
-        assert!(
-            Email::parse("ana@[127.0.0.1]").is_err(),
-            "no domain literals"
-        );
-        assert_eq!(
-            Email::parse(" Ana@Example.COM ").unwrap().key(),
-            "ana@example.com"
-        );
+        assert!(Email::parse("Ana <ana@example.com>").is_err(), "no display text");
+        assert!(Email::parse("ana@[127.0.0.1]").is_err(), "no domain literals");
+        assert_eq!(Email::parse(" Ana@Example.COM ").unwrap().key(), "ana@example.com");
     }
 
     #[test]
     fn usernames_are_trimmed_and_nfc_normalised() {
         let decomposed = "Ju\u{0301}lia S.";
-        assert_eq!(
-            Username::parse(&format!("  {decomposed} "))
-                .unwrap()
-                .as_str(),
-            "J\u{fa}lia S."
-        );
+        assert_eq!(Username::parse(&format!("  {decomposed} ")).unwrap().as_str(), "J\u{fa}lia S.");
         assert!(Username::parse("   ").is_err());
         assert!(Username::parse("a/b").is_err());
         assert!(Username::parse("tab\there").is_err());

@@ -1,7 +1,10 @@
 //! Password hashing: Argon2id for every new hash, off the async worker threads.
 
+use std::sync::OnceLock;
+
 use argon2::password_hash::{PasswordHash, SaltString};
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, Version};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::http::FieldError;
@@ -15,15 +18,31 @@ pub struct Passwords {
     params: Params,
 }
 
+/// At most one hash per core at a time: a burst of sign-ins queues here instead of starving every other request of
+/// CPU and memory (each Argon2id run holds `m` KiB).
+fn hashing_slots() -> &'static Semaphore {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
+}
+
+/// Run password work on the blocking pool, within the hashing slots.
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    let _slot = hashing_slots().acquire().await.map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(work).await.map_err(|e| e.to_string())
+}
+
+/// The outcome of checking a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification {
+    pub matches: bool,
+    /// The stored hash is bcrypt or weaker than the configured Argon2id: store a new one.
+    pub needs_rehash: bool,
+}
+
 impl Passwords {
     pub fn from_config(config: &Config) -> Self {
-        let params = Params::new(
-            config.argon2_memory_kib,
-            config.argon2_iterations,
-            config.argon2_parallelism,
-            None,
-        )
-        .unwrap_or_default();
+        let params = Params::new(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism, None)
+            .unwrap_or_default();
         Self { params }
     }
 
@@ -31,16 +50,10 @@ impl Passwords {
     pub fn check(password: &str) -> Result<(), FieldError> {
         let length = password.chars().count();
         if length < MIN_LENGTH {
-            return Err(FieldError::new(
-                "password",
-                format!("must be at least {MIN_LENGTH} characters"),
-            ));
+            return Err(FieldError::new("password", format!("must be at least {MIN_LENGTH} characters")));
         }
         if length > MAX_LENGTH {
-            return Err(FieldError::new(
-                "password",
-                format!("must be at most {MAX_LENGTH} characters"),
-            ));
+            return Err(FieldError::new("password", format!("must be at most {MAX_LENGTH} characters")));
         }
         Ok(())
     }
@@ -48,48 +61,76 @@ impl Passwords {
     /// The Argon2id PHC string of a password, computed on the blocking pool.
     pub async fn hash(&self, password: String) -> Result<String, String> {
         let params = self.params.clone();
-        tokio::task::spawn_blocking(move || {
-            let salt =
-                SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| e.to_string())?;
+        hashing(move || {
+            let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| e.to_string())?;
             Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
                 .hash_password(password.as_bytes(), &salt)
                 .map(|h| h.to_string())
                 .map_err(|e| e.to_string())
         })
+        .await?
+    }
+
+    /// Check a password against a stored hash (Argon2 or bcrypt). Without a hash — the account does not exist or has
+    /// no password — a dummy hash of the same cost is checked, so the answer takes as long either way.
+    pub async fn verify(&self, stored: Option<String>, password: String) -> Verification {
+        let params = self.params.clone();
+        let dummy = self.dummy_hash();
+        hashing(move || {
+            let (hash, real) = match stored {
+                Some(hash) => (hash, true),
+                None => (dummy, false),
+            };
+            if ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) {
+                let matches = bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false);
+                return Verification { matches: matches && real, needs_rehash: true };
+            }
+            let Ok(parsed) = PasswordHash::new(&hash) else {
+                return Verification { matches: false, needs_rehash: false };
+            };
+            let matches = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && real;
+            let current = Params::try_from(&parsed).ok().is_some_and(|p| {
+                parsed.algorithm.as_str() == "argon2id"
+                    && p.m_cost() >= params.m_cost()
+                    && p.t_cost() >= params.t_cost()
+                    && p.p_cost() >= params.p_cost()
+            });
+            Verification { matches, needs_rehash: matches && !current }
+        })
         .await
-        .map_err(|e| e.to_string())?
+        .unwrap_or(Verification { matches: false, needs_rehash: false })
+    }
+
+    /// A hash of a random password at the configured cost, made once per process.
+    fn dummy_hash(&self) -> String {
+        static DUMMY: OnceLock<String> = OnceLock::new();
+        DUMMY
+            .get_or_init(|| {
+                let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).expect("16 bytes encode");
+                let password: [u8; 16] = rand::random();
+                Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+                    .hash_password(&password, &salt)
+                    .map(|h| h.to_string())
+                    .expect("hashing random bytes cannot fail")
+            })
+            .clone()
     }
 }
 
 /// Accept an imported hash: an Argon2 PHC string or bcrypt (`$2a$`, `$2b$`, `$2y$`).
 pub fn imported_hash(hash: &str) -> Result<String, FieldError> {
-    let invalid = || {
-        FieldError::new(
-            "password_hash",
-            "must be an Argon2 PHC string or a bcrypt hash ($2a$, $2b$, $2y$)",
-        )
-    };
-    if let Some(rest) = ["$2a$", "$2b$", "$2y$"]
-        .iter()
-        .find_map(|p| hash.strip_prefix(p))
-    {
+    let invalid =
+        || FieldError::new("password_hash", "must be an Argon2 PHC string or a bcrypt hash ($2a$, $2b$, $2y$)");
+    if let Some(rest) = ["$2a$", "$2b$", "$2y$"].iter().find_map(|p| hash.strip_prefix(p)) {
         // cost (two digits), '$', then 53 characters of salt and hash in bcrypt's base64
         let ok = rest.len() == 56
             && rest[..2].bytes().all(|b| b.is_ascii_digit())
             && &rest[2..3] == "$"
-            && rest[3..]
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/');
-        return if ok {
-            Ok(hash.to_owned())
-        } else {
-            Err(invalid())
-        };
+            && rest[3..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/');
+        return if ok { Ok(hash.to_owned()) } else { Err(invalid()) };
     }
     match PasswordHash::new(hash) {
-        Ok(parsed) if parsed.algorithm.as_str().starts_with("argon2") && parsed.hash.is_some() => {
-            Ok(hash.to_owned())
-        }
+        Ok(parsed) if parsed.algorithm.as_str().starts_with("argon2") && parsed.hash.is_some() => Ok(hash.to_owned()),
         _ => Err(invalid()),
     }
 }
@@ -100,22 +141,14 @@ mod tests {
 
     #[test]
     fn the_length_rule_names_the_limit() {
-        assert!(Passwords::check("short")
-            .unwrap_err()
-            .message
-            .contains("at least 8"));
-        assert!(Passwords::check(&"x".repeat(129))
-            .unwrap_err()
-            .message
-            .contains("at most 128"));
+        assert!(Passwords::check("short").unwrap_err().message.contains("at least 8"));
+        assert!(Passwords::check(&"x".repeat(129)).unwrap_err().message.contains("at most 128"));
         assert!(Passwords::check("eight ch").is_ok());
     }
 
     #[test]
     fn imported_hashes_are_recognised() {
-        assert!(
-            imported_hash("$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW").is_ok()
-        );
+        assert!(imported_hash("$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW").is_ok());
         assert!(imported_hash("$2y$10$abc").is_err());
         assert!(imported_hash("plaintext").is_err());
         assert!(imported_hash(
@@ -128,14 +161,33 @@ mod tests {
     async fn new_hashes_are_argon2id_with_the_configured_cost() {
         let passwords = Passwords::from_config(&Config::default());
         let hash = passwords.hash("correct horse".into()).await.unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         let parsed = PasswordHash::new(&hash).unwrap();
-        use argon2::PasswordVerifier;
-        assert!(Argon2::default()
-            .verify_password(b"correct horse", &parsed)
-            .is_ok());
+        assert!(Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
+        let ok = passwords.verify(Some(hash.clone()), "correct horse".into()).await;
+        assert_eq!(ok, Verification { matches: true, needs_rehash: false });
+        let wrong = passwords.verify(Some(hash), "wrong horse".into()).await;
+        assert!(!wrong.matches);
+    }
+
+    #[tokio::test]
+    async fn bcrypt_hashes_verify_and_ask_for_a_rehash() {
+        let passwords = Passwords::from_config(&Config::default());
+        let hash = bcrypt::hash("old system password", 4).unwrap();
+        let ok = passwords.verify(Some(hash.clone()), "old system password".into()).await;
+        assert_eq!(ok, Verification { matches: true, needs_rehash: true });
+        assert!(!passwords.verify(Some(hash), "guess".into()).await.matches);
+    }
+
+    #[tokio::test]
+    async fn weaker_argon2_hashes_ask_for_a_rehash_and_no_hash_never_matches() {
+        let passwords = Passwords::from_config(&Config::default());
+        let salt = SaltString::encode_b64(&[1u8; 16]).unwrap();
+        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap())
+            .hash_password(b"pw", &salt)
+            .unwrap()
+            .to_string();
+        assert_eq!(passwords.verify(Some(weak), "pw".into()).await, Verification { matches: true, needs_rehash: true });
+        assert!(!passwords.verify(None, "anything".into()).await.matches);
     }
 }

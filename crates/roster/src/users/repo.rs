@@ -58,11 +58,7 @@ pub(super) async fn insert(tx: &mut Tx, u: &User) -> Result<(), StoreError> {
     .await
 }
 
-pub(super) async fn get(
-    store: &Store,
-    tenant_id: Uuid,
-    id: Uuid,
-) -> Result<Option<User>, StoreError> {
+pub(super) async fn get(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<Option<User>, StoreError> {
     store
         .query_opt(
             format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"),
@@ -71,11 +67,7 @@ pub(super) async fn get(
         .await
 }
 
-pub(super) async fn get_in(
-    tx: &mut Tx,
-    tenant_id: Uuid,
-    id: Uuid,
-) -> Result<Option<User>, StoreError> {
+pub(super) async fn get_in(tx: &mut Tx, tenant_id: Uuid, id: Uuid) -> Result<Option<User>, StoreError> {
     tx.query_opt(
         format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"),
         vec![tenant_id.into(), id.into()],
@@ -83,11 +75,7 @@ pub(super) async fn get_in(
     .await
 }
 
-pub(super) async fn by_email(
-    store: &Store,
-    tenant_id: Uuid,
-    email_key: &str,
-) -> Result<Option<User>, StoreError> {
+pub(super) async fn by_email(store: &Store, tenant_id: Uuid, email_key: &str) -> Result<Option<User>, StoreError> {
     store
         .query_opt(
             format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND email_key = $2 AND deleted_at IS NULL"),
@@ -96,11 +84,7 @@ pub(super) async fn by_email(
         .await
 }
 
-pub(super) async fn by_username(
-    store: &Store,
-    tenant_id: Uuid,
-    username: &str,
-) -> Result<Option<User>, StoreError> {
+pub(super) async fn by_username(store: &Store, tenant_id: Uuid, username: &str) -> Result<Option<User>, StoreError> {
     store
         .query_opt(
             format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND username = $2 AND deleted_at IS NULL"),
@@ -133,11 +117,7 @@ pub(super) async fn list(
         sql += &format!(" AND user_type = {}", bind(user_type.as_str().into()));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let escaped = q
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         let p = bind(format!("%{escaped}%").into());
         sql += &format!(
             " AND (email_key LIKE {p} ESCAPE '\\' OR lower(username) LIKE {p} ESCAPE '\\' \
@@ -153,11 +133,7 @@ pub(super) async fn list(
 }
 
 /// Write the profile fields if the stored version is still `expected`; false when someone else wrote first.
-pub(super) async fn update_profile(
-    tx: &mut Tx,
-    u: &User,
-    expected: i64,
-) -> Result<bool, StoreError> {
+pub(super) async fn update_profile(tx: &mut Tx, u: &User, expected: i64) -> Result<bool, StoreError> {
     let n = tx
         .execute(
             "UPDATE users SET email = $4, email_key = $5, username = $6, display_name = $7, first_name = $8, \
@@ -201,12 +177,76 @@ pub(super) async fn set_deleted(
         .execute(
             "UPDATE users SET deleted_at = $4, updated_at = $5, version = version + 1 \
              WHERE tenant_id = $1 AND id = $2 AND version = $3",
+            vec![tenant_id.into(), id.into(), expected.into(), deleted_at.into(), now.into()],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Count a sign-in attempt before checking the password, in one statement so parallel attempts each get their own
+/// number. An expired lock is lifted first. Returns the attempt's number, the status and the lock end.
+pub(super) async fn reserve_login_attempt(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> Result<Option<(i64, String, Option<OffsetDateTime>)>, StoreError> {
+    tx.query_opt(
+        "UPDATE users SET \
+           failed_login_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= $3 THEN 1 \
+                                        ELSE failed_login_attempts + 1 END, \
+           status = CASE WHEN status = 'locked' AND locked_until <= $3 THEN 'active' ELSE status END, \
+           locked_until = CASE WHEN locked_until <= $3 THEN NULL ELSE locked_until END \
+         WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL \
+         RETURNING failed_login_attempts, status, locked_until",
+        vec![tenant_id.into(), id.into(), now.into()],
+    )
+    .await
+}
+
+/// Lock an active account until `until`; false when it was not active (already locked by a parallel attempt).
+pub(super) async fn lock(tx: &mut Tx, tenant_id: Uuid, id: Uuid, until: OffsetDateTime) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "UPDATE users SET status = 'locked', locked_until = $3 WHERE tenant_id = $1 AND id = $2 AND status = 'active'",
+            vec![tenant_id.into(), id.into(), until.into()],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Record a successful sign-in, and store a new password hash when one is given.
+pub(super) async fn record_login(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    id: Uuid,
+    now: OffsetDateTime,
+    new_hash: Option<String>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE users SET failed_login_attempts = 0, login_count = login_count + 1, last_login_at = $3, \
+         last_session_start = $3, last_active_at = $3, password_hash = COALESCE($4, password_hash) \
+         WHERE tenant_id = $1 AND id = $2",
+        vec![tenant_id.into(), id.into(), now.into(), new_hash.into()],
+    )
+    .await
+    .map(drop)
+}
+
+/// Set the status (admin actions); clears the lock and the failure count when the account becomes active.
+pub(super) async fn set_status(tx: &mut Tx, u: &User, expected: i64) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "UPDATE users SET status = $4, failed_login_attempts = $5, locked_until = $6, updated_at = $7, \
+             version = version + 1 WHERE tenant_id = $1 AND id = $2 AND version = $3",
             vec![
-                tenant_id.into(),
-                id.into(),
+                u.tenant_id.into(),
+                u.id.into(),
                 expected.into(),
-                deleted_at.into(),
-                now.into(),
+                u.status.clone().into(),
+                u.failed_login_attempts.into(),
+                u.locked_until.into(),
+                u.updated_at.into(),
             ],
         )
         .await?;

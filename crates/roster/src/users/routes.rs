@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{NewUser, Passwords, User, UserFilter, UserPatch};
+use super::{NewUser, Passwords, StatusAction, User, UserFilter, UserPatch};
 use crate::http::{versioned, ApiResult, AppState, IfMatch, JsonBody, Page, Problem, Scoped};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -17,6 +17,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_user, list_users))
         .routes(routes!(get_user, patch_user, delete_user))
         .routes(routes!(restore_user))
+        .routes(routes!(suspend_user))
+        .routes(routes!(activate_user))
+        .routes(routes!(unlock_user))
         .routes(routes!(user_by_email))
         .routes(routes!(user_by_username))
 }
@@ -62,14 +65,7 @@ async fn create_user(
     JsonBody(input): JsonBody<NewUser>,
 ) -> ApiResult<Response> {
     let passwords = Passwords::from_config(&state.config);
-    let user = super::create(
-        &state.store,
-        scope.admin()?,
-        &passwords,
-        state.clock.now(),
-        input,
-    )
-    .await?;
+    let user = super::create(&state.store, scope.admin()?, &passwords, state.clock.now(), input).await?;
     Ok(versioned(StatusCode::CREATED, user.version, &user))
 }
 
@@ -82,9 +78,7 @@ async fn list_users(
     Scoped(scope): Scoped,
     Query(filter): Query<UserFilter>,
 ) -> ApiResult<Json<Page<User>>> {
-    Ok(Json(
-        super::list(&state.store, scope.admin()?, &filter).await?,
-    ))
+    Ok(Json(super::list(&state.store, scope.admin()?, &filter).await?))
 }
 
 /// Get a user: admins any user of the tenant, others only themselves.
@@ -97,13 +91,7 @@ async fn get_user(
     Path(path): Path<UserPath>,
     Query(params): Query<GetParams>,
 ) -> ApiResult<Response> {
-    let user = super::get(
-        &state.store,
-        &scope,
-        user_id(&path.id)?,
-        params.include_deleted,
-    )
-    .await?;
+    let user = super::get(&state.store, &scope, user_id(&path.id)?, params.include_deleted).await?;
     Ok(versioned(StatusCode::OK, user.version, &user))
 }
 
@@ -120,15 +108,8 @@ async fn patch_user(
     IfMatch(if_match): IfMatch,
     JsonBody(patch): JsonBody<UserPatch>,
 ) -> ApiResult<Response> {
-    let user = super::update(
-        &state.store,
-        scope.admin()?,
-        state.clock.now(),
-        user_id(&path.id)?,
-        if_match,
-        patch,
-    )
-    .await?;
+    let user =
+        super::update(&state.store, scope.admin()?, state.clock.now(), user_id(&path.id)?, if_match, patch).await?;
     Ok(versioned(StatusCode::OK, user.version, &user))
 }
 
@@ -142,14 +123,7 @@ async fn delete_user(
     Path(path): Path<UserPath>,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<Response> {
-    let user = super::delete(
-        &state.store,
-        scope.admin()?,
-        state.clock.now(),
-        user_id(&path.id)?,
-        if_match,
-    )
-    .await?;
+    let user = super::delete(&state.store, scope.admin()?, state.clock.now(), user_id(&path.id)?, if_match).await?;
     Ok(versioned(StatusCode::OK, user.version, &user))
 }
 
@@ -164,14 +138,7 @@ async fn restore_user(
     Path(path): Path<UserPath>,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<Response> {
-    let user = super::restore(
-        &state.store,
-        scope.admin()?,
-        state.clock.now(),
-        user_id(&path.id)?,
-        if_match,
-    )
-    .await?;
+    let user = super::restore(&state.store, scope.admin()?, state.clock.now(), user_id(&path.id)?, if_match).await?;
     Ok(versioned(StatusCode::OK, user.version, &user))
 }
 
@@ -199,4 +166,56 @@ async fn user_by_username(
 ) -> ApiResult<Response> {
     let user = super::find_by_username(&state.store, scope.admin()?, &username).await?;
     Ok(versioned(StatusCode::OK, user.version, &user))
+}
+
+async fn status_action(
+    state: AppState,
+    scope: crate::principal::TenantScope,
+    id: &str,
+    if_match: Option<i64>,
+    action: StatusAction,
+) -> ApiResult<Response> {
+    let user =
+        super::change_status(&state.store, scope.admin()?, state.clock.now(), user_id(id)?, if_match, action).await?;
+    Ok(versioned(StatusCode::OK, user.version, &user))
+}
+
+/// Suspend a user (admin): it can no longer sign in, and its sessions stop working.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/users/{id}/suspend", tag = "users",
+    params(("tenant" = String, Path), ("id" = Uuid, Path)),
+    responses((status = 200, body = User), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn suspend_user(
+    State(state): State<AppState>,
+    Scoped(scope): Scoped,
+    Path(path): Path<UserPath>,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<Response> {
+    status_action(state, scope, &path.id, if_match, StatusAction::Suspend).await
+}
+
+/// Activate a user (admin): from suspended, invited, pending or locked; clears failed sign-ins.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/users/{id}/activate", tag = "users",
+    params(("tenant" = String, Path), ("id" = Uuid, Path)),
+    responses((status = 200, body = User), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn activate_user(
+    State(state): State<AppState>,
+    Scoped(scope): Scoped,
+    Path(path): Path<UserPath>,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<Response> {
+    status_action(state, scope, &path.id, if_match, StatusAction::Activate).await
+}
+
+/// Unlock a user locked by failed sign-ins (admin).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/users/{id}/unlock", tag = "users",
+    params(("tenant" = String, Path), ("id" = Uuid, Path)),
+    responses((status = 200, body = User), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+async fn unlock_user(
+    State(state): State<AppState>,
+    Scoped(scope): Scoped,
+    Path(path): Path<UserPath>,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<Response> {
+    status_action(state, scope, &path.id, if_match, StatusAction::Unlock).await
 }

@@ -1,0 +1,231 @@
+//! Sign-in end to end: sessions, lockout, identical failures, imported bcrypt hashes, admin status actions.
+
+mod common;
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use roster::clock::ManualClock;
+use roster::config::Config;
+use roster::principal::Role;
+use serde_json::{json, Value};
+use time::macros::datetime;
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn with_user(server: &common::Server) -> (String, String) {
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    let created = server
+        .post(
+            "/v1/tenants/acme/users",
+            &key,
+            json!({"email": "ana@example.com", "username": "ana", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    (key, created.body["id"].as_str().unwrap().to_owned())
+}
+
+async fn login(server: &common::Server, login: Value) -> common::Reply {
+    server.send(Method::POST, "/v1/tenants/acme/auth/login", None, Some(&login), &[]).await
+}
+
+fn manual_clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(datetime!(2026-11-22 12:00 UTC)))
+}
+
+e2e_test!(a_session_opens_at_sign_in_and_ends_at_logout, |server| async move {
+    let (_, id) = with_user(&server).await;
+    let reply = login(&server, json!({"email": "ANA@example.com", "password": PASSWORD})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let token = reply.body["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("rs_") && token.len() >= 40);
+    assert!(reply.body["expires_at"].is_string());
+    assert_eq!(reply.body["user"]["login_count"], 1);
+    assert!(reply.body["user"]["last_login_at"].is_string());
+    assert_eq!(reply.body["user"]["last_login_at"], reply.body["user"]["last_session_start"]);
+
+    let me = server.get("/v1/me", &token).await;
+    assert_eq!((me.status, me.body["id"].as_str()), (StatusCode::OK, Some(id.as_str())));
+    // a plain user sees itself, not the others
+    assert_eq!(server.get(&format!("/v1/tenants/acme/users/{id}"), &token).await.status, StatusCode::OK);
+    assert_eq!(server.get("/v1/tenants/acme/users", &token).await.status, StatusCode::FORBIDDEN);
+
+    let by_username = login(&server, json!({"username": "ana", "password": PASSWORD})).await;
+    assert_eq!(by_username.body["user"]["login_count"], 2);
+
+    let out = server.send(Method::POST, "/v1/auth/logout", Some(&token), None, &[]).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(server.get("/v1/me", &token).await.status, StatusCode::UNAUTHORIZED);
+
+    let tenant = roster::tenants::find(&server.db.store, "acme").await.unwrap().unwrap();
+    let scope = roster::principal::TenantScope::operator(tenant.as_ref(), roster::principal::Actor::cli());
+    let entries = roster::audit::entries_for(&server.db.store, &scope, "user", &id).await.unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["create", "login", "login", "logout"]);
+    assert!(entries[1].session_id.is_some() && entries[1].ip_address.is_some());
+    let everything = serde_json::to_string(&entries).unwrap();
+    assert!(!everything.contains(&token) && !everything.contains(PASSWORD), "no secret in the audit log");
+});
+
+async fn lockout(backend: roster::store::Backend) {
+    let clock = manual_clock();
+    let Some(server) = common::Server::start_with(backend, Config::default(), clock.clone()).await else { return };
+    let (key, id) = with_user(&server).await;
+    let wrong = json!({"email": "ana@example.com", "password": "wrong password"});
+    let right = json!({"email": "ana@example.com", "password": PASSWORD});
+
+    // four failures, then the right password still gets in and clears the count
+    for _ in 0..4 {
+        assert_eq!(login(&server, wrong.clone()).await.status, StatusCode::UNAUTHORIZED);
+    }
+    let user = server.get(&format!("/v1/tenants/acme/users/{id}"), &key).await.body;
+    assert_eq!((&user["failed_login_attempts"], &user["status"]), (&json!(4), &json!("active")));
+    assert_eq!(login(&server, right.clone()).await.status, StatusCode::OK);
+    let user = server.get(&format!("/v1/tenants/acme/users/{id}"), &key).await.body;
+    assert_eq!(user["failed_login_attempts"], 0);
+
+    // the fifth failure in a row locks, for 15 minutes
+    for _ in 0..5 {
+        assert_eq!(login(&server, wrong.clone()).await.status, StatusCode::UNAUTHORIZED);
+    }
+    let user = server.get(&format!("/v1/tenants/acme/users/{id}"), &key).await.body;
+    assert_eq!(user["status"], "locked");
+    assert_eq!(user["locked_until"], "2026-11-22T12:15:00Z");
+    assert_eq!(login(&server, right.clone()).await.status, StatusCode::UNAUTHORIZED, "locked: even the right password");
+
+    clock.advance(time::Duration::minutes(14));
+    assert_eq!(login(&server, right.clone()).await.status, StatusCode::UNAUTHORIZED, "still locked at 14 minutes");
+    clock.advance(time::Duration::minutes(1));
+    let reply = login(&server, right.clone()).await;
+    assert_eq!(reply.status, StatusCode::OK, "unlocked by time: {:?}", reply.body);
+    assert_eq!(
+        (&reply.body["user"]["status"], &reply.body["user"]["failed_login_attempts"]),
+        (&json!("active"), &json!(0))
+    );
+}
+roster::backend_test!(an_account_locks_at_exactly_the_threshold_and_unlocks_by_time, lockout);
+
+e2e_test!(parallel_wrong_passwords_lock_exactly_once, |server| async move {
+    let (key, id) = with_user(&server).await;
+    let server = Arc::new(server);
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let server = server.clone();
+        tasks.push(tokio::spawn(async move {
+            login(&server, json!({"email": "ana@example.com", "password": "wrong password"})).await.status
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::UNAUTHORIZED);
+    }
+    let user = server.get(&format!("/v1/tenants/acme/users/{id}"), &key).await.body;
+    assert_eq!(user["status"], "locked");
+    assert_eq!(user["failed_login_attempts"], 32, "every attempt was counted");
+    let tenant = roster::tenants::find(&server.db.store, "acme").await.unwrap().unwrap();
+    let scope = roster::principal::TenantScope::operator(tenant.as_ref(), roster::principal::Actor::cli());
+    let entries = roster::audit::entries_for(&server.db.store, &scope, "user", &id).await.unwrap();
+    assert_eq!(entries.iter().filter(|e| e.action == "status_change").count(), 1, "locked exactly once");
+    assert_eq!(entries.iter().filter(|e| e.action == "login_failed").count(), 32);
+    let right = login(&server, json!({"email": "ana@example.com", "password": PASSWORD})).await;
+    assert_eq!(right.status, StatusCode::UNAUTHORIZED, "the right password cannot get in after the threshold");
+});
+
+e2e_test!(every_failed_sign_in_answers_the_same, |server| async move {
+    let (key, _) = with_user(&server).await;
+    let make = |email: &str| json!({"email": email, "password": PASSWORD});
+    for email in ["suspended@example.com", "deleted@example.com", "locked@example.com"] {
+        let reply = server.post("/v1/tenants/acme/users", &key, make(email)).await;
+        let id = reply.body["id"].as_str().unwrap().to_owned();
+        match email {
+            "suspended@example.com" => {
+                server.post(&format!("/v1/tenants/acme/users/{id}/suspend"), &key, json!(null)).await;
+            }
+            "deleted@example.com" => {
+                server.delete(&format!("/v1/tenants/acme/users/{id}"), &key).await;
+            }
+            _ => {
+                for _ in 0..5 {
+                    login(&server, json!({"email": email, "password": "wrong password"})).await;
+                }
+            }
+        }
+    }
+    let baseline = login(&server, json!({"email": "ana@example.com", "password": "wrong password"})).await;
+    assert_eq!(baseline.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(baseline.body["type"], "urn:roster:problem:invalid-credentials");
+    for attempt in [
+        json!({"email": "nobody@example.com", "password": PASSWORD}),
+        json!({"username": "nobody", "password": PASSWORD}),
+        make("suspended@example.com"),
+        make("deleted@example.com"),
+        make("locked@example.com"),
+    ] {
+        let reply = login(&server, attempt.clone()).await;
+        assert_eq!((reply.status, &reply.body), (baseline.status, &baseline.body), "{attempt}");
+    }
+    // a suspended tenant, and one that does not exist
+    server.patch("/v1/tenants/acme", &server.root_key, json!({"status": "suspended"}), None).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // the tenant cache lives 1 s
+    let reply = login(&server, make("ana@example.com")).await;
+    assert_eq!((reply.status, &reply.body), (baseline.status, &baseline.body));
+    let reply =
+        server.send(Method::POST, "/v1/tenants/nowhere/auth/login", None, Some(&make("ana@example.com")), &[]).await;
+    assert_eq!((reply.status, &reply.body), (baseline.status, &baseline.body));
+});
+
+e2e_test!(an_imported_bcrypt_hash_signs_in_and_is_rehashed, |server| async move {
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    // as exported by an older system
+    let hash = bcrypt::hash("imported secret", 4).unwrap();
+    let created =
+        server.post("/v1/tenants/acme/users", &key, json!({"email": "old@example.com", "password_hash": hash})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap();
+    let stored = |server: &common::Server| {
+        let store = server.db.store.clone();
+        let id = uuid::Uuid::parse_str(id).unwrap();
+        async move {
+            store
+                .query_one::<(String,)>("SELECT password_hash FROM users WHERE id = $1", vec![id.into()])
+                .await
+                .unwrap()
+                .0
+        }
+    };
+    assert!(stored(&server).await.starts_with("$2b$"));
+    let reply = login(&server, json!({"email": "old@example.com", "password": "imported secret"})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert!(stored(&server).await.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "rehashed to Argon2id");
+    let again = login(&server, json!({"email": "old@example.com", "password": "imported secret"})).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(
+        login(&server, json!({"email": "old@example.com", "password": "wrong"})).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+});
+
+e2e_test!(admins_suspend_activate_and_unlock, |server| async move {
+    let (key, id) = with_user(&server).await;
+    let session = login(&server, json!({"email": "ana@example.com", "password": PASSWORD})).await.body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let suspended = server.post(&format!("/v1/tenants/acme/users/{id}/suspend"), &key, json!(null)).await;
+    assert_eq!((suspended.status, &suspended.body["status"]), (StatusCode::OK, &json!("suspended")));
+    assert_eq!(server.get("/v1/me", &session).await.status, StatusCode::UNAUTHORIZED, "suspension ends sessions");
+    let activated = server.post(&format!("/v1/tenants/acme/users/{id}/activate"), &key, json!(null)).await;
+    assert_eq!(activated.body["status"], "active");
+    for _ in 0..5 {
+        login(&server, json!({"email": "ana@example.com", "password": "wrong password"})).await;
+    }
+    let unlocked = server.post(&format!("/v1/tenants/acme/users/{id}/unlock"), &key, json!(null)).await;
+    assert_eq!((unlocked.status, &unlocked.body["status"]), (StatusCode::OK, &json!("active")));
+    assert_eq!(unlocked.body["failed_login_attempts"], 0);
+    let again = server.post(&format!("/v1/tenants/acme/users/{id}/unlock"), &key, json!(null)).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(login(&server, json!({"email": "ana@example.com", "password": PASSWORD})).await.status, StatusCode::OK);
+    let user_key = server.tenant_with_key("other", Role::User).await;
+    let denied = server.post(&format!("/v1/tenants/other/users/{id}/suspend"), &user_key, json!(null)).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+});

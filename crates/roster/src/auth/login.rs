@@ -1,0 +1,178 @@
+//! Password sign-in and sessions.
+//!
+//! Every failed sign-in answers the same — status, body and, within noise, time — whether the account does not exist,
+//! the password is wrong, or the account is locked, suspended, deleted or in a suspended tenant: exactly one Argon2id
+//! verification runs per attempt, against a dummy hash when there is nothing real to check.
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{model, repo};
+use crate::audit::{self, Action, Change};
+use crate::config::Config;
+use crate::http::{FieldError, Problem};
+use crate::principal::{Actor, ActorKind, Principal, Role, TenantRef, TenantScope};
+use crate::store::{Store, StoreError};
+use crate::users::{self, Attempt, Passwords, User};
+
+/// `POST …/auth/login`: an email or a username, and the password.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: Option<String>,
+    pub username: Option<String>,
+    #[schema(format = Password)]
+    pub password: String,
+    /// The current code of an authenticator app, for accounts with two-factor sign-in.
+    pub totp_code: Option<String>,
+}
+
+/// A new session.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// The bearer token of the session; shown only here.
+    pub token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub user: User,
+}
+
+/// The one answer to every failed sign-in.
+pub fn invalid_credentials() -> Problem {
+    Problem::new(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "invalid-credentials",
+        "Invalid credentials",
+        "the login or the password is wrong, or the account cannot sign in now",
+    )
+}
+
+fn login_name(request: &LoginRequest) -> Result<String, Problem> {
+    let invalid = |message: &str| Problem::validation(vec![FieldError::new("email", message)]);
+    let name = match (&request.email, &request.username) {
+        (Some(email), None) => email.trim().to_owned(),
+        (None, Some(username)) => username.trim().to_owned(),
+        _ => return Err(invalid("give either email or username")),
+    };
+    if name.is_empty() || name.chars().count() > 254 {
+        return Err(invalid("must be 1 to 254 characters"));
+    }
+    if request.password.is_empty() || request.password.chars().count() > crate::users::password::MAX_LENGTH {
+        return Err(Problem::invalid("password", "must be 1 to 128 characters"));
+    }
+    Ok(name)
+}
+
+/// Sign in to `tenant` (`None`: no such tenant) and open a session.
+pub async fn login(
+    store: &Store,
+    config: &Config,
+    now: OffsetDateTime,
+    tenant: Option<TenantRef>,
+    actor: Actor,
+    request: LoginRequest,
+) -> Result<LoginResponse, Problem> {
+    let name = login_name(&request)?;
+    let passwords = Passwords::from_config(config);
+    let tenant = match tenant {
+        Some(t) if t.status == "active" => t,
+        _ => {
+            passwords.verify(None, request.password).await;
+            return Err(invalid_credentials());
+        }
+    };
+    let scope = TenantScope::anonymous(tenant.clone(), Actor { kind: Some(ActorKind::User), ..actor.clone() });
+    let Some(user) = users::find_for_login(store, tenant.id, &name).await? else {
+        passwords.verify(None, request.password).await;
+        users::record_login_failure(store, &scope, None, &name, now, None).await?;
+        return Err(invalid_credentials());
+    };
+    let scope = TenantScope::anonymous(tenant, Actor { user_id: Some(user.id), ..scope.actor().clone() });
+    let threshold = config.lock_after_failures;
+    let number = match users::begin_login_attempt(store, &user, now, threshold).await? {
+        Attempt::Allowed { number } => number,
+        Attempt::Refused => {
+            passwords.verify(None, request.password).await;
+            users::record_login_failure(store, &scope, Some(&user), &name, now, None).await?;
+            return Err(invalid_credentials());
+        }
+    };
+    let verification = passwords.verify(user.password_hash.clone(), request.password.clone()).await;
+    if !verification.matches {
+        let lock_until = (number >= threshold).then(|| now + Duration::minutes(config.lock_minutes));
+        users::record_login_failure(store, &scope, Some(&user), &name, now, lock_until).await?;
+        return Err(invalid_credentials());
+    }
+    let new_hash = if verification.needs_rehash {
+        Some(passwords.hash(request.password).await.map_err(|e| {
+            tracing::error!(error = %e, "password rehash failed");
+            Problem::internal()
+        })?)
+    } else {
+        None
+    };
+
+    let token = model::generate_token(model::SESSION_PREFIX);
+    let session = repo::SessionRow {
+        tenant_id: scope.tenant_id(),
+        id: Uuid::now_v7(),
+        user_id: user.id,
+        expires_at: now + Duration::hours(config.session_hours),
+    };
+    let scope = TenantScope::anonymous(
+        scope.tenant().clone(),
+        Actor { session_id: Some(session.id.to_string()), ..scope.actor().clone() },
+    );
+    let mut tx = store.begin().await?;
+    users::record_login_success(&mut tx, &scope, &user, now, new_hash).await?;
+    let (ip, agent) = (scope.actor().ip_address.clone(), scope.actor().user_agent.clone());
+    repo::insert_session(&mut tx, &session, model::token_hash(&token), now, ip, agent).await?;
+    let change = Change::new(Action::Login, "user", user.id)
+        .values(None, Some(serde_json::json!({"method": "password", "rehashed": verification.needs_rehash})));
+    audit::record(&mut tx, &scope, now, change).await?;
+    tx.commit().await?;
+    let user = users::find_live(store, scope.tenant_id(), user.id).await?.ok_or_else(invalid_credentials)?;
+    Ok(LoginResponse { token, expires_at: session.expires_at, user })
+}
+
+/// The principal behind a session token: a live session of a user who may still act.
+pub async fn authenticate_session(
+    store: &Store,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Option<Principal>, StoreError> {
+    let Some(session) = repo::active_session(store, model::token_hash(token), now).await? else {
+        return Ok(None);
+    };
+    let Some(user) = users::find_live(store, session.tenant_id, session.user_id).await? else {
+        return Ok(None);
+    };
+    // A locked account keeps the sessions it had (the lock stops password guessing); suspension ends them all.
+    if !["active", "locked"].contains(&user.status.as_str()) {
+        return Ok(None);
+    }
+    Ok(Some(Principal {
+        kind: ActorKind::User,
+        user_id: Some(user.id),
+        api_key_id: None,
+        session_id: Some(session.id),
+        tenant_id: session.tenant_id,
+        role: Role::parse(&user.role).unwrap_or(Role::User),
+    }))
+}
+
+/// End the caller's session.
+pub async fn logout(store: &Store, principal: &Principal, actor: &Actor, now: OffsetDateTime) -> Result<(), Problem> {
+    let (Some(session_id), Some(user_id)) = (principal.session_id, principal.user_id) else {
+        return Err(Problem::bad_request("logout ends a session; revoke API keys with `roster apikey revoke`"));
+    };
+    let mut tx = store.begin().await?;
+    if repo::revoke_session(&mut tx, principal.tenant_id, session_id, now).await? {
+        let change = Change::new(Action::Logout, "user", user_id);
+        audit::record_in(&mut tx, principal.tenant_id, actor, now, vec![change]).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
