@@ -78,6 +78,13 @@ async fn commands_manage_tenants_users_and_keys(backend: Backend) {
     let restored = stdout_json(&roster(&db, &["user", "restore", "--tenant", "acme", id, "--format", "json"]));
     assert!(restored["deleted_at"].is_null());
 
+    let suspended = stdout_json(&roster(&db, &["user", "suspend", "--tenant", "acme", id, "--format", "json"]));
+    assert_eq!(suspended["status"], "suspended");
+    let active = stdout_json(&roster(&db, &["user", "activate", "--tenant", "acme", id, "--format", "json"]));
+    assert_eq!(active["status"], "active");
+    let not_locked = roster(&db, &["user", "unlock", "--tenant", "acme", id]);
+    assert_eq!(not_locked.status.code(), Some(2), "unlocking an unlocked user is the caller's mistake");
+
     let key = stdout_json(&roster(
         &db,
         &["apikey", "create", "--tenant", "acme", "--role", "admin", "--name", "ci", "--format", "json"],

@@ -4,7 +4,7 @@ use std::io::Read;
 
 use roster::principal::Role;
 use roster::users::model::{ExperienceLevel, UserStatus, UserType};
-use roster::users::{NewUser, Passwords, User, UserFilter, UserPatch};
+use roster::users::{NewUser, Passwords, StatusAction, User, UserFilter, UserPatch};
 use uuid::Uuid;
 
 use crate::output::{self, Format};
@@ -95,6 +95,24 @@ pub enum Command {
     },
     /// Restore a soft-deleted user
     Restore {
+        #[arg(long)]
+        tenant: String,
+        id: Uuid,
+    },
+    /// Suspend a user: no sign-in, and its sessions stop working
+    Suspend {
+        #[arg(long)]
+        tenant: String,
+        id: Uuid,
+    },
+    /// Activate a user (from suspended, invited, pending or locked)
+    Activate {
+        #[arg(long)]
+        tenant: String,
+        id: Uuid,
+    },
+    /// Unlock a user locked by failed sign-ins
+    Unlock {
         #[arg(long)]
         tenant: String,
         id: Uuid,
@@ -204,6 +222,9 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
             let user = roster::users::delete(&store, admin(&scope)?, now, id, None).await.map_err(problem)?;
             print(context, &[user], true);
         }
+        Command::Suspend { tenant, id } => status(context, &store, now, &tenant, id, StatusAction::Suspend).await?,
+        Command::Activate { tenant, id } => status(context, &store, now, &tenant, id, StatusAction::Activate).await?,
+        Command::Unlock { tenant, id } => status(context, &store, now, &tenant, id, StatusAction::Unlock).await?,
         Command::Restore { tenant, id } => {
             let scope = super::scope(&store, &tenant).await?;
             let user = roster::users::restore(&store, admin(&scope)?, now, id, None).await.map_err(problem)?;
@@ -211,6 +232,20 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
         }
     }
     store.close().await;
+    Ok(())
+}
+
+async fn status(
+    context: &Context,
+    store: &roster::store::Store,
+    now: time::OffsetDateTime,
+    tenant: &str,
+    id: Uuid,
+    action: StatusAction,
+) -> Result<(), Failure> {
+    let scope = super::scope(store, tenant).await?;
+    let user = roster::users::change_status(store, admin(&scope)?, now, id, None, action).await.map_err(problem)?;
+    print(context, &[user], true);
     Ok(())
 }
 
