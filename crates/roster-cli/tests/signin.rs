@@ -229,3 +229,40 @@ e2e_test!(admins_suspend_activate_and_unlock, |server| async move {
     let denied = server.post(&format!("/v1/tenants/other/users/{id}/suspend"), &user_key, json!(null)).await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
 });
+
+async fn usage_minutes(backend: roster::store::Backend) {
+    let clock = manual_clock();
+    let Some(server) = common::Server::start_with(backend, Config::default(), clock.clone()).await else { return };
+    with_user(&server).await;
+    let token = login(&server, json!({"email": "ana@example.com", "password": PASSWORD})).await.body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mark = |seconds: i64| {
+        let (server, clock, token) = (&server, clock.clone(), token.clone());
+        async move {
+            clock.advance(time::Duration::seconds(seconds));
+            let reply = server.send(Method::POST, "/v1/me/activity", Some(&token), None, &[]).await;
+            assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+            reply.body
+        }
+    };
+    // every 30 s for 3 minutes: 3 minutes of use, and last_active_at follows
+    let mut user = json!(null);
+    for _ in 0..6 {
+        user = mark(30).await;
+    }
+    assert_eq!(user["total_usage_minutes"], 3);
+    assert_eq!(user["last_active_at"], "2026-11-22T12:03:00Z");
+    // exactly at the gap limit still counts; past it, a new stretch starts
+    assert_eq!(mark(5 * 60).await["total_usage_minutes"], 8);
+    assert_eq!(mark(5 * 60 + 1).await["total_usage_minutes"], 8, "a gap over 5 minutes is not use");
+    assert_eq!(mark(60).await["total_usage_minutes"], 9);
+    // an API key has no session to be active in
+    let key = server.tenant_with_key("keys", Role::Admin).await;
+    assert_eq!(
+        server.send(Method::POST, "/v1/me/activity", Some(&key), None, &[]).await.status,
+        StatusCode::BAD_REQUEST
+    );
+}
+roster::backend_test!(activity_marks_count_usage_minutes_within_the_gap, usage_minutes);

@@ -56,6 +56,8 @@ pub struct Config {
     pub lock_minutes: i64,
     /// How long a session lasts from sign-in, in hours (fixed, not sliding).
     pub session_hours: i64,
+    /// Activity marks of a session at most this many minutes apart count as continuous use.
+    pub activity_gap_minutes: i64,
 }
 
 impl Default for Config {
@@ -79,6 +81,7 @@ impl Default for Config {
             lock_after_failures: 5,
             lock_minutes: 15,
             session_hours: 12,
+            activity_gap_minutes: 5,
         }
     }
 }
@@ -127,10 +130,14 @@ impl Config {
         if self.argon2_memory_kib < 19_456 || self.argon2_iterations < 2 || self.argon2_parallelism < 1 {
             return invalid("argon2_memory_kib", "Argon2id must be at least m=19456 KiB, t=2, p=1 (OWASP)");
         }
-        if self.lock_after_failures < 1 || self.lock_minutes < 1 || self.session_hours < 1 {
+        if self.lock_after_failures < 1
+            || self.lock_minutes < 1
+            || self.session_hours < 1
+            || self.activity_gap_minutes < 1
+        {
             return invalid(
                 "lock_after_failures",
-                "lock_after_failures, lock_minutes and session_hours must be at least 1",
+                "lock_after_failures, lock_minutes, session_hours and activity_gap_minutes must be at least 1",
             );
         }
         Ok(())

@@ -176,3 +176,38 @@ pub async fn logout(store: &Store, principal: &Principal, actor: &Actor, now: Of
     tx.commit().await?;
     Ok(())
 }
+
+/// `POST /v1/me/activity`: the signed-in user is active now. The time since the session's previous mark counts toward
+/// `total_usage_minutes` when it is at most `activity_gap_minutes`; a longer gap starts a new stretch. Seconds are
+/// carried per session, so marks every 30 s add up to whole minutes.
+pub async fn mark_activity(
+    store: &Store,
+    config: &Config,
+    principal: &Principal,
+    now: OffsetDateTime,
+) -> Result<User, Problem> {
+    let (Some(session_id), Some(user_id)) = (principal.session_id, principal.user_id) else {
+        return Err(Problem::bad_request("activity is marked by a signed-in user's session, not an API key"));
+    };
+    let gap_limit = Duration::minutes(config.activity_gap_minutes);
+    // A parallel mark of the same session may move the mark first; then count again from where it left it.
+    for _ in 0..5 {
+        let mut tx = store.begin().await?;
+        let Some((seen, usage)) = repo::session_activity(&mut tx, principal.tenant_id, session_id).await? else {
+            return Err(Problem::unauthenticated("the session has ended"));
+        };
+        let gap = now - seen;
+        let counted = if gap > Duration::ZERO && gap <= gap_limit { gap.whole_seconds() } else { 0 };
+        let total = usage + counted;
+        let minutes = total / 60 - usage / 60;
+        let at = now.max(seen);
+        if !repo::mark_session_activity(&mut tx, principal.tenant_id, session_id, seen, at, total).await? {
+            tx.rollback().await?;
+            continue;
+        }
+        users::record_activity(&mut tx, principal.tenant_id, user_id, at, minutes).await?;
+        tx.commit().await?;
+        return users::find_live(store, principal.tenant_id, user_id).await?.ok_or_else(|| Problem::not_found("user"));
+    }
+    Err(Problem::stale("the session's activity changed too often; retry"))
+}

@@ -83,8 +83,8 @@ pub(super) async fn insert_session(
     user_agent: Option<String>,
 ) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO sessions (tenant_id, id, user_id, token_hash, created_at, expires_at, ip_address, user_agent) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO sessions (tenant_id, id, user_id, token_hash, created_at, expires_at, ip_address, user_agent, \
+         last_active_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $5)",
         vec![
             session.tenant_id.into(),
             session.id.into(),
@@ -125,6 +125,38 @@ pub(super) async fn revoke_session(
         .execute(
             "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
             vec![tenant_id.into(), id.into(), now.into()],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// The session's last activity mark and the active seconds counted so far.
+pub(super) async fn session_activity(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<(OffsetDateTime, i64)>, StoreError> {
+    tx.query_opt(
+        "SELECT last_active_at, usage_seconds FROM sessions WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+        vec![tenant_id.into(), id.into()],
+    )
+    .await
+}
+
+/// Move the activity mark from `seen` to `at`, if no one else moved it first.
+pub(super) async fn mark_session_activity(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    id: Uuid,
+    seen: OffsetDateTime,
+    at: OffsetDateTime,
+    usage_seconds: i64,
+) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "UPDATE sessions SET last_active_at = $4, usage_seconds = $5 \
+             WHERE tenant_id = $1 AND id = $2 AND last_active_at = $3",
+            vec![tenant_id.into(), id.into(), seen.into(), at.into(), usage_seconds.into()],
         )
         .await?;
     Ok(n == 1)

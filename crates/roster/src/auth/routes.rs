@@ -13,7 +13,11 @@ use crate::http::{versioned, ApiResult, AppState, Authenticated, JsonBody, Probl
 use crate::users::User;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(login_route)).routes(routes!(logout_route)).routes(routes!(me))
+    OpenApiRouter::new()
+        .routes(routes!(login_route))
+        .routes(routes!(logout_route))
+        .routes(routes!(me))
+        .routes(routes!(activity))
 }
 
 /// The caller's address and user agent, for sign-in (which has no principal yet).
@@ -61,5 +65,13 @@ async fn me(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Res
     let user = crate::users::find_live(&state.store, auth.principal.tenant_id, user_id)
         .await?
         .ok_or_else(|| Problem::not_found("user"))?;
+    Ok(versioned(StatusCode::OK, user.version, &user))
+}
+
+/// Mark the signed-in user active now (counts toward `total_usage_minutes`).
+#[utoipa::path(post, path = "/v1/me/activity", tag = "me",
+    responses((status = 200, body = User), (status = 400, body = Problem)), security(("bearer" = [])))]
+async fn activity(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Response> {
+    let user = login::mark_activity(&state.store, &state.config, &auth.principal, state.clock.now()).await?;
     Ok(versioned(StatusCode::OK, user.version, &user))
 }

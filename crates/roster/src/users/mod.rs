@@ -504,3 +504,14 @@ pub async fn change_status(
     tx.commit().await?;
     Ok(next)
 }
+
+/// Record an activity mark in the caller's transaction (the session's bookkeeping is the auth module's).
+pub async fn record_activity(
+    tx: &mut crate::store::Tx,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    at: OffsetDateTime,
+    minutes: i64,
+) -> Result<(), StoreError> {
+    repo::record_activity(tx, tenant_id, user_id, at, minutes).await
+}

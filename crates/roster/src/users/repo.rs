@@ -252,3 +252,20 @@ pub(super) async fn set_status(tx: &mut Tx, u: &User, expected: i64) -> Result<b
         .await?;
     Ok(n == 1)
 }
+
+/// An activity mark: the user was active at `at`, and `minutes` more of use were counted.
+pub(super) async fn record_activity(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    id: Uuid,
+    at: OffsetDateTime,
+    minutes: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE users SET last_active_at = $3, total_usage_minutes = total_usage_minutes + $4 \
+         WHERE tenant_id = $1 AND id = $2",
+        vec![tenant_id.into(), id.into(), at.into(), minutes.into()],
+    )
+    .await
+    .map(drop)
+}

@@ -6,6 +6,9 @@ CREATE TABLE sessions (
     token_hash  BYTEA       NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL,
     expires_at  TIMESTAMPTZ NOT NULL,
+    -- the last activity mark, and the active time counted so far (gaps of at most activity_gap_minutes)
+    last_active_at TIMESTAMPTZ NOT NULL,
+    usage_seconds  BIGINT   NOT NULL DEFAULT 0,
     revoked_at  TIMESTAMPTZ,
     ip_address  TEXT,
     user_agent  TEXT,

@@ -6,6 +6,9 @@ CREATE TABLE sessions (
     token_hash  BLOB    NOT NULL,
     created_at  INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL,
+    -- the last activity mark, and the active time counted so far (gaps of at most activity_gap_minutes)
+    last_active_at INTEGER NOT NULL,
+    usage_seconds  INTEGER   NOT NULL DEFAULT 0,
     revoked_at  INTEGER,
     ip_address  TEXT,
     user_agent  TEXT,
