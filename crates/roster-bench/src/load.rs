@@ -69,6 +69,20 @@ impl Outcome {
     }
 }
 
+/// POST one request and return its body.
+pub async fn last_body(base: &str, path: &str, body: &str) -> anyhow::Result<String> {
+    let stream = tokio::net::TcpStream::connect(base).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let request = Request::post(path)
+        .header("host", base)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_owned())))?;
+    let response = sender.send_request(request).await?;
+    let bytes = response.into_body().collect().await?.to_bytes();
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 pub async fn wait_healthy(base: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
@@ -93,7 +107,16 @@ pub async fn run(
     budget: Budget,
     call: impl Fn(usize) -> Call + Send + Sync + 'static,
 ) -> anyhow::Result<Outcome> {
-    let call = Arc::new(call);
+    run_shared(base, authorization, connections, budget, Arc::new(call)).await
+}
+
+async fn run_shared(
+    base: &str,
+    authorization: &str,
+    connections: usize,
+    budget: Budget,
+    call: Arc<dyn Fn(usize) -> Call + Send + Sync>,
+) -> anyhow::Result<Outcome> {
     let counter = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let (deadline, limit) = match budget {

@@ -47,6 +47,9 @@ struct Args {
     /// The roster binary (default: beside this one)
     #[arg(long)]
     roster: Option<PathBuf>,
+    /// Seconds of the sign-in benchmarks (0 skips them)
+    #[arg(long, default_value_t = 10)]
+    login_seconds: u64,
     /// Print the results as JSON too
     #[arg(long)]
     json: bool,
@@ -241,6 +244,10 @@ async fn main() -> anyhow::Result<()> {
     create.print("user create (HTTP)");
     report.insert("user_create".into(), create.json());
 
+    if args.login_seconds > 0 {
+        signin(&args, &db.store, &scopes[0], &server, &auth, &mut report).await?;
+    }
+
     drop(server);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -248,5 +255,93 @@ async fn main() -> anyhow::Result<()> {
     if backend == Backend::Postgres {
         db.store.clone().close().await;
     }
+    Ok(())
+}
+
+/// Argon2id verifications per second with every core busy: the ceiling of sign-in throughput.
+fn raw_verify_rate(config: &Config, seconds: f64) -> f64 {
+    use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+    let params =
+        argon2::Params::new(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism, None)
+            .expect("valid parameters");
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::encode_b64(&[7u8; 16]).expect("salt");
+    let hash = argon.hash_password(b"bench password", &salt).expect("hash").to_string();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let started = Instant::now();
+    let threads: Vec<_> = (0..cores)
+        .map(|_| {
+            let (argon, hash) = (argon.clone(), hash.clone());
+            std::thread::spawn(move || {
+                let parsed = PasswordHash::new(&hash).expect("parse");
+                let mut n = 0u64;
+                while started.elapsed().as_secs_f64() < seconds {
+                    argon.verify_password(b"bench password", &parsed).expect("verifies");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Sign-in throughput against the raw verify rate, and how lookups fare during a sign-in flood.
+async fn signin(
+    args: &Args,
+    store: &Store,
+    scope: &TenantScope,
+    server: &Server,
+    auth: &str,
+    report: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    let config = Config::default();
+    let raw = raw_verify_rate(&config, 5.0);
+    println!("{:<28} {raw:>10.1} verifies/s (Argon2id m=19456 t=2 p=1, every core)", "raw password verify");
+    report.insert("raw_verify_per_s".into(), raw.into());
+
+    let passwords = Passwords::from_config(&config);
+    let admin = scope.admin().map_err(|_| anyhow::anyhow!("operator scope is admin"))?;
+    let mut people = Vec::new();
+    for i in 0..64 {
+        let email = format!("signin{i}@bench.example");
+        let input =
+            NewUser { email: Some(email.clone()), password: Some("bench password".into()), ..NewUser::default() };
+        roster::users::create(store, admin, &passwords, SystemClock.now(), input)
+            .await
+            .map_err(|p| anyhow::anyhow!("{p}"))?;
+        people.push(email);
+    }
+    let slug = scope.tenant().slug.clone();
+    let people = Arc::new(people);
+    let login_call = {
+        let (people, slug) = (people.clone(), slug.clone());
+        move |i: usize| {
+            let body = serde_json::json!({"email": people[i % people.len()], "password": "bench password"});
+            load::Call::post(format!("/v1/tenants/{slug}/auth/login"), body.to_string())
+        }
+    };
+    let duration = Duration::from_secs(args.login_seconds);
+    let logins = load::run(&server.base, auth, 16, load::Budget::Time(duration), login_call.clone()).await?;
+    logins.print("sign-in (HTTP)");
+    println!("{:<28} {:>10.1} % of the raw verify rate", "sign-in / raw verify", 100.0 * logins.rate() / raw);
+    report.insert("login".into(), logins.json());
+
+    // a sign-in flood and user lookups at the same time
+    let body = serde_json::json!({"email": people[0], "password": "bench password"}).to_string();
+    let token = load::last_body(&server.base, &format!("/v1/tenants/{slug}/auth/login"), &body).await?;
+    let token: serde_json::Value = serde_json::from_str(&token)?;
+    let session = format!("Bearer {}", token["token"].as_str().unwrap_or_default());
+    let flood = tokio::spawn({
+        let (base, auth) = (server.base.clone(), auth.to_owned());
+        async move { load::run(&base, &auth, 16, load::Budget::Time(duration), login_call).await }
+    });
+    let me = load::run(&server.base, &session, 16, load::Budget::Time(duration), |_| load::Call::get("/v1/me".into()))
+        .await?;
+    let flood = flood.await??;
+    me.print("GET /v1/me during sign-ins");
+    flood.print("sign-in during /v1/me load");
+    report.insert("me_during_login_flood".into(), me.json());
     Ok(())
 }
