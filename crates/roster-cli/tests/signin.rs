@@ -266,3 +266,47 @@ async fn usage_minutes(backend: roster::store::Backend) {
     );
 }
 roster::backend_test!(activity_marks_count_usage_minutes_within_the_gap, usage_minutes);
+
+async fn rate_limits(backend: roster::store::Backend) {
+    let config = Config { signin_per_account_per_minute: 3, signin_per_address_per_minute: 5, ..Config::default() };
+    let Some(server) = common::Server::start_with(backend, config, Arc::new(roster::clock::SystemClock)).await else {
+        return;
+    };
+    with_user(&server).await;
+    for _ in 0..3 {
+        assert_eq!(login(&server, json!({"email": "ana@example.com", "password": "nope"})).await.status, 401);
+    }
+    let limited = login(&server, json!({"email": "Ana@Example.com", "password": PASSWORD})).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "the account's bucket is empty, whatever the case");
+    assert_eq!(limited.body["type"], "urn:roster:problem:rate-limited");
+    assert!(limited.header("retry-after").and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s >= 1));
+    // other accounts from the same address, until the address's bucket is empty too
+    assert_eq!(login(&server, json!({"email": "bob@example.com", "password": "x"})).await.status, 401);
+    let by_address = login(&server, json!({"email": "carol@example.com", "password": "x"})).await;
+    assert_eq!(by_address.status, StatusCode::TOO_MANY_REQUESTS);
+}
+roster::backend_test!(sign_in_is_rate_limited_per_account_and_per_address, rate_limits);
+
+async fn trusted_proxy_header(backend: roster::store::Backend) {
+    let config = Config {
+        signin_per_address_per_minute: 2,
+        client_ip_header: Some("x-forwarded-for".into()),
+        ..Config::default()
+    };
+    let Some(server) = common::Server::start_with(backend, config, Arc::new(roster::clock::SystemClock)).await else {
+        return;
+    };
+    let attempt = |address: &'static str, n: usize| {
+        let server = &server;
+        async move {
+            let body = json!({"email": format!("user{n}@example.com"), "password": "x"});
+            let headers = [("x-forwarded-for", address)];
+            server.send(Method::POST, "/v1/tenants/default/auth/login", None, Some(&body), &headers).await.status
+        }
+    };
+    assert_eq!(attempt("203.0.113.7, 10.0.0.1", 1).await, 401);
+    assert_eq!(attempt("203.0.113.7", 2).await, 401);
+    assert_eq!(attempt("203.0.113.7", 3).await, 429, "the first address of the header is the client");
+    assert_eq!(attempt("198.51.100.9", 4).await, 401, "another client has its own bucket");
+}
+roster::backend_test!(behind_a_proxy_the_client_address_comes_from_the_trusted_header, trusted_proxy_header);

@@ -125,7 +125,12 @@ impl App {
     pub fn new(store: Store, config: Config, clock: Arc<dyn Clock>) -> Self {
         let directory =
             Arc::new(ModuleDirectory { store: store.clone(), clock: clock.clone(), tenants: Default::default() });
-        let state = AppState { store, config: Arc::new(config), clock, directory, client_ip_header: None };
+        let signin_limits = Arc::new(crate::http::ratelimit::SignInLimits::new(
+            config.signin_per_address_per_minute,
+            config.signin_per_account_per_minute,
+        ));
+        let client_ip_header = config.client_ip_header.clone();
+        let state = AppState { store, config: Arc::new(config), clock, directory, client_ip_header, signin_limits };
         Self { state }
     }
 

@@ -58,6 +58,13 @@ pub struct Config {
     pub session_hours: i64,
     /// Activity marks of a session at most this many minutes apart count as continuous use.
     pub activity_gap_minutes: i64,
+    /// Sign-in attempts one client address may make per minute (token bucket; the burst is the same number).
+    pub signin_per_address_per_minute: u32,
+    /// Sign-in attempts one account (tenant and login name) may receive per minute.
+    pub signin_per_account_per_minute: u32,
+    /// Behind a trusted proxy, the header that carries the client address (e.g. `x-forwarded-for`, first entry);
+    /// unset: the socket's peer address. Never set it without a proxy that overwrites the header.
+    pub client_ip_header: Option<String>,
 }
 
 impl Default for Config {
@@ -82,6 +89,9 @@ impl Default for Config {
             lock_minutes: 15,
             session_hours: 12,
             activity_gap_minutes: 5,
+            signin_per_address_per_minute: 60,
+            signin_per_account_per_minute: 20,
+            client_ip_header: None,
         }
     }
 }
@@ -139,6 +149,9 @@ impl Config {
                 "lock_after_failures",
                 "lock_after_failures, lock_minutes, session_hours and activity_gap_minutes must be at least 1",
             );
+        }
+        if self.signin_per_address_per_minute < 1 || self.signin_per_account_per_minute < 1 {
+            return invalid("signin_per_address_per_minute", "sign-in rate limits must be at least 1 per minute");
         }
         Ok(())
     }

@@ -41,6 +41,8 @@ async fn login_route(
     RequestFacts(actor): RequestFacts,
     JsonBody(request): JsonBody<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
+    let login = request.email.as_deref().or(request.username.as_deref()).unwrap_or_default().trim().to_lowercase();
+    state.signin_limits.check(actor.ip_address.as_deref(), &format!("{slug}/{login}"))?;
     let tenant = state.directory.tenant(&slug).await?;
     let response = login::login(&state.store, &state.config, state.clock.now(), tenant, actor, request).await?;
     Ok(Json(response))

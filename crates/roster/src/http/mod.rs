@@ -4,6 +4,7 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod pagination;
+pub mod ratelimit;
 pub mod state;
 
 pub use error::{FieldError, Problem};

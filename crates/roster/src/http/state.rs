@@ -27,4 +27,6 @@ pub struct AppState {
     pub directory: Arc<dyn Directory>,
     /// The header that carries the client address behind a trusted proxy; `None`: use the socket's address.
     pub client_ip_header: Option<String>,
+    /// Rate limits of sign-in.
+    pub signin_limits: Arc<super::ratelimit::SignInLimits>,
 }
