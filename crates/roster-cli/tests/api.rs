@@ -193,7 +193,9 @@ e2e_test!(bad_input_gets_a_clear_error_and_writes_nothing, |server| async move {
         .patch(&format!("{users}/{id}"), &key, json!({"display_name": "Ana", "timezone": "Nowhere/Land"}), None)
         .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(server.get(&format!("{users}/{id}"), &key).await.body, ana.body);
+    let mut before = ana.body.clone();
+    before.as_object_mut().unwrap().remove("invitation_token");
+    assert_eq!(server.get(&format!("{users}/{id}"), &key).await.body, before);
 });
 
 e2e_test!(only_live_tokens_get_in, |server| async move {

@@ -62,6 +62,12 @@ pub struct Config {
     pub signin_per_address_per_minute: u32,
     /// Sign-in attempts one account (tenant and login name) may receive per minute.
     pub signin_per_account_per_minute: u32,
+    /// How long an email verification token is valid, in hours.
+    pub verification_token_hours: i64,
+    /// How long an invitation token is valid, in hours.
+    pub invitation_token_hours: i64,
+    /// How long a password reset token is valid, in minutes.
+    pub reset_token_minutes: i64,
     /// Behind a trusted proxy, the header that carries the client address (e.g. `x-forwarded-for`, first entry);
     /// unset: the socket's peer address. Never set it without a proxy that overwrites the header.
     pub client_ip_header: Option<String>,
@@ -92,6 +98,9 @@ impl Default for Config {
             signin_per_address_per_minute: 60,
             signin_per_account_per_minute: 20,
             client_ip_header: None,
+            verification_token_hours: 48,
+            invitation_token_hours: 168,
+            reset_token_minutes: 60,
         }
     }
 }
@@ -149,6 +158,9 @@ impl Config {
                 "lock_after_failures",
                 "lock_after_failures, lock_minutes, session_hours and activity_gap_minutes must be at least 1",
             );
+        }
+        if self.verification_token_hours < 1 || self.invitation_token_hours < 1 || self.reset_token_minutes < 1 {
+            return invalid("reset_token_minutes", "token lifetimes must be at least 1");
         }
         if self.signin_per_address_per_minute < 1 || self.signin_per_account_per_minute < 1 {
             return invalid("signin_per_address_per_minute", "sign-in rate limits must be at least 1 per minute");

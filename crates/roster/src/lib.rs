@@ -17,6 +17,7 @@ pub mod store;
 pub mod tenants;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod tokens;
 pub mod users;
 
 pub use app::{migrations, App};

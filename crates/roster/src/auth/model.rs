@@ -1,9 +1,6 @@
 //! API keys: random bearer tokens, shown once, stored as SHA-256.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -48,17 +45,17 @@ impl FromRow for ApiKey {
     }
 }
 
-/// A fresh key: 256 random bits.
+/// A fresh API key.
 pub fn generate_key() -> String {
-    generate_token(API_KEY_PREFIX)
+    crate::tokens::generate(API_KEY_PREFIX)
 }
 
-/// A fresh token with a prefix that says what it is: 256 random bits.
+/// A fresh token with a prefix that says what it is.
 pub fn generate_token(prefix: &str) -> String {
-    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()))
+    crate::tokens::generate(prefix)
 }
 
 /// What is stored and looked up: SHA-256 of the whole token.
 pub fn token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
+    crate::tokens::hash(token)
 }

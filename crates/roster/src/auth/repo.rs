@@ -161,3 +161,17 @@ pub(super) async fn mark_session_activity(
         .await?;
     Ok(n == 1)
 }
+
+/// End every live session of a user (password reset).
+pub(super) async fn revoke_user_sessions(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    tx.execute(
+        "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        vec![tenant_id.into(), user_id.into(), now.into()],
+    )
+    .await
+}

@@ -7,8 +7,12 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::lifecycle::{
+    self, ConfirmRequest, RegisterRequest, RegisterResponse, ResetAccepted, ResetRequest, TokenRequest,
+};
 use super::login::{self, LoginRequest, LoginResponse};
 use crate::http::extract::request_actor;
+
 use crate::http::{versioned, ApiResult, AppState, Authenticated, JsonBody, Problem};
 use crate::users::User;
 
@@ -18,6 +22,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(logout_route))
         .routes(routes!(me))
         .routes(routes!(activity))
+        .routes(routes!(register))
+        .routes(routes!(verify_email))
+        .routes(routes!(reset_request))
+        .routes(routes!(reset_confirm))
 }
 
 /// The caller's address and user agent, for sign-in (which has no principal yet).
@@ -76,4 +84,100 @@ async fn me(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Res
 async fn activity(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Response> {
     let user = login::mark_activity(&state.store, &state.config, &auth.principal, state.clock.now()).await?;
     Ok(versioned(StatusCode::OK, user.version, &user))
+}
+
+/// Register: a `pending_verification` user and its email verification token, for the application to deliver.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/auth/register", tag = "auth", params(("tenant" = String, Path)),
+    request_body = RegisterRequest,
+    responses((status = 201, body = RegisterResponse), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem)))]
+async fn register(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RequestFacts(actor): RequestFacts,
+    JsonBody(request): JsonBody<RegisterRequest>,
+) -> ApiResult<Response> {
+    state
+        .signin_limits
+        .check(actor.ip_address.as_deref(), &format!("{slug}/{}", request.email.trim().to_lowercase()))?;
+    let tenant = state.directory.tenant(&slug).await?;
+    let response = lifecycle::register(&state.store, &state.config, state.clock.now(), tenant, actor, request).await?;
+    Ok((StatusCode::CREATED, Json(response)).into_response())
+}
+
+/// Verify an email address with its token: the user becomes active.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/auth/verify-email", tag = "auth", params(("tenant" = String, Path)),
+    request_body = TokenRequest, responses((status = 200, body = User), (status = 422, body = Problem)))]
+async fn verify_email(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RequestFacts(actor): RequestFacts,
+    JsonBody(request): JsonBody<TokenRequest>,
+) -> ApiResult<Response> {
+    let tenant = state.directory.tenant(&slug).await?;
+    let user = lifecycle::verify_email(&state.store, state.clock.now(), tenant, actor, request).await?;
+    Ok(versioned(StatusCode::OK, user.version, &user))
+}
+
+/// Ask for a password reset. The answer is the same whether or not the address is known; only the application
+/// (calling with an API key) receives the token to deliver.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/auth/password-reset/request", tag = "auth",
+    params(("tenant" = String, Path)), request_body = ResetRequest,
+    responses((status = 202, body = ResetAccepted), (status = 429, body = Problem)))]
+async fn reset_request(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RequestFacts(actor): RequestFacts,
+    caller: OptionalCaller,
+    JsonBody(request): JsonBody<ResetRequest>,
+) -> ApiResult<Response> {
+    state
+        .signin_limits
+        .check(actor.ip_address.as_deref(), &format!("{slug}/{}", request.email.trim().to_lowercase()))?;
+    let tenant = state.directory.tenant(&slug).await?;
+    let for_application = caller.0.as_ref().is_some_and(|auth| {
+        auth.principal.api_key_id.is_some() && tenant.as_ref().is_some_and(|t| auth.principal.may_enter(t))
+    });
+    let accepted = lifecycle::request_reset(
+        &state.store,
+        &state.config,
+        state.clock.now(),
+        tenant,
+        actor,
+        for_application,
+        request,
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
+}
+
+/// Set a new password with a reset or invitation token; every session of the user ends.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/auth/password-reset/confirm", tag = "auth",
+    params(("tenant" = String, Path)), request_body = ConfirmRequest,
+    responses((status = 200, body = User), (status = 422, body = Problem)))]
+async fn reset_confirm(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RequestFacts(actor): RequestFacts,
+    JsonBody(request): JsonBody<ConfirmRequest>,
+) -> ApiResult<Response> {
+    let tenant = state.directory.tenant(&slug).await?;
+    let user = lifecycle::confirm_reset(&state.store, &state.config, state.clock.now(), tenant, actor, request).await?;
+    Ok(versioned(StatusCode::OK, user.version, &user))
+}
+
+/// The caller, when it sent a token (which must then be valid).
+struct OptionalCaller(Option<Authenticated>);
+
+impl axum::extract::FromRequestParts<AppState> for OptionalCaller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Problem> {
+        if !parts.headers.contains_key(axum::http::header::AUTHORIZATION) {
+            return Ok(OptionalCaller(None));
+        }
+        <Authenticated as axum::extract::FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(|auth| OptionalCaller(Some(auth)))
+    }
 }

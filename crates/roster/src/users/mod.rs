@@ -1,5 +1,6 @@
 //! Users: every person a tenant knows, with their profile, status and soft delete.
 
+pub mod lifecycle;
 pub mod model;
 pub mod password;
 mod repo;
@@ -18,9 +19,14 @@ use crate::migrate::Migration;
 use crate::principal::{AdminScope, Role, TenantScope};
 use crate::store::{Store, StoreError};
 
-pub const MIGRATIONS: &[Migration] = &[crate::migration!(3, "0003_users", "users")];
+pub const MIGRATIONS: &[Migration] =
+    &[crate::migration!(3, "0003_users", "users"), crate::migration!(6, "0006_user_tokens", "user_tokens")];
 
 /// A unique violation on users, told as the field that is taken.
+pub fn conflict(e: StoreError) -> Problem {
+    taken(e)
+}
+
 fn taken(e: StoreError) -> Problem {
     match e.unique_violation() {
         Some(what) if what.contains("email") => {
@@ -54,9 +60,9 @@ impl Checks {
     }
 }
 
-fn can_grant(scope: &TenantScope, role: Role) -> Result<(), Problem> {
-    if role > scope.role() {
-        return Err(Problem::forbidden(format!("a {} cannot give the {} role", scope.role(), role)));
+fn can_grant(granter: Role, role: Role) -> Result<(), Problem> {
+    if role > granter {
+        return Err(Problem::forbidden(format!("a {granter} cannot give the {role} role")));
     }
     Ok(())
 }
@@ -65,6 +71,43 @@ fn can_grant(scope: &TenantScope, role: Role) -> Result<(), Problem> {
 pub async fn create(
     store: &Store,
     scope: AdminScope<'_>,
+    passwords: &Passwords,
+    now: OffsetDateTime,
+    input: NewUser,
+) -> Result<User, Problem> {
+    Ok(create_with_invitation(store, scope, passwords, now, input, None).await?.0)
+}
+
+/// Create a user; when it is `invited` and `invitation` gives a lifetime, also issue its invitation token (in the same
+/// transaction), with which the user sets a password.
+pub async fn create_with_invitation(
+    store: &Store,
+    scope: AdminScope<'_>,
+    passwords: &Passwords,
+    now: OffsetDateTime,
+    input: NewUser,
+    invitation: Option<time::Duration>,
+) -> Result<(User, Option<String>), Problem> {
+    let user = build_user(scope.tenant_id(), scope.role(), passwords, now, input).await?;
+    let mut tx = store.begin().await?;
+    // The insert is deferred, so its unique violation may surface at any of the next steps.
+    repo::insert(&mut tx, &user).await.map_err(taken)?;
+    let token = match invitation {
+        Some(lifetime) if user.status == UserStatus::Invited.as_str() => {
+            Some(lifecycle::invite(&mut tx, scope, now, lifetime, &user).await.map_err(taken)?)
+        }
+        _ => None,
+    };
+    let change = Change::new(Action::Create, "user", user.id).values(None, Some(user.view()));
+    audit::record(&mut tx, &scope, now, change).await.map_err(taken)?;
+    tx.commit().await.map_err(taken)?;
+    Ok((user, token))
+}
+
+/// Validate a new user and hash its password: the row to insert. `granter` is the role of whoever creates it.
+pub(crate) async fn build_user(
+    tenant_id: Uuid,
+    granter: Role,
     passwords: &Passwords,
     now: OffsetDateTime,
     input: NewUser,
@@ -104,7 +147,7 @@ pub async fn create(
     let imported_hash = input.password_hash.as_deref().and_then(|h| checks.take(password::imported_hash(h)));
     let role = input.role.unwrap_or(Role::User);
     checks.finish()?;
-    can_grant(&scope, role)?;
+    can_grant(granter, role)?;
 
     let has_credential = input.password.is_some() || imported_hash.is_some() || identity_provider.is_some();
     let status = input.status.unwrap_or(if has_credential { UserStatus::Active } else { UserStatus::Invited });
@@ -115,9 +158,9 @@ pub async fn create(
         })?),
         None => imported_hash,
     };
-    let user = User {
+    Ok(User {
         id: Uuid::now_v7(),
-        tenant_id: scope.tenant_id(),
+        tenant_id,
         email_key: email.as_ref().map(Email::key),
         email: email.map(|e| e.as_str().to_owned()),
         username: username.map(|u| u.as_str().to_owned()),
@@ -154,14 +197,7 @@ pub async fn create(
         updated_at: now,
         deleted_at: None,
         version: 1,
-    };
-    let mut tx = store.begin().await?;
-    // The insert is deferred, so its unique violation may surface at either of the next two steps.
-    repo::insert(&mut tx, &user).await.map_err(taken)?;
-    let change = Change::new(Action::Create, "user", user.id).values(None, Some(user.view()));
-    audit::record(&mut tx, &scope, now, change).await.map_err(taken)?;
-    tx.commit().await.map_err(taken)?;
-    Ok(user)
+    })
 }
 
 /// A user the caller may see: admins see everyone in the tenant, others only themselves. Soft-deleted users are only
@@ -283,7 +319,7 @@ pub async fn update(
         next.user_type = user_type.as_str().to_owned();
     }
     if let Some(role) = patch.role {
-        can_grant(&scope, role)?;
+        can_grant(scope.role(), role)?;
         next.role = role.as_str().to_owned();
     }
     checks.finish()?;

@@ -269,3 +269,63 @@ pub(super) async fn record_activity(
     .await
     .map(drop)
 }
+
+pub(super) async fn insert_token(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    purpose: &str,
+    hash: Vec<u8>,
+    now: OffsetDateTime,
+    expires_at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO user_tokens (tenant_id, id, user_id, purpose, token_hash, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        vec![
+            tenant_id.into(),
+            Uuid::now_v7().into(),
+            user_id.into(),
+            purpose.into(),
+            hash.into(),
+            now.into(),
+            expires_at.into(),
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+/// Use a live token once: the user it belongs to and its purpose, or nothing if it is unknown, used or expired.
+pub(super) async fn redeem_token(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    hash: Vec<u8>,
+    now: OffsetDateTime,
+) -> Result<Option<(Uuid, String)>, StoreError> {
+    tx.query_opt(
+        "UPDATE user_tokens SET used_at = $3 \
+         WHERE tenant_id = $1 AND token_hash = $2 AND used_at IS NULL AND expires_at > $3 \
+         RETURNING user_id, purpose",
+        vec![tenant_id.into(), hash.into(), now.into()],
+    )
+    .await
+}
+
+/// Write the credential and status fields after a verification, reset or accepted invitation.
+pub(super) async fn set_credentials(tx: &mut Tx, u: &User) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE users SET password_hash = $3, status = $4, email_verified_at = $5, failed_login_attempts = 0, \
+         locked_until = NULL, updated_at = $6, version = version + 1 WHERE tenant_id = $1 AND id = $2",
+        vec![
+            u.tenant_id.into(),
+            u.id.into(),
+            u.password_hash.clone().into(),
+            u.status.clone().into(),
+            u.email_verified_at.into(),
+            u.updated_at.into(),
+        ],
+    )
+    .await
+    .map(drop)
+}

@@ -65,8 +65,16 @@ async fn create_user(
     JsonBody(input): JsonBody<NewUser>,
 ) -> ApiResult<Response> {
     let passwords = Passwords::from_config(&state.config);
-    let user = super::create(&state.store, scope.admin()?, &passwords, state.clock.now(), input).await?;
-    Ok(versioned(StatusCode::CREATED, user.version, &user))
+    let invitation = Some(time::Duration::hours(state.config.invitation_token_hours));
+    let (user, token) =
+        super::create_with_invitation(&state.store, scope.admin()?, &passwords, state.clock.now(), input, invitation)
+            .await?;
+    let mut body = user.view();
+    if let (Some(token), Some(fields)) = (token, body.as_object_mut()) {
+        // an invited user's token to set a password, for the application to deliver; shown only here
+        fields.insert("invitation_token".into(), token.into());
+    }
+    Ok(versioned(StatusCode::CREATED, user.version, &body))
 }
 
 /// List users (admin), filtered, in keyset pages.

@@ -1,0 +1,158 @@
+//! Registration, email verification, invitations and password resets, end to end.
+
+mod common;
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use roster::clock::ManualClock;
+use roster::config::Config;
+use roster::principal::Role;
+use serde_json::{json, Value};
+use time::macros::datetime;
+
+async fn public(server: &common::Server, path: &str, body: Value) -> common::Reply {
+    server.send(Method::POST, &format!("/v1/tenants/acme{path}"), None, Some(&body), &[]).await
+}
+
+async fn start(backend: roster::store::Backend) -> Option<(common::Server, Arc<ManualClock>, String)> {
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-22 12:00 UTC)));
+    let server = common::Server::start_with(backend, Config::default(), clock.clone()).await?;
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    Some((server, clock, key))
+}
+
+async fn registration(backend: roster::store::Backend) {
+    let Some((server, clock, _)) = start(backend).await else { return };
+    let registered =
+        public(&server, "/auth/register", json!({"email": "new@example.com", "password": "a new password"})).await;
+    assert_eq!(registered.status, StatusCode::CREATED, "{:?}", registered.body);
+    assert_eq!(registered.body["user"]["status"], "pending_verification");
+    let token = registered.body["verification_token"].as_str().unwrap().to_owned();
+    let login = json!({"email": "new@example.com", "password": "a new password"});
+    assert_eq!(
+        public(&server, "/auth/login", login.clone()).await.status,
+        StatusCode::UNAUTHORIZED,
+        "not yet verified"
+    );
+
+    let again =
+        public(&server, "/auth/register", json!({"email": "NEW@example.com", "password": "another password"})).await;
+    assert_eq!((again.status, &again.body["errors"][0]["field"]), (StatusCode::CONFLICT, &json!("email")));
+    let sneaky = public(
+        &server,
+        "/auth/register",
+        json!({"email": "x@example.com", "password": "pw pw pw pw", "role": "admin"}),
+    )
+    .await;
+    assert_eq!(sneaky.status, StatusCode::UNPROCESSABLE_ENTITY, "no role on registration");
+
+    clock.advance(time::Duration::hours(1));
+    let verified = public(&server, "/auth/verify-email", json!({"token": token})).await;
+    assert_eq!(verified.status, StatusCode::OK, "{:?}", verified.body);
+    assert_eq!(
+        (&verified.body["status"], &verified.body["email_verified_at"]),
+        (&json!("active"), &json!("2026-11-22T13:00:00Z"))
+    );
+    let reused = public(&server, "/auth/verify-email", json!({"token": token})).await;
+    assert_eq!(
+        (reused.status, &reused.body["errors"][0]["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("token"))
+    );
+    assert_eq!(public(&server, "/auth/login", login).await.status, StatusCode::OK);
+
+    // a token expires
+    let late =
+        public(&server, "/auth/register", json!({"email": "late@example.com", "password": "a late password"})).await;
+    clock.advance(time::Duration::hours(49));
+    let expired = public(&server, "/auth/verify-email", json!({"token": late.body["verification_token"]})).await;
+    assert_eq!(expired.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+roster::backend_test!(registration_needs_a_verified_email, registration);
+
+async fn invitation(backend: roster::store::Backend) {
+    let Some((server, _, key)) = start(backend).await else { return };
+    let invited = server.post("/v1/tenants/acme/users", &key, json!({"email": "invited@example.com"})).await;
+    assert_eq!(invited.body["status"], "invited");
+    let token = invited.body["invitation_token"].as_str().unwrap().to_owned();
+    let id = invited.body["id"].as_str().unwrap().to_owned();
+    assert!(
+        server.get(&format!("/v1/tenants/acme/users/{id}"), &key).await.body.get("invitation_token").is_none(),
+        "shown once"
+    );
+    let short = public(&server, "/auth/password-reset/confirm", json!({"token": token, "password": "short"})).await;
+    assert_eq!(
+        (short.status, &short.body["errors"][0]["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("password"))
+    );
+    let accepted =
+        public(&server, "/auth/password-reset/confirm", json!({"token": token, "password": "my own password"})).await;
+    assert_eq!(accepted.status, StatusCode::OK, "{:?}", accepted.body);
+    assert_eq!(accepted.body["status"], "active");
+    assert!(accepted.body["email_verified_at"].is_string());
+    let login =
+        public(&server, "/auth/login", json!({"email": "invited@example.com", "password": "my own password"})).await;
+    assert_eq!(login.status, StatusCode::OK);
+}
+roster::backend_test!(an_invited_user_sets_a_password_with_the_invitation, invitation);
+
+async fn reset(backend: roster::store::Backend) {
+    let Some((server, _, key)) = start(backend).await else { return };
+    server
+        .post("/v1/tenants/acme/users", &key, json!({"email": "ana@example.com", "password": "the old password"}))
+        .await;
+    let session = public(&server, "/auth/login", json!({"email": "ana@example.com", "password": "the old password"}))
+        .await
+        .body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // anyone may ask, and hears the same; only the application gets a token
+    let known = public(&server, "/auth/password-reset/request", json!({"email": "ana@example.com"})).await;
+    let unknown = public(&server, "/auth/password-reset/request", json!({"email": "nobody@example.com"})).await;
+    assert_eq!((known.status, &known.body), (StatusCode::ACCEPTED, &json!({"accepted": true})));
+    assert_eq!((unknown.status, &unknown.body), (known.status, &known.body));
+    let app = |email: &str| {
+        let body = json!({"email": email});
+        let (server, key) = (&server, key.clone());
+        async move {
+            server
+                .send(Method::POST, "/v1/tenants/acme/auth/password-reset/request", Some(&key), Some(&body), &[])
+                .await
+        }
+    };
+    let real = app("ana@example.com").await;
+    let decoy = app("nobody@example.com").await;
+    assert_eq!((real.status, decoy.status), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
+    let token = real.body["reset_token"].as_str().unwrap().to_owned();
+    let fake = decoy.body["reset_token"].as_str().unwrap().to_owned();
+    assert_eq!((token.len(), &token[..3]), (fake.len(), &fake[..3]), "the decoy looks like a token");
+    assert_eq!(
+        public(&server, "/auth/password-reset/confirm", json!({"token": fake, "password": "whatever pw"})).await.status,
+        422
+    );
+
+    let done =
+        public(&server, "/auth/password-reset/confirm", json!({"token": token, "password": "the new password"})).await;
+    assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
+    assert_eq!(server.get("/v1/me", &session).await.status, StatusCode::UNAUTHORIZED, "a reset ends every session");
+    let old = public(&server, "/auth/login", json!({"email": "ana@example.com", "password": "the old password"})).await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    let new = public(&server, "/auth/login", json!({"email": "ana@example.com", "password": "the new password"})).await;
+    assert_eq!(new.status, StatusCode::OK);
+    let again =
+        public(&server, "/auth/password-reset/confirm", json!({"token": token, "password": "third password"})).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "single use");
+
+    let tenant = roster::tenants::find(&server.db.store, "acme").await.unwrap().unwrap();
+    let log: Vec<roster::audit::AuditEntry> = {
+        let scope = roster::principal::TenantScope::operator(tenant.as_ref(), roster::principal::Actor::cli());
+        let id = done.body["id"].as_str().unwrap();
+        roster::audit::entries_for(&server.db.store, &scope, "user", id).await.unwrap()
+    };
+    let text = serde_json::to_string(&log).unwrap();
+    assert!(text.contains("\"password\":\"changed\""), "the reset is audited");
+    assert!(!text.contains(&token) && !text.contains("the new password") && !text.contains("argon2"), "no secrets");
+}
+roster::backend_test!(a_password_reset_is_single_use_and_ends_sessions, reset);

@@ -1,0 +1,145 @@
+//! Registration, email verification and password resets over HTTP: the users module keeps the tokens, this module
+//! decides who may ask for them and ends sessions when a password is reset.
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use utoipa::ToSchema;
+
+use super::repo;
+use crate::config::Config;
+use crate::http::Problem;
+use crate::principal::{Actor, ActorKind, TenantRef, TenantScope};
+use crate::store::Store;
+use crate::users::{self, lifecycle, NewUser, Passwords, User};
+
+/// `POST …/auth/register`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    #[schema(format = Password)]
+    pub password: String,
+    pub timezone: Option<String>,
+}
+
+/// A registered user and the token that verifies its email; the calling application delivers the token.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RegisterResponse {
+    pub user: User,
+    pub verification_token: String,
+}
+
+/// `POST …/auth/verify-email`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    pub token: String,
+}
+
+/// `POST …/auth/password-reset/request`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub email: String,
+}
+
+/// The same answer whether or not the email belongs to someone. Only the application (an API key) receives a token
+/// to deliver — a real one, or for an unknown address one that was never stored.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ResetAccepted {
+    pub accepted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset_token: Option<String>,
+}
+
+/// `POST …/auth/password-reset/confirm`: a reset or invitation token and the new password.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    pub token: String,
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+fn public_scope(tenant: Option<TenantRef>, actor: Actor) -> Result<TenantScope, Problem> {
+    let tenant = tenant.filter(|t| t.status == "active").ok_or_else(|| Problem::not_found("tenant"))?;
+    Ok(TenantScope::anonymous(tenant, Actor { kind: Some(ActorKind::User), ..actor }))
+}
+
+pub async fn register(
+    store: &Store,
+    config: &Config,
+    now: OffsetDateTime,
+    tenant: Option<TenantRef>,
+    actor: Actor,
+    request: RegisterRequest,
+) -> Result<RegisterResponse, Problem> {
+    let scope = public_scope(tenant, actor)?;
+    let input = NewUser {
+        email: Some(request.email),
+        username: request.username,
+        display_name: request.display_name,
+        password: Some(request.password),
+        timezone: request.timezone,
+        ..NewUser::default()
+    };
+    let lifetime = Duration::hours(config.verification_token_hours);
+    let mut tx = store.begin().await?;
+    let (user, token) =
+        lifecycle::register(&mut tx, &scope, &Passwords::from_config(config), now, lifetime, input).await?;
+    tx.commit().await.map_err(users::conflict)?;
+    Ok(RegisterResponse { user, verification_token: token })
+}
+
+pub async fn verify_email(
+    store: &Store,
+    now: OffsetDateTime,
+    tenant: Option<TenantRef>,
+    actor: Actor,
+    request: TokenRequest,
+) -> Result<User, Problem> {
+    let scope = public_scope(tenant, actor)?;
+    let mut tx = store.begin().await?;
+    let user = lifecycle::verify_email(&mut tx, &scope, now, &request.token).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+pub async fn request_reset(
+    store: &Store,
+    config: &Config,
+    now: OffsetDateTime,
+    tenant: Option<TenantRef>,
+    actor: Actor,
+    for_application: bool,
+    request: ResetRequest,
+) -> Result<ResetAccepted, Problem> {
+    let scope = public_scope(tenant, actor)?;
+    let lifetime = Duration::minutes(config.reset_token_minutes);
+    let mut tx = store.begin().await?;
+    let issued = lifecycle::request_password_reset(&mut tx, &scope, store, now, lifetime, &request.email).await?;
+    tx.commit().await?;
+    let token = issued.map(|(_, token)| token).unwrap_or_else(|| crate::tokens::generate(lifecycle::TOKEN_PREFIX));
+    Ok(ResetAccepted { accepted: true, reset_token: for_application.then_some(token) })
+}
+
+/// Set the password with a reset or invitation token, and end every session of the user.
+pub async fn confirm_reset(
+    store: &Store,
+    config: &Config,
+    now: OffsetDateTime,
+    tenant: Option<TenantRef>,
+    actor: Actor,
+    request: ConfirmRequest,
+) -> Result<User, Problem> {
+    let scope = public_scope(tenant, actor)?;
+    let passwords = Passwords::from_config(config);
+    let mut tx = store.begin().await?;
+    let user =
+        lifecycle::set_password_with_token(&mut tx, &scope, &passwords, now, &request.token, request.password).await?;
+    repo::revoke_user_sessions(&mut tx, scope.tenant_id(), user.id, now).await?;
+    tx.commit().await?;
+    Ok(user)
+}

@@ -1,0 +1,191 @@
+//! Registration, email verification, invitations and password resets: single-use tokens (random, stored as SHA-256,
+//! expiring) that roster hands to the calling application to deliver; roster sends no mail.
+
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use super::{model, repo, taken, NewUser, Passwords, User, UserStatus};
+use crate::audit::{self, Action, Change};
+use crate::http::Problem;
+use crate::principal::{AdminScope, Role, TenantScope};
+use crate::store::{StoreError, Tx};
+
+/// Every user token starts with this.
+pub const TOKEN_PREFIX: &str = "rt_";
+
+/// What a token lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    VerifyEmail,
+    Invitation,
+    PasswordReset,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::VerifyEmail => "verify_email",
+            Purpose::Invitation => "invitation",
+            Purpose::PasswordReset => "password_reset",
+        }
+    }
+}
+
+/// Issue a token for `user_id` in the caller's transaction; the token is returned once and stored hashed.
+pub async fn issue(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    purpose: Purpose,
+    now: OffsetDateTime,
+    lifetime: Duration,
+) -> Result<String, StoreError> {
+    let token = crate::tokens::generate(TOKEN_PREFIX);
+    repo::insert_token(tx, tenant_id, user_id, purpose.as_str(), crate::tokens::hash(&token), now, now + lifetime)
+        .await?;
+    Ok(token)
+}
+
+fn invalid_token() -> Problem {
+    Problem::invalid("token", "is unknown, already used or expired")
+}
+
+/// Redeem a token for one of `purposes`: the live user it belongs to, and the purpose it had.
+async fn redeem(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    token: &str,
+    now: OffsetDateTime,
+    purposes: &[Purpose],
+) -> Result<(User, Purpose), Problem> {
+    if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
+        return Err(invalid_token());
+    }
+    let Some((user_id, purpose)) = repo::redeem_token(tx, tenant_id, crate::tokens::hash(token), now).await? else {
+        return Err(invalid_token());
+    };
+    let purpose = purposes.iter().copied().find(|p| p.as_str() == purpose).ok_or_else(invalid_token)?;
+    let user =
+        repo::get_in(tx, tenant_id, user_id).await?.filter(|u| u.deleted_at.is_none()).ok_or_else(invalid_token)?;
+    Ok((user, purpose))
+}
+
+/// Self-registration: a `pending_verification` user with a password, and its email verification token.
+pub async fn register(
+    tx: &mut Tx,
+    scope: &TenantScope,
+    passwords: &Passwords,
+    now: OffsetDateTime,
+    lifetime: Duration,
+    mut input: NewUser,
+) -> Result<(User, String), Problem> {
+    if input.email.is_none() {
+        return Err(Problem::invalid("email", "is required to register"));
+    }
+    if input.password.is_none() {
+        return Err(Problem::invalid("password", "is required to register"));
+    }
+    // Whoever registers gets an ordinary account; roles and status are for admins to give.
+    input.role = None;
+    input.status = Some(UserStatus::PendingVerification);
+    input.password_hash = None;
+    input.identity_provider = None;
+    input.identity_provider_id = None;
+    let user = super::build_user(scope.tenant_id(), Role::User, passwords, now, input).await?;
+    repo::insert(tx, &user).await.map_err(taken)?;
+    let token = issue(tx, scope.tenant_id(), user.id, Purpose::VerifyEmail, now, lifetime).await.map_err(taken)?;
+    let change = Change::new(Action::Create, "user", user.id).values(None, Some(user.view()));
+    audit::record(tx, scope, now, change).await.map_err(taken)?;
+    Ok((user, token))
+}
+
+/// Verify an email address: the pending user becomes active.
+pub async fn verify_email(tx: &mut Tx, scope: &TenantScope, now: OffsetDateTime, token: &str) -> Result<User, Problem> {
+    let (current, _) = redeem(tx, scope.tenant_id(), token, now, &[Purpose::VerifyEmail]).await?;
+    let mut next = current.clone();
+    next.email_verified_at = Some(now);
+    if current.status == UserStatus::PendingVerification.as_str() {
+        next.status = UserStatus::Active.as_str().to_owned();
+    }
+    save(tx, scope, now, &current, next).await
+}
+
+/// Set a new password with a reset or invitation token. An invited user becomes active (its address is proven by
+/// the token); a locked one is unlocked. The caller ends the user's sessions in the same transaction.
+pub async fn set_password_with_token(
+    tx: &mut Tx,
+    scope: &TenantScope,
+    passwords: &Passwords,
+    now: OffsetDateTime,
+    token: &str,
+    password: String,
+) -> Result<User, Problem> {
+    Passwords::check(&password).map_err(|e| Problem::validation(vec![e]))?;
+    let (current, purpose) =
+        redeem(tx, scope.tenant_id(), token, now, &[Purpose::PasswordReset, Purpose::Invitation]).await?;
+    let mut next = current.clone();
+    next.password_hash = Some(passwords.hash(password).await.map_err(|e| {
+        tracing::error!(error = %e, "password hashing failed");
+        Problem::internal()
+    })?);
+    if purpose == Purpose::Invitation || current.status == UserStatus::Locked.as_str() {
+        next.status = UserStatus::Active.as_str().to_owned();
+    }
+    if purpose == Purpose::Invitation && next.email_verified_at.is_none() {
+        next.email_verified_at = Some(now);
+    }
+    save(tx, scope, now, &current, next).await
+}
+
+/// A password reset token for the live user with this email, if there is one that may sign in.
+pub async fn request_password_reset(
+    tx: &mut Tx,
+    scope: &TenantScope,
+    store: &crate::store::Store,
+    now: OffsetDateTime,
+    lifetime: Duration,
+    email: &str,
+) -> Result<Option<(Uuid, String)>, Problem> {
+    let Some(user) = repo::by_email(store, scope.tenant_id(), &model::email_key(email)).await? else { return Ok(None) };
+    if user.status == UserStatus::Suspended.as_str() {
+        return Ok(None);
+    }
+    let token = issue(tx, scope.tenant_id(), user.id, Purpose::PasswordReset, now, lifetime).await?;
+    Ok(Some((user.id, token)))
+}
+
+/// An invitation token for an invited user (admin), e.g. to send a new invitation.
+pub async fn invite(
+    tx: &mut Tx,
+    scope: AdminScope<'_>,
+    now: OffsetDateTime,
+    lifetime: Duration,
+    user: &User,
+) -> Result<String, StoreError> {
+    issue(tx, scope.tenant_id(), user.id, Purpose::Invitation, now, lifetime).await
+}
+
+async fn save(
+    tx: &mut Tx,
+    scope: &TenantScope,
+    now: OffsetDateTime,
+    current: &User,
+    mut next: User,
+) -> Result<User, Problem> {
+    next.updated_at = now;
+    next.failed_login_attempts = 0;
+    next.locked_until = None;
+    repo::set_credentials(tx, &next).await?;
+    next.version = current.version + 1;
+    let (old, new) = audit::diff(&current.view(), &next.view());
+    let action = if current.status != next.status { Action::StatusChange } else { Action::Update };
+    let mut change = Change::new(action, "user", next.id).values(Some(old), Some(new));
+    if current.password_hash != next.password_hash {
+        // the hash never appears; the fact that it changed does
+        if let Some(serde_json::Value::Object(values)) = change.new_values.as_mut() {
+            values.insert("password".into(), "changed".into());
+        }
+    }
+    audit::record(tx, scope, now, change).await?;
+    Ok(next)
+}
