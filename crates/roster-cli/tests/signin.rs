@@ -310,3 +310,54 @@ async fn trusted_proxy_header(backend: roster::store::Backend) {
     assert_eq!(attempt("198.51.100.9", 4).await, 401, "another client has its own bucket");
 }
 roster::backend_test!(behind_a_proxy_the_client_address_comes_from_the_trusted_header, trusted_proxy_header);
+
+e2e_test!(external_identities_sign_in_through_the_application, |server| async move {
+    let (admin_key, ana_id) = with_user(&server).await;
+    let external = |body: Value, key: Option<String>| {
+        let server = &server;
+        async move { server.send(Method::POST, "/v1/tenants/acme/auth/external", key.as_deref(), Some(&body), &[]).await }
+    };
+    let first = json!({"identity_provider": "entra_id", "identity_provider_id": "oid-1", "email": "bo@example.com", "display_name": "Bo"});
+    let created = external(first.clone(), Some(admin_key.clone())).await;
+    assert_eq!(created.status, StatusCode::OK, "{:?}", created.body);
+    assert_eq!(
+        (&created.body["user"]["identity_provider"], &created.body["user"]["login_count"]),
+        (&json!("entra_id"), &json!(1))
+    );
+    let me = server.get("/v1/me", created.body["token"].as_str().unwrap()).await;
+    assert_eq!(me.body["email"], "bo@example.com");
+    // the same identity again: the same user, its name updated from the provider
+    let again = external(
+        json!({"identity_provider": "entra_id", "identity_provider_id": "oid-1", "display_name": "Bo Silva"}),
+        Some(admin_key.clone()),
+    )
+    .await;
+    assert_eq!(again.body["user"]["id"], created.body["user"]["id"]);
+    assert_eq!(
+        (&again.body["user"]["display_name"], &again.body["user"]["login_count"]),
+        (&json!("Bo Silva"), &json!(2))
+    );
+
+    // an existing email is linked only when the application says so
+    let clash = json!({"identity_provider": "google", "identity_provider_id": "g-9", "email": "ana@example.com"});
+    let refused = external(clash.clone(), Some(admin_key.clone())).await;
+    assert_eq!((refused.status, &refused.body["errors"][0]["field"]), (StatusCode::CONFLICT, &json!("email")));
+    let mut link = clash.clone();
+    link["link_by_email"] = json!(true);
+    let linked = external(link, Some(admin_key.clone())).await;
+    assert_eq!((linked.status, linked.body["user"]["id"].as_str()), (StatusCode::OK, Some(ana_id.as_str())));
+
+    // only API keys may call it
+    let session = created.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(external(first.clone(), Some(session)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(external(first, None).await.status, StatusCode::UNAUTHORIZED);
+    let bad =
+        external(json!({"identity_provider": "Not Valid!", "identity_provider_id": "x"}), Some(admin_key.clone()))
+            .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body["errors"].as_array().unwrap().iter().any(|e| e["field"] == "identity_provider"), "{:?}", bad.body);
+    // no email: the user is still created, named after the provider account
+    let bare =
+        external(json!({"identity_provider": "auth0", "identity_provider_id": "auth0|12345"}), Some(admin_key)).await;
+    assert_eq!((bare.status, &bare.body["user"]["username"]), (StatusCode::OK, &json!("auth0-auth0-12345")));
+});

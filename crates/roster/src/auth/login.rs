@@ -114,6 +114,20 @@ pub async fn login(
         None
     };
 
+    let facts = serde_json::json!({"method": "password", "rehashed": verification.needs_rehash});
+    open_session(store, config, &scope, &user, now, new_hash, facts).await
+}
+
+/// Record a successful sign-in and open a session, in one transaction with its `login` audit entry.
+pub(super) async fn open_session(
+    store: &Store,
+    config: &Config,
+    scope: &TenantScope,
+    user: &User,
+    now: OffsetDateTime,
+    new_hash: Option<String>,
+    facts: serde_json::Value,
+) -> Result<LoginResponse, Problem> {
     let token = model::generate_token(model::SESSION_PREFIX);
     let session = repo::SessionRow {
         tenant_id: scope.tenant_id(),
@@ -123,15 +137,13 @@ pub async fn login(
     };
     let scope = TenantScope::anonymous(
         scope.tenant().clone(),
-        Actor { session_id: Some(session.id.to_string()), ..scope.actor().clone() },
+        Actor { user_id: Some(user.id), session_id: Some(session.id.to_string()), ..scope.actor().clone() },
     );
     let mut tx = store.begin().await?;
-    users::record_login_success(&mut tx, &scope, &user, now, new_hash).await?;
+    users::record_login_success(&mut tx, &scope, user, now, new_hash).await?;
     let (ip, agent) = (scope.actor().ip_address.clone(), scope.actor().user_agent.clone());
     repo::insert_session(&mut tx, &session, model::token_hash(&token), now, ip, agent).await?;
-    let change = Change::new(Action::Login, "user", user.id)
-        .values(None, Some(serde_json::json!({"method": "password", "rehashed": verification.needs_rehash})));
-    audit::record(&mut tx, &scope, now, change).await?;
+    audit::record(&mut tx, &scope, now, Change::new(Action::Login, "user", user.id).values(None, Some(facts))).await?;
     tx.commit().await?;
     let user = users::find_live(store, scope.tenant_id(), user.id).await?.ok_or_else(invalid_credentials)?;
     Ok(LoginResponse { token, expires_at: session.expires_at, user })

@@ -1,5 +1,6 @@
 //! Authentication: API keys, the bootstrap sysadmin, and turning a bearer token into a [`Principal`].
 
+pub mod external;
 pub mod lifecycle;
 pub mod login;
 mod model;

@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(verify_email))
         .routes(routes!(reset_request))
         .routes(routes!(reset_confirm))
+        .routes(routes!(external))
 }
 
 /// The caller's address and user agent, for sign-in (which has no principal yet).
@@ -180,4 +181,18 @@ impl axum::extract::FromRequestParts<AppState> for OptionalCaller {
             .await
             .map(|auth| OptionalCaller(Some(auth)))
     }
+}
+
+/// Sign a user in through an external identity provider (API keys only): found or created by the provider's id.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/auth/external", tag = "auth", params(("tenant" = String, Path)),
+    request_body = super::external::ExternalRequest,
+    responses((status = 200, body = LoginResponse), (status = 403, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+async fn external(
+    State(state): State<AppState>,
+    crate::http::Scoped(scope): crate::http::Scoped,
+    JsonBody(request): JsonBody<super::external::ExternalRequest>,
+) -> ApiResult<Json<LoginResponse>> {
+    let response = super::external::sign_in(&state.store, &state.config, state.clock.now(), &scope, request).await?;
+    Ok(Json(response))
 }

@@ -551,3 +551,80 @@ pub async fn record_activity(
 ) -> Result<(), StoreError> {
     repo::record_activity(tx, tenant_id, user_id, at, minutes).await
 }
+
+/// The live user signed in through this identity provider account.
+pub async fn find_by_identity(
+    store: &Store,
+    tenant_id: Uuid,
+    provider: &str,
+    provider_id: &str,
+) -> Result<Option<User>, StoreError> {
+    repo::by_identity(store, tenant_id, provider, provider_id).await
+}
+
+/// The live user with this email, for linking an external identity.
+pub async fn find_by_email_in(store: &Store, tenant_id: Uuid, email: &str) -> Result<Option<User>, StoreError> {
+    repo::by_email(store, tenant_id, &model::email_key(email)).await
+}
+
+/// Create a user that an identity provider vouches for (external sign-in), with its audit entry.
+pub async fn create_external(
+    store: &Store,
+    scope: &TenantScope,
+    passwords: &Passwords,
+    now: OffsetDateTime,
+    input: NewUser,
+) -> Result<User, Problem> {
+    let user = build_user(scope.tenant_id(), Role::User, passwords, now, input).await?;
+    let mut tx = store.begin().await?;
+    repo::insert(&mut tx, &user).await.map_err(taken)?;
+    let change = Change::new(Action::Create, "user", user.id).values(None, Some(user.view()));
+    audit::record(&mut tx, scope, now, change).await.map_err(taken)?;
+    tx.commit().await.map_err(taken)?;
+    Ok(user)
+}
+
+/// What an identity provider says about the person signing in.
+#[derive(Debug, Clone, Copy)]
+pub struct ExternalIdentity<'a> {
+    pub provider: &'a str,
+    pub provider_id: &'a str,
+    pub email: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+}
+
+/// Link an identity provider account to a user, and take the provider's email and display name when given.
+pub async fn link_identity(
+    store: &Store,
+    scope: &TenantScope,
+    now: OffsetDateTime,
+    current: &User,
+    identity: ExternalIdentity<'_>,
+) -> Result<User, Problem> {
+    let ExternalIdentity { provider, provider_id, email, display_name } = identity;
+    let mut checks = Checks::default();
+    let mut next = current.clone();
+    next.identity_provider = checks.take(model::identity_provider(provider));
+    next.identity_provider_id = checks.take(model::identity_provider_id(provider_id));
+    if let Some(email) = email.and_then(|e| checks.take(Email::parse(e))) {
+        next.email_key = Some(email.key());
+        next.email = Some(email.as_str().to_owned());
+    }
+    if let Some(name) = display_name.and_then(|n| checks.take(model::display_name(n))) {
+        next.display_name = name;
+    }
+    checks.finish()?;
+    if next == *current {
+        return Ok(next);
+    }
+    next.updated_at = now;
+    let mut tx = store.begin().await?;
+    repo::set_identity(&mut tx, &next).await.map_err(taken)?;
+    next.version = current.version + 1;
+    let (old, new) = audit::diff(&current.view(), &next.view());
+    audit::record(&mut tx, scope, now, Change::new(Action::Update, "user", next.id).values(Some(old), Some(new)))
+        .await
+        .map_err(taken)?;
+    tx.commit().await.map_err(taken)?;
+    Ok(next)
+}

@@ -329,3 +329,39 @@ pub(super) async fn set_credentials(tx: &mut Tx, u: &User) -> Result<(), StoreEr
     .await
     .map(drop)
 }
+
+pub(super) async fn by_identity(
+    store: &Store,
+    tenant_id: Uuid,
+    provider: &str,
+    provider_id: &str,
+) -> Result<Option<User>, StoreError> {
+    store
+        .query_opt(
+            format!(
+                "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND identity_provider = $2 \
+                 AND identity_provider_id = $3 AND deleted_at IS NULL"
+            ),
+            vec![tenant_id.into(), provider.into(), provider_id.into()],
+        )
+        .await
+}
+
+pub(super) async fn set_identity(tx: &mut Tx, u: &User) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE users SET identity_provider = $3, identity_provider_id = $4, email = $5, email_key = $6, \
+         display_name = $7, updated_at = $8, version = version + 1 WHERE tenant_id = $1 AND id = $2",
+        vec![
+            u.tenant_id.into(),
+            u.id.into(),
+            u.identity_provider.clone().into(),
+            u.identity_provider_id.clone().into(),
+            u.email.clone().into(),
+            u.email_key.clone().into(),
+            u.display_name.clone().into(),
+            u.updated_at.into(),
+        ],
+    )
+    .await
+    .map(drop)
+}
