@@ -130,7 +130,12 @@ impl App {
             config.signin_per_account_per_minute,
         ));
         let client_ip_header = config.client_ip_header.clone();
-        let state = AppState { store, config: Arc::new(config), clock, directory, client_ip_header, signin_limits };
+        let secret_key = crate::secrets::load_or_create(&config).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "no secret key: two-factor sign-in is unavailable");
+            None
+        });
+        let state =
+            AppState { store, config: Arc::new(config), clock, directory, client_ip_header, secret_key, signin_limits };
         Self { state }
     }
 

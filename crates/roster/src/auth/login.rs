@@ -65,10 +65,22 @@ fn login_name(request: &LoginRequest) -> Result<String, Problem> {
     Ok(name)
 }
 
+/// A right password for an account with two-factor sign-in, but no code: ask for one.
+pub fn totp_required() -> Problem {
+    Problem::new(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "totp-required",
+        "Code required",
+        "this account signs in with a code from an authenticator app: send it as totp_code",
+    )
+}
+
 /// Sign in to `tenant` (`None`: no such tenant) and open a session.
+#[allow(clippy::too_many_arguments)]
 pub async fn login(
     store: &Store,
     config: &Config,
+    key: Option<&crate::secrets::SecretKey>,
     now: OffsetDateTime,
     tenant: Option<TenantRef>,
     actor: Actor,
@@ -104,6 +116,17 @@ pub async fn login(
         let lock_until = (number >= threshold).then(|| now + Duration::minutes(config.lock_minutes));
         users::record_login_failure(store, &scope, Some(&user), &name, now, lock_until).await?;
         return Err(invalid_credentials());
+    }
+    if user.totp_enabled_at.is_some() {
+        let Some(code) = request.totp_code.as_deref() else { return Err(totp_required()) };
+        let mut tx = store.begin().await?;
+        let passed = users::two_factor::check(&mut tx, key, scope.tenant_id(), user.id, code, now).await?;
+        tx.commit().await?;
+        if !passed {
+            let lock_until = (number >= threshold).then(|| now + Duration::minutes(config.lock_minutes));
+            users::record_login_failure(store, &scope, Some(&user), &name, now, lock_until).await?;
+            return Err(invalid_credentials());
+        }
     }
     let new_hash = if verification.needs_rehash {
         Some(passwords.hash(request.password).await.map_err(|e| {

@@ -27,6 +27,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reset_request))
         .routes(routes!(reset_confirm))
         .routes(routes!(external))
+        .routes(routes!(totp_enroll))
+        .routes(routes!(totp_confirm))
+        .routes(routes!(totp_disable))
 }
 
 /// The caller's address and user agent, for sign-in (which has no principal yet).
@@ -53,7 +56,8 @@ async fn login_route(
     let login = request.email.as_deref().or(request.username.as_deref()).unwrap_or_default().trim().to_lowercase();
     state.signin_limits.check(actor.ip_address.as_deref(), &format!("{slug}/{login}"))?;
     let tenant = state.directory.tenant(&slug).await?;
-    let response = login::login(&state.store, &state.config, state.clock.now(), tenant, actor, request).await?;
+    let key = state.secret_key.as_ref();
+    let response = login::login(&state.store, &state.config, key, state.clock.now(), tenant, actor, request).await?;
     Ok(Json(response))
 }
 
@@ -195,4 +199,86 @@ async fn external(
 ) -> ApiResult<Json<LoginResponse>> {
     let response = super::external::sign_in(&state.store, &state.config, state.clock.now(), &scope, request).await?;
     Ok(Json(response))
+}
+
+/// The signed-in user's scope in its own tenant.
+async fn own_scope(
+    state: &AppState,
+    auth: &Authenticated,
+) -> Result<(crate::principal::TenantScope, uuid::Uuid), Problem> {
+    let user_id = auth.principal.user_id.ok_or_else(|| Problem::not_found("signed-in user (an API key has none)"))?;
+    let tenant = crate::tenants::find_by_id(&state.store, auth.principal.tenant_id)
+        .await?
+        .ok_or_else(|| Problem::not_found("tenant"))?;
+    let scope = crate::principal::TenantScope::for_principal(&auth.principal, tenant.as_ref(), auth.actor.clone())?;
+    Ok((scope, user_id))
+}
+
+/// `{"code"}`: a code from the authenticator app (or, to turn two-factor off, a recovery code).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CodeRequest {
+    code: String,
+}
+
+/// Start two-factor enrolment: the secret for an authenticator app and ten recovery codes, shown once.
+#[utoipa::path(post, path = "/v1/me/totp/enroll", tag = "me",
+    responses((status = 200, body = crate::users::two_factor::Enrolment), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+async fn totp_enroll(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> ApiResult<Json<crate::users::two_factor::Enrolment>> {
+    let (scope, user_id) = own_scope(&state, &auth).await?;
+    let user = crate::users::find_live(&state.store, scope.tenant_id(), user_id)
+        .await?
+        .ok_or_else(|| Problem::not_found("user"))?;
+    let account = user.email.or(user.username).unwrap_or(user.display_name);
+    let enrolment = crate::users::two_factor::enroll(
+        &state.store,
+        &scope,
+        state.secret_key.as_ref(),
+        state.clock.now(),
+        user_id,
+        &account,
+    )
+    .await?;
+    Ok(Json(enrolment))
+}
+
+/// Turn two-factor on with a first code from the authenticator app.
+#[utoipa::path(post, path = "/v1/me/totp/confirm", tag = "me", request_body = CodeRequest,
+    responses((status = 204), (status = 422, body = Problem)), security(("bearer" = [])))]
+async fn totp_confirm(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    JsonBody(request): JsonBody<CodeRequest>,
+) -> ApiResult<Response> {
+    let (scope, user_id) = own_scope(&state, &auth).await?;
+    crate::users::two_factor::confirm(
+        &state.store,
+        &scope,
+        state.secret_key.as_ref(),
+        state.clock.now(),
+        user_id,
+        &request.code,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Turn two-factor off with a current code or a recovery code.
+#[utoipa::path(delete, path = "/v1/me/totp", tag = "me", request_body = CodeRequest,
+    responses((status = 204), (status = 422, body = Problem)), security(("bearer" = [])))]
+async fn totp_disable(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    JsonBody(request): JsonBody<CodeRequest>,
+) -> ApiResult<Response> {
+    let (scope, user_id) = own_scope(&state, &auth).await?;
+    // the user's own scope has the role `user` unless the user is an admin; a code is always asked for here
+    let key = state.secret_key.as_ref();
+    crate::users::two_factor::disable(&state.store, &scope, key, state.clock.now(), user_id, Some(&request.code))
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -27,6 +27,8 @@ pub struct AppState {
     pub directory: Arc<dyn Directory>,
     /// The header that carries the client address behind a trusted proxy; `None`: use the socket's address.
     pub client_ip_header: Option<String>,
+    /// The key that seals TOTP secrets; `None` when none is configured (two-factor enrolment is then refused).
+    pub secret_key: Option<crate::secrets::SecretKey>,
     /// Rate limits of sign-in.
     pub signin_limits: Arc<super::ratelimit::SignInLimits>,
 }

@@ -71,6 +71,11 @@ pub async fn find(store: &Store, slug: &str) -> Result<Option<Tenant>, StoreErro
     repo::by_slug(store, slug).await
 }
 
+/// The live tenant with this id.
+pub async fn find_by_id(store: &Store, id: Uuid) -> Result<Option<Tenant>, StoreError> {
+    repo::by_id(store, id).await
+}
+
 /// A page of tenants in creation order.
 pub async fn list(store: &Store, after: Option<Uuid>, limit: i64) -> Result<Vec<Tenant>, StoreError> {
     repo::list(store, after, limit).await

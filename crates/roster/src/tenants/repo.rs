@@ -64,3 +64,9 @@ pub(super) async fn update(tx: &mut Tx, t: &Tenant, expected: i64, now: OffsetDa
         .await?;
     Ok(n == 1)
 }
+
+pub(super) async fn by_id(store: &Store, id: Uuid) -> Result<Option<Tenant>, StoreError> {
+    store
+        .query_opt(format!("SELECT {COLUMNS} FROM tenants WHERE id = $1 AND deleted_at IS NULL"), vec![id.into()])
+        .await
+}

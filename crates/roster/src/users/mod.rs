@@ -5,6 +5,8 @@ pub mod model;
 pub mod password;
 mod repo;
 pub mod routes;
+pub mod totp;
+pub mod two_factor;
 
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -19,8 +21,11 @@ use crate::migrate::Migration;
 use crate::principal::{AdminScope, Role, TenantScope};
 use crate::store::{Store, StoreError};
 
-pub const MIGRATIONS: &[Migration] =
-    &[crate::migration!(3, "0003_users", "users"), crate::migration!(6, "0006_user_tokens", "user_tokens")];
+pub const MIGRATIONS: &[Migration] = &[
+    crate::migration!(3, "0003_users", "users"),
+    crate::migration!(6, "0006_user_tokens", "user_tokens"),
+    crate::migration!(7, "0007_totp", "totp"),
+];
 
 /// A unique violation on users, told as the field that is taken.
 pub fn conflict(e: StoreError) -> Problem {

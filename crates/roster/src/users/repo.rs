@@ -365,3 +365,86 @@ pub(super) async fn set_identity(tx: &mut Tx, u: &User) -> Result<(), StoreError
     .await
     .map(drop)
 }
+
+/// The stored TOTP secret (sealed), when it was enabled, and the newest step used.
+pub(super) async fn totp_state(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<(Option<Vec<u8>>, Option<OffsetDateTime>, Option<i64>)>, StoreError> {
+    tx.query_opt(
+        "SELECT totp_secret, totp_enabled_at, totp_last_step FROM users \
+         WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+        vec![tenant_id.into(), id.into()],
+    )
+    .await
+}
+
+pub(super) async fn set_totp(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    id: Uuid,
+    sealed: Option<Vec<u8>>,
+    enabled_at: Option<OffsetDateTime>,
+    last_step: Option<i64>,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE users SET totp_secret = $3, totp_enabled_at = $4, totp_last_step = $5, updated_at = $6, \
+         version = version + 1 WHERE tenant_id = $1 AND id = $2",
+        vec![tenant_id.into(), id.into(), sealed.into(), enabled_at.into(), last_step.into(), now.into()],
+    )
+    .await
+    .map(drop)
+}
+
+/// Spend a TOTP step: only a step newer than every step used before, so each code works once.
+pub(super) async fn use_totp_step(tx: &mut Tx, tenant_id: Uuid, id: Uuid, step: i64) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "UPDATE users SET totp_last_step = $3 WHERE tenant_id = $1 AND id = $2 \
+             AND (totp_last_step IS NULL OR totp_last_step < $3)",
+            vec![tenant_id.into(), id.into(), step.into()],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub(super) async fn replace_recovery_codes(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    hashes: Vec<Vec<u8>>,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM totp_recovery_codes WHERE tenant_id = $1 AND user_id = $2",
+        vec![tenant_id.into(), user_id.into()],
+    )
+    .await?;
+    for hash in hashes {
+        tx.execute_deferred(
+            "INSERT INTO totp_recovery_codes (tenant_id, user_id, code_hash, created_at) VALUES ($1, $2, $3, $4)",
+            vec![tenant_id.into(), user_id.into(), hash.into(), now.into()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn use_recovery_code(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    hash: Vec<u8>,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "UPDATE totp_recovery_codes SET used_at = $4 \
+             WHERE tenant_id = $1 AND user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+            vec![tenant_id.into(), user_id.into(), hash.into(), now.into()],
+        )
+        .await?;
+    Ok(n == 1)
+}

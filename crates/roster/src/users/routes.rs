@@ -20,6 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(suspend_user))
         .routes(routes!(activate_user))
         .routes(routes!(unlock_user))
+        .routes(routes!(disable_totp))
         .routes(routes!(user_by_email))
         .routes(routes!(user_by_username))
 }
@@ -226,4 +227,20 @@ async fn unlock_user(
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<Response> {
     status_action(state, scope, &path.id, if_match, StatusAction::Unlock).await
+}
+
+/// Turn off a user's two-factor sign-in (admin), e.g. after a lost phone without recovery codes.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/users/{id}/totp", tag = "users",
+    params(("tenant" = String, Path), ("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)), security(("bearer" = [])))]
+async fn disable_totp(
+    State(state): State<AppState>,
+    Scoped(scope): Scoped,
+    Path(path): Path<UserPath>,
+) -> ApiResult<Response> {
+    let admin = scope.admin()?;
+    let id = user_id(&path.id)?;
+    super::get(&state.store, &admin, id, false).await?;
+    super::two_factor::disable(&state.store, &admin, state.secret_key.as_ref(), state.clock.now(), id, None).await?;
+    Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
 }

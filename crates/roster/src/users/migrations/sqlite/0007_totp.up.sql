@@ -1,0 +1,13 @@
+-- The newest TOTP time step used to sign in: a code of that step or an earlier one is refused (each code works once).
+ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
+
+-- Single-use recovery codes for a lost authenticator, stored as SHA-256.
+CREATE TABLE totp_recovery_codes (
+    tenant_id  BLOB NOT NULL,
+    user_id    BLOB NOT NULL,
+    code_hash  BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    used_at    INTEGER,
+    PRIMARY KEY (tenant_id, user_id, code_hash),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id)
+);
