@@ -82,6 +82,11 @@ async fn commands_manage_tenants_users_and_keys(backend: Backend) {
     assert_eq!(suspended["status"], "suspended");
     let active = stdout_json(&roster(&db, &["user", "activate", "--tenant", "acme", id, "--format", "json"]));
     assert_eq!(active["status"], "active");
+    let ended = stdout_json(&roster(&db, &["user", "revoke-sessions", "--tenant", "acme", id, "--format", "json"]));
+    assert_eq!(ended["sessions_ended"], 0);
+    let reset =
+        stdout_json(&roster(&db, &["user", "force-password-reset", "--tenant", "acme", id, "--format", "json"]));
+    assert!(reset["reset_token"].as_str().is_some_and(|t| t.starts_with("rt_")));
     let not_locked = roster(&db, &["user", "unlock", "--tenant", "acme", id]);
     assert_eq!(not_locked.status.code(), Some(2), "unlocking an unlocked user is the caller's mistake");
 

@@ -361,3 +361,45 @@ e2e_test!(external_identities_sign_in_through_the_application, |server| async mo
         external(json!({"identity_provider": "auth0", "identity_provider_id": "auth0|12345"}), Some(admin_key)).await;
     assert_eq!((bare.status, &bare.body["user"]["username"]), (StatusCode::OK, &json!("auth0-auth0-12345")));
 });
+
+e2e_test!(sessions_are_listed_and_ended_by_their_user_and_by_admins, |server| async move {
+    let (key, id) = with_user(&server).await;
+    let sign_in = || login(&server, json!({"email": "ana@example.com", "password": PASSWORD}));
+    let phone = sign_in().await.body["token"].as_str().unwrap().to_owned();
+    let laptop = sign_in().await.body["token"].as_str().unwrap().to_owned();
+    let mine = server.get("/v1/me/sessions", &laptop).await;
+    let sessions = mine.body.as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert!(!mine.body.to_string().contains(&phone), "tokens are never listed");
+    let phone_id = sessions[0]["id"].as_str().unwrap().to_owned();
+    let ended = server.send(Method::DELETE, &format!("/v1/me/sessions/{phone_id}"), Some(&laptop), None, &[]).await;
+    assert_eq!(ended.status, StatusCode::NO_CONTENT);
+    assert_eq!(server.get("/v1/me", &phone).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.get("/v1/me", &laptop).await.status, StatusCode::OK);
+    let again = server.send(Method::DELETE, &format!("/v1/me/sessions/{phone_id}"), Some(&laptop), None, &[]).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+
+    // admins see and end them too
+    let listed = server.get(&format!("/v1/tenants/acme/users/{id}/sessions"), &key).await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+    let revoked = server.post(&format!("/v1/tenants/acme/users/{id}/revoke-sessions"), &key, json!(null)).await;
+    assert_eq!(revoked.body["sessions_ended"], 1);
+    assert_eq!(server.get("/v1/me", &laptop).await.status, StatusCode::UNAUTHORIZED);
+
+    // a forced reset: the old password stops working until the token sets a new one
+    let fresh = sign_in().await.body["token"].as_str().unwrap().to_owned();
+    let forced = server.post(&format!("/v1/tenants/acme/users/{id}/force-password-reset"), &key, json!(null)).await;
+    let token = forced.body["reset_token"].as_str().unwrap().to_owned();
+    assert_eq!(server.get("/v1/me", &fresh).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(sign_in().await.status, StatusCode::UNAUTHORIZED);
+    let body = json!({"token": token, "password": "a brand new password"});
+    let confirmed =
+        server.send(Method::POST, "/v1/tenants/acme/auth/password-reset/confirm", None, Some(&body), &[]).await;
+    assert_eq!(confirmed.status, StatusCode::OK);
+    let new = login(&server, json!({"email": "ana@example.com", "password": "a brand new password"})).await;
+    assert_eq!(new.status, StatusCode::OK);
+    // a plain user cannot do it to others
+    let ana = new.body["token"].as_str().unwrap();
+    let denied = server.post(&format!("/v1/tenants/acme/users/{id}/revoke-sessions"), ana, json!(null)).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+});

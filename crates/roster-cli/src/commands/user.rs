@@ -117,6 +117,18 @@ pub enum Command {
         tenant: String,
         id: Uuid,
     },
+    /// End every session of a user
+    RevokeSessions {
+        #[arg(long)]
+        tenant: String,
+        id: Uuid,
+    },
+    /// Clear a user's password, end its sessions, and print a reset token to deliver
+    ForcePasswordReset {
+        #[arg(long)]
+        tenant: String,
+        id: Uuid,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -225,6 +237,28 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
         Command::Suspend { tenant, id } => status(context, &store, now, &tenant, id, StatusAction::Suspend).await?,
         Command::Activate { tenant, id } => status(context, &store, now, &tenant, id, StatusAction::Activate).await?,
         Command::Unlock { tenant, id } => status(context, &store, now, &tenant, id, StatusAction::Unlock).await?,
+        Command::RevokeSessions { tenant, id } => {
+            let scope = super::scope(&store, &tenant).await?;
+            let ended = roster::auth::sessions::revoke_all(&store, admin(&scope)?, id, now).await.map_err(problem)?;
+            match context.format {
+                Format::Json => output::json(&serde_json::json!({ "sessions_ended": ended })),
+                Format::Table => println!("ended {ended} session(s)"),
+            }
+        }
+        Command::ForcePasswordReset { tenant, id } => {
+            let scope = super::scope(&store, &tenant).await?;
+            let lifetime = time::Duration::minutes(config.reset_token_minutes);
+            let token = roster::auth::sessions::force_password_reset(&store, admin(&scope)?, id, now, lifetime)
+                .await
+                .map_err(problem)?;
+            match context.format {
+                Format::Json => output::json(&serde_json::json!({ "reset_token": token })),
+                Format::Table => {
+                    println!("{token}");
+                    eprintln!("password cleared and sessions ended; deliver the reset token above (shown once)");
+                }
+            }
+        }
         Command::Restore { tenant, id } => {
             let scope = super::scope(&store, &tenant).await?;
             let user = roster::users::restore(&store, admin(&scope)?, now, id, None).await.map_err(problem)?;

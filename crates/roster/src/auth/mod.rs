@@ -6,6 +6,7 @@ pub mod login;
 mod model;
 mod repo;
 pub mod routes;
+pub mod sessions;
 
 use time::OffsetDateTime;
 use uuid::Uuid;

@@ -175,3 +175,61 @@ pub(super) async fn revoke_user_sessions(
     )
     .await
 }
+
+/// A session as its owner and admins see it (never the token).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionView {
+    pub id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_active_at: OffsetDateTime,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl crate::store::FromRow for SessionView {
+    fn from_row(row: &crate::store::Row<'_, '_>) -> Result<Self, StoreError> {
+        Ok(SessionView {
+            id: row.get(0)?,
+            created_at: row.get(1)?,
+            expires_at: row.get(2)?,
+            last_active_at: row.get(3)?,
+            ip_address: row.get(4)?,
+            user_agent: row.get(5)?,
+        })
+    }
+}
+
+pub(super) async fn live_sessions(
+    store: &Store,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<Vec<SessionView>, StoreError> {
+    store
+        .query(
+            "SELECT id, created_at, expires_at, last_active_at, ip_address, user_agent FROM sessions \
+             WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3 ORDER BY id",
+            vec![tenant_id.into(), user_id.into(), now.into()],
+        )
+        .await
+}
+
+pub(super) async fn revoke_user_session(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "UPDATE sessions SET revoked_at = $4 WHERE tenant_id = $1 AND user_id = $2 AND id = $3 AND revoked_at IS NULL",
+            vec![tenant_id.into(), user_id.into(), id.into(), now.into()],
+        )
+        .await?;
+    Ok(n == 1)
+}

@@ -30,6 +30,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(totp_enroll))
         .routes(routes!(totp_confirm))
         .routes(routes!(totp_disable))
+        .routes(routes!(my_sessions))
+        .routes(routes!(end_my_session))
+        .routes(routes!(user_sessions))
+        .routes(routes!(revoke_user_sessions))
+        .routes(routes!(force_password_reset))
 }
 
 /// The caller's address and user agent, for sign-in (which has no principal yet).
@@ -281,4 +286,95 @@ async fn totp_disable(
     crate::users::two_factor::disable(&state.store, &scope, key, state.clock.now(), user_id, Some(&request.code))
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The signed-in user's live sessions.
+#[utoipa::path(get, path = "/v1/me/sessions", tag = "me",
+    responses((status = 200, body = Vec<super::sessions::SessionView>)), security(("bearer" = [])))]
+async fn my_sessions(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> ApiResult<Json<Vec<super::sessions::SessionView>>> {
+    let (scope, user_id) = own_scope(&state, &auth).await?;
+    Ok(Json(super::sessions::list(&state.store, &scope, user_id, state.clock.now()).await?))
+}
+
+/// `/…/sessions/{session}`.
+#[derive(Debug, serde::Deserialize)]
+struct SessionPath {
+    session: String,
+}
+
+fn uuid_of(field: &str, text: &str) -> Result<uuid::Uuid, Problem> {
+    uuid::Uuid::parse_str(text).map_err(|_| Problem::invalid(field, "must be a UUID"))
+}
+
+/// End one of the signed-in user's sessions (e.g. a lost device).
+#[utoipa::path(delete, path = "/v1/me/sessions/{session}", tag = "me", params(("session" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn end_my_session(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(SessionPath { session }): Path<SessionPath>,
+) -> ApiResult<Response> {
+    let (scope, user_id) = own_scope(&state, &auth).await?;
+    super::sessions::revoke(&state.store, &scope, user_id, uuid_of("session", &session)?, state.clock.now()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `/v1/tenants/{tenant}/users/{id}/…`.
+#[derive(Debug, serde::Deserialize)]
+struct UserPath {
+    id: String,
+}
+
+/// A user's live sessions (the user itself, or an admin).
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/users/{id}/sessions", tag = "users",
+    params(("tenant" = String, Path), ("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Vec<super::sessions::SessionView>), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn user_sessions(
+    State(state): State<AppState>,
+    crate::http::Scoped(scope): crate::http::Scoped,
+    Path(UserPath { id }): Path<UserPath>,
+) -> ApiResult<Json<Vec<super::sessions::SessionView>>> {
+    Ok(Json(super::sessions::list(&state.store, &scope, uuid_of("id", &id)?, state.clock.now()).await?))
+}
+
+/// End every session of a user (admin).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/users/{id}/revoke-sessions", tag = "users",
+    params(("tenant" = String, Path), ("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "{\"sessions_ended\": n}"), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn revoke_user_sessions(
+    State(state): State<AppState>,
+    crate::http::Scoped(scope): crate::http::Scoped,
+    Path(UserPath { id }): Path<UserPath>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let ended =
+        super::sessions::revoke_all(&state.store, scope.admin()?, uuid_of("id", &id)?, state.clock.now()).await?;
+    Ok(Json(serde_json::json!({ "sessions_ended": ended })))
+}
+
+/// Force a password reset (admin): the password stops working, sessions end, and the reset token is returned for
+/// the application to deliver.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/users/{id}/force-password-reset", tag = "users",
+    params(("tenant" = String, Path), ("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "{\"reset_token\": \"…\"}"), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn force_password_reset(
+    State(state): State<AppState>,
+    crate::http::Scoped(scope): crate::http::Scoped,
+    Path(UserPath { id }): Path<UserPath>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let lifetime = time::Duration::minutes(state.config.reset_token_minutes);
+    let token = super::sessions::force_password_reset(
+        &state.store,
+        scope.admin()?,
+        uuid_of("id", &id)?,
+        state.clock.now(),
+        lifetime,
+    )
+    .await?;
+    Ok(Json(serde_json::json!({ "reset_token": token })))
 }

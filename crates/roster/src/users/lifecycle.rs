@@ -189,3 +189,24 @@ async fn save(
     audit::record(tx, scope, now, change).await?;
     Ok(next)
 }
+
+/// Clear a user's password and issue a reset token (admin), in the caller's transaction.
+pub async fn force_reset(
+    tx: &mut Tx,
+    scope: AdminScope<'_>,
+    now: OffsetDateTime,
+    lifetime: Duration,
+    user_id: Uuid,
+) -> Result<String, Problem> {
+    let current = repo::get_in(tx, scope.tenant_id(), user_id)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(|| Problem::not_found("user"))?;
+    if current.role() > scope.role() {
+        return Err(Problem::forbidden(format!("a {} cannot change a {}", scope.role(), current.role)));
+    }
+    let mut next = current.clone();
+    next.password_hash = None;
+    let user = save(tx, &scope, now, &current, next).await?;
+    Ok(issue(tx, scope.tenant_id(), user.id, Purpose::PasswordReset, now, lifetime).await?)
+}

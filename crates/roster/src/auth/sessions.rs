@@ -1,0 +1,76 @@
+//! Sessions seen and ended by their user or by an admin, and an admin's forced password reset.
+
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use super::repo;
+pub use super::repo::SessionView;
+use crate::audit::{self, Action, Change};
+use crate::http::Problem;
+use crate::principal::{AdminScope, TenantScope};
+use crate::store::Store;
+use crate::users;
+
+/// The live sessions of a user the scope may see (itself, or anyone for an admin).
+pub async fn list(
+    store: &Store,
+    scope: &TenantScope,
+    user_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<Vec<SessionView>, Problem> {
+    users::get(store, scope, user_id, false).await?;
+    Ok(repo::live_sessions(store, scope.tenant_id(), user_id, now).await?)
+}
+
+/// End one session of a user; 404 if it is not a live session of that user.
+pub async fn revoke(
+    store: &Store,
+    scope: &TenantScope,
+    user_id: Uuid,
+    session_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<(), Problem> {
+    users::get(store, scope, user_id, false).await?;
+    let mut tx = store.begin().await?;
+    if !repo::revoke_user_session(&mut tx, scope.tenant_id(), user_id, session_id, now).await? {
+        return Err(Problem::not_found("session"));
+    }
+    let change = Change::new(Action::Logout, "user", user_id)
+        .values(None, Some(serde_json::json!({"session_id": session_id, "ended_by": "revocation"})));
+    audit::record(&mut tx, scope, now, change).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// End every session of a user (admin); the number ended.
+pub async fn revoke_all(
+    store: &Store,
+    scope: AdminScope<'_>,
+    user_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<u64, Problem> {
+    users::get(store, &scope, user_id, false).await?;
+    let mut tx = store.begin().await?;
+    let ended = repo::revoke_user_sessions(&mut tx, scope.tenant_id(), user_id, now).await?;
+    let change = Change::new(Action::Logout, "user", user_id)
+        .values(None, Some(serde_json::json!({"sessions_ended": ended, "ended_by": "admin"})));
+    audit::record(&mut tx, &scope, now, change).await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+/// Force a password reset (admin): the password stops working, every session ends, and a reset token is returned
+/// for the application to deliver.
+pub async fn force_password_reset(
+    store: &Store,
+    scope: AdminScope<'_>,
+    user_id: Uuid,
+    now: OffsetDateTime,
+    lifetime: Duration,
+) -> Result<String, Problem> {
+    let mut tx = store.begin().await?;
+    let token = users::lifecycle::force_reset(&mut tx, scope, now, lifetime, user_id).await?;
+    repo::revoke_user_sessions(&mut tx, scope.tenant_id(), user_id, now).await?;
+    tx.commit().await?;
+    Ok(token)
+}
