@@ -148,11 +148,19 @@ async fn serve_until_sigterm(backend: Backend) {
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", &db.url])
         .env("ROSTER_ADMIN_PASSWORD", "a long admin password")
         .env("ROSTER_LOG_FORMAT", "json")
+        .env("ROSTER_LOG", "debug")
         .current_dir(std::env::temp_dir())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Read the log while the server runs: a full pipe would block the server's logging.
+    let mut pipe = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut pipe, &mut text).unwrap();
+        text
+    });
     wait_until_healthy(&base).await;
     assert_eq!(reqwest::get(format!("{base}/readyz")).await.unwrap().status(), 200);
 
@@ -172,13 +180,40 @@ async fn serve_until_sigterm(backend: Backend) {
         .unwrap();
     assert_eq!(tenants["items"][0]["slug"], "default", "first start created the default tenant");
 
+    // sign in as the sysadmin, use the session, ask for a reset token: none of these secrets may reach the log
+    let login: serde_json::Value = client
+        .post(format!("{base}/v1/tenants/default/auth/login"))
+        .json(&serde_json::json!({"email": "admin@localhost", "password": "a long admin password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = login["token"].as_str().expect("signed in").to_owned();
+    let me = client.get(format!("{base}/v1/me")).bearer_auth(&session).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    let reset: serde_json::Value = client
+        .post(format!("{base}/v1/tenants/default/auth/password-reset/request"))
+        .bearer_auth(key["key"].as_str().unwrap())
+        .json(&serde_json::json!({"email": "admin@localhost"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reset_token = reset["reset_token"].as_str().unwrap().to_owned();
+
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful exit on SIGTERM: {status:?}");
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let stderr = log.join().unwrap();
     assert!(stderr.contains("\"stopped\""), "json logs, ending with the stop: {stderr}");
-    assert!(!stderr.contains("a long admin password"), "the configured password is never logged");
+    assert!(stderr.contains("/v1/me"), "debug logs name the requests: {stderr}");
+    for secret in ["a long admin password", session.as_str(), key["key"].as_str().unwrap(), reset_token.as_str()] {
+        assert!(!stderr.contains(secret), "a secret reached the log: {secret}");
+    }
 }
 roster::backend_test!(serve_answers_over_http_and_stops_cleanly_on_sigterm, serve_until_sigterm);
 
