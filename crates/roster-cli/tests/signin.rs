@@ -403,3 +403,31 @@ e2e_test!(sessions_are_listed_and_ended_by_their_user_and_by_admins, |server| as
     let denied = server.post(&format!("/v1/tenants/acme/users/{id}/revoke-sessions"), ana, json!(null)).await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
 });
+
+e2e_test!(a_user_changes_its_password_and_other_sessions_end, |server| async move {
+    with_user(&server).await;
+    let sign_in = |password: &'static str| login(&server, json!({"email": "ana@example.com", "password": password}));
+    let here = sign_in(PASSWORD).await.body["token"].as_str().unwrap().to_owned();
+    let elsewhere = sign_in(PASSWORD).await.body["token"].as_str().unwrap().to_owned();
+    let change = |current: &str, new: &str| {
+        let body = json!({"current_password": current, "new_password": new});
+        let (server, here) = (&server, here.clone());
+        async move { server.send(Method::POST, "/v1/me/password", Some(&here), Some(&body), &[]).await }
+    };
+    let wrong = change("not it", "a fresh password").await;
+    assert_eq!(
+        (wrong.status, &wrong.body["errors"][0]["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("current_password"))
+    );
+    let short = change(PASSWORD, "short").await;
+    assert_eq!(
+        (short.status, &short.body["errors"][0]["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("password"))
+    );
+    assert!(short.body["errors"][0]["message"].as_str().unwrap().contains("at least 8"), "the error names the rule");
+    assert_eq!(change(PASSWORD, "a fresh password").await.status, StatusCode::OK);
+    assert_eq!(server.get("/v1/me", &here).await.status, StatusCode::OK, "this session stays");
+    assert_eq!(server.get("/v1/me", &elsewhere).await.status, StatusCode::UNAUTHORIZED, "the others end");
+    assert_eq!(sign_in(PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(sign_in("a fresh password").await.status, StatusCode::OK);
+});

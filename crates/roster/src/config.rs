@@ -42,6 +42,8 @@ pub struct Config {
     pub sqlite_readers: usize,
     /// PostgreSQL connections (0: four per core, 8 to 32).
     pub postgres_pool_size: usize,
+    /// The shortest password accepted (8 to 128; no other composition rules).
+    pub password_min_length: usize,
     /// Argon2id memory in KiB (OWASP: 19456).
     pub argon2_memory_kib: u32,
     /// Argon2id iterations (OWASP: 2).
@@ -87,6 +89,7 @@ impl Default for Config {
             ingest_body_limit_bytes: 10 * 1024 * 1024,
             sqlite_readers: 0,
             postgres_pool_size: 0,
+            password_min_length: 8,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -148,6 +151,9 @@ impl Config {
         }
         if self.argon2_memory_kib < 19_456 || self.argon2_iterations < 2 || self.argon2_parallelism < 1 {
             return invalid("argon2_memory_kib", "Argon2id must be at least m=19456 KiB, t=2, p=1 (OWASP)");
+        }
+        if !(8..=128).contains(&self.password_min_length) {
+            return invalid("password_min_length", "must be between 8 and 128");
         }
         if self.lock_after_failures < 1
             || self.lock_minutes < 1

@@ -233,3 +233,18 @@ pub(super) async fn revoke_user_session(
         .await?;
     Ok(n == 1)
 }
+
+/// End every live session of a user but one.
+pub(super) async fn revoke_other_sessions(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    keep: Uuid,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    tx.execute(
+        "UPDATE sessions SET revoked_at = $4 WHERE tenant_id = $1 AND user_id = $2 AND id <> $3 AND revoked_at IS NULL",
+        vec![tenant_id.into(), user_id.into(), keep.into(), now.into()],
+    )
+    .await
+}

@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(totp_confirm))
         .routes(routes!(totp_disable))
         .routes(routes!(my_sessions))
+        .routes(routes!(change_password))
         .routes(routes!(end_my_session))
         .routes(routes!(user_sessions))
         .routes(routes!(revoke_user_sessions))
@@ -377,4 +378,36 @@ async fn force_password_reset(
     )
     .await?;
     Ok(Json(serde_json::json!({ "reset_token": token })))
+}
+
+/// `POST /v1/me/password`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    #[schema(format = Password)]
+    current_password: String,
+    #[schema(format = Password)]
+    new_password: String,
+}
+
+/// Change the signed-in user's password; the user's other sessions end.
+#[utoipa::path(post, path = "/v1/me/password", tag = "me", request_body = PasswordChange,
+    responses((status = 200, body = User), (status = 422, body = Problem)), security(("bearer" = [])))]
+async fn change_password(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    JsonBody(request): JsonBody<PasswordChange>,
+) -> ApiResult<Response> {
+    let (scope, _) = own_scope(&state, &auth).await?;
+    let user = super::sessions::change_own_password(
+        &state.store,
+        &state.config,
+        &scope,
+        &auth.principal,
+        state.clock.now(),
+        request.current_password,
+        request.new_password,
+    )
+    .await?;
+    Ok(versioned(StatusCode::OK, user.version, &user))
 }

@@ -74,3 +74,27 @@ pub async fn force_password_reset(
     tx.commit().await?;
     Ok(token)
 }
+
+/// `POST /v1/me/password`: a new password for the signed-in user, who proves the current one. Every other session
+/// of the user ends; the one making the change stays.
+pub async fn change_own_password(
+    store: &Store,
+    config: &crate::config::Config,
+    scope: &TenantScope,
+    principal: &crate::principal::Principal,
+    now: OffsetDateTime,
+    current_password: String,
+    new_password: String,
+) -> Result<users::User, Problem> {
+    let (Some(user_id), Some(session_id)) = (principal.user_id, principal.session_id) else {
+        return Err(Problem::not_found("signed-in user (an API key has none)"));
+    };
+    let passwords = users::Passwords::from_config(config);
+    let mut tx = store.begin().await?;
+    let user =
+        users::lifecycle::change_password(&mut tx, scope, &passwords, now, user_id, current_password, new_password)
+            .await?;
+    repo::revoke_other_sessions(&mut tx, scope.tenant_id(), user_id, session_id, now).await?;
+    tx.commit().await?;
+    Ok(user)
+}

@@ -120,7 +120,7 @@ pub async fn set_password_with_token(
     token: &str,
     password: String,
 ) -> Result<User, Problem> {
-    Passwords::check(&password).map_err(|e| Problem::validation(vec![e]))?;
+    passwords.check(&password).map_err(|e| Problem::validation(vec![e]))?;
     let (current, purpose) =
         redeem(tx, scope.tenant_id(), token, now, &[Purpose::PasswordReset, Purpose::Invitation]).await?;
     let mut next = current.clone();
@@ -209,4 +209,30 @@ pub async fn force_reset(
     next.password_hash = None;
     let user = save(tx, &scope, now, &current, next).await?;
     Ok(issue(tx, scope.tenant_id(), user.id, Purpose::PasswordReset, now, lifetime).await?)
+}
+
+/// Change one's own password, proving the current one; in the caller's transaction.
+pub async fn change_password(
+    tx: &mut Tx,
+    scope: &TenantScope,
+    passwords: &Passwords,
+    now: OffsetDateTime,
+    user_id: Uuid,
+    current_password: String,
+    new_password: String,
+) -> Result<User, Problem> {
+    passwords.check(&new_password).map_err(|e| Problem::validation(vec![e]))?;
+    let current = repo::get_in(tx, scope.tenant_id(), user_id)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(|| Problem::not_found("user"))?;
+    if !passwords.verify(current.password_hash.clone(), current_password).await.matches {
+        return Err(Problem::invalid("current_password", "is not the current password"));
+    }
+    let mut next = current.clone();
+    next.password_hash = Some(passwords.hash(new_password).await.map_err(|e| {
+        tracing::error!(error = %e, "password hashing failed");
+        Problem::internal()
+    })?);
+    save(tx, scope, now, &current, next).await
 }

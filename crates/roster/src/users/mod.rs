@@ -147,7 +147,7 @@ pub(crate) async fn build_user(
         checks.0.push(FieldError::new("password_hash", "give password or password_hash, not both"));
     }
     if let Some(password) = &input.password {
-        checks.take(Passwords::check(password));
+        checks.take(passwords.check(password));
     }
     let imported_hash = input.password_hash.as_deref().and_then(|h| checks.take(password::imported_hash(h)));
     let role = input.role.unwrap_or(Role::User);

@@ -16,6 +16,7 @@ pub const MAX_LENGTH: usize = 128;
 #[derive(Debug, Clone)]
 pub struct Passwords {
     params: Params,
+    min_length: usize,
 }
 
 /// At most one hash per core at a time: a burst of sign-ins queues here instead of starving every other request of
@@ -43,14 +44,14 @@ impl Passwords {
     pub fn from_config(config: &Config) -> Self {
         let params = Params::new(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism, None)
             .unwrap_or_default();
-        Self { params }
+        Self { params, min_length: config.password_min_length.clamp(MIN_LENGTH, MAX_LENGTH) }
     }
 
-    /// Check the length rule (8 to 128 characters, nothing else).
-    pub fn check(password: &str) -> Result<(), FieldError> {
+    /// Check the length rule (the configured minimum, 8 by default, to 128 characters; no composition rules).
+    pub fn check(&self, password: &str) -> Result<(), FieldError> {
         let length = password.chars().count();
-        if length < MIN_LENGTH {
-            return Err(FieldError::new("password", format!("must be at least {MIN_LENGTH} characters")));
+        if length < self.min_length {
+            return Err(FieldError::new("password", format!("must be at least {} characters", self.min_length)));
         }
         if length > MAX_LENGTH {
             return Err(FieldError::new("password", format!("must be at most {MAX_LENGTH} characters")));
@@ -141,9 +142,13 @@ mod tests {
 
     #[test]
     fn the_length_rule_names_the_limit() {
-        assert!(Passwords::check("short").unwrap_err().message.contains("at least 8"));
-        assert!(Passwords::check(&"x".repeat(129)).unwrap_err().message.contains("at most 128"));
-        assert!(Passwords::check("eight ch").is_ok());
+        let passwords = Passwords::from_config(&Config::default());
+        assert!(passwords.check("short").unwrap_err().message.contains("at least 8"));
+        assert!(passwords.check(&"x".repeat(129)).unwrap_err().message.contains("at most 128"));
+        assert!(passwords.check("eight ch").is_ok());
+        let stricter = Passwords::from_config(&Config { password_min_length: 12, ..Config::default() });
+        assert!(stricter.check("eleven char").unwrap_err().message.contains("at least 12"));
+        assert!(stricter.check("twelve chars").is_ok());
     }
 
     #[test]
