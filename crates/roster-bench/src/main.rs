@@ -141,6 +141,9 @@ fn start_server(args: &Args, url: &str) -> anyhow::Result<Server> {
     let child = Command::new(binary)
         .args(["serve", "--no-migrate", "--database-url", url, "--listen", &format!("127.0.0.1:{port}")])
         .env("ROSTER_LOG", "warn")
+        // the sign-in benchmarks come from one address at a rate no client should reach
+        .env("ROSTER_SIGNIN_PER_ADDRESS_PER_MINUTE", "100000000")
+        .env("ROSTER_SIGNIN_PER_ACCOUNT_PER_MINUTE", "100000000")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
@@ -314,6 +317,32 @@ async fn signin(
         people.push(email);
     }
     let slug = scope.tenant().slug.clone();
+
+    // Failed sign-ins must take as long whatever the reason: unknown account or wrong password, one at a time.
+    let path = format!("/v1/tenants/{slug}/auth/login");
+    let mut unknown = Vec::new();
+    let mut wrong = Vec::new();
+    for i in 0..40 {
+        let body = serde_json::json!({"email": format!("nobody{i}@bench.example"), "password": "bench password"});
+        let started = Instant::now();
+        load::last_body(&server.base, &path, &body.to_string()).await?;
+        unknown.push(started.elapsed().as_secs_f64() * 1000.0);
+        let body = serde_json::json!({"email": people[i % people.len()], "password": "wrong password"});
+        let started = Instant::now();
+        load::last_body(&server.base, &path, &body.to_string()).await?;
+        wrong.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    println!(
+        "{:<28} {:>10.1} ms unknown account, {:.1} ms wrong password (mean of 40 each)",
+        "failed sign-in timing",
+        mean(&unknown),
+        mean(&wrong)
+    );
+    report.insert(
+        "failed_login_ms".into(),
+        serde_json::json!({"unknown": mean(&unknown), "wrong_password": mean(&wrong)}),
+    );
     let people = Arc::new(people);
     let login_call = {
         let (people, slug) = (people.clone(), slug.clone());
