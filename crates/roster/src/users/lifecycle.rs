@@ -198,13 +198,7 @@ pub async fn force_reset(
     lifetime: Duration,
     user_id: Uuid,
 ) -> Result<String, Problem> {
-    let current = repo::get_in(tx, scope.tenant_id(), user_id)
-        .await?
-        .filter(|u| u.deleted_at.is_none())
-        .ok_or_else(|| Problem::not_found("user"))?;
-    if current.role() > scope.role() {
-        return Err(Problem::forbidden(format!("a {} cannot change a {}", scope.role(), current.role)));
-    }
+    let current = super::load_for_change(tx, &scope, user_id, None).await?;
     let mut next = current.clone();
     next.password_hash = None;
     let user = save(tx, &scope, now, &current, next).await?;

@@ -249,6 +249,25 @@ fn check_version(current: &User, if_match: Option<i64>) -> Result<(), Problem> {
     }
 }
 
+/// The live user an admin is about to change: at the version the caller saw (if it said), and not above the caller's
+/// own role.
+pub(crate) async fn load_for_change(
+    tx: &mut crate::store::Tx,
+    scope: &TenantScope,
+    id: Uuid,
+    if_match: Option<i64>,
+) -> Result<User, Problem> {
+    let current = repo::get_in(tx, scope.tenant_id(), id)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(|| Problem::not_found("user"))?;
+    check_version(&current, if_match)?;
+    if current.role() > scope.role() {
+        return Err(Problem::forbidden(format!("a {} cannot change a {}", scope.role(), current.role)));
+    }
+    Ok(current)
+}
+
 /// Apply a patch; with `if_match`, only if the user is still at that version.
 pub async fn update(
     store: &Store,
@@ -259,14 +278,7 @@ pub async fn update(
     patch: UserPatch,
 ) -> Result<User, Problem> {
     let mut tx = store.begin().await?;
-    let current = repo::get_in(&mut tx, scope.tenant_id(), id)
-        .await?
-        .filter(|u| u.deleted_at.is_none())
-        .ok_or_else(|| Problem::not_found("user"))?;
-    check_version(&current, if_match)?;
-    if current.role() > scope.role() {
-        return Err(Problem::forbidden(format!("a {} cannot change a {}", scope.role(), current.role)));
-    }
+    let current = load_for_change(&mut tx, &scope, id, if_match).await?;
     let mut next = current.clone();
     let mut checks = Checks::default();
     if let Some(email) = &patch.email {
@@ -504,14 +516,7 @@ pub async fn change_status(
     action: StatusAction,
 ) -> Result<User, Problem> {
     let mut tx = store.begin().await?;
-    let current = repo::get_in(&mut tx, scope.tenant_id(), id)
-        .await?
-        .filter(|u| u.deleted_at.is_none())
-        .ok_or_else(|| Problem::not_found("user"))?;
-    check_version(&current, if_match)?;
-    if current.role() > scope.role() {
-        return Err(Problem::forbidden(format!("a {} cannot change a {}", scope.role(), current.role)));
-    }
+    let current = load_for_change(&mut tx, &scope, id, if_match).await?;
     let mut next = current.clone();
     match action {
         StatusAction::Suspend => next.status = UserStatus::Suspended.as_str().to_owned(),
