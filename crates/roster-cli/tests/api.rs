@@ -80,7 +80,13 @@ e2e_test!(lists_filter_and_paginate, |server| async move {
     let q = server.get("/v1/tenants/acme/users?q=PERSON%205", &key).await;
     assert_eq!(q.body["items"].as_array().unwrap().len(), 1);
     let bad = server.get("/v1/tenants/acme/users?user_type=robot", &key).await;
-    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!((bad.status, &bad.body["errors"][0]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("user_type")));
+    assert_eq!(bad.header("content-type"), Some("application/problem+json"));
+    let bad = server.get("/v1/tenants/acme/users?colour=blue", &key).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body["detail"].as_str().unwrap().contains("colour"), "{:?}", bad.body);
+    let bad = server.get("/v1/tenants/acme/users?limit=lots", &key).await;
+    assert_eq!((bad.status, &bad.body["errors"][0]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("limit")));
     let bad = server.get("/v1/tenants/acme/users?limit=0", &key).await;
     assert_eq!((bad.status, &bad.body["errors"][0]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("limit")));
 });
@@ -314,6 +320,9 @@ e2e_test!(operations_endpoints_answer, |server| async move {
     assert!(text.contains("roster_http_request_duration_seconds_bucket"), "{text}");
     assert!(text.contains("roster_db_pool_connections"));
 
+    let wrong_method = server.send(Method::PUT, "/v1/tenants", Some(&server.root_key), None, &[]).await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.body["type"], "urn:roster:problem:method-not-allowed");
     let missing = server.send(Method::GET, "/v1/nothing-here", None, None, &[]).await;
     assert_eq!(
         (missing.status, missing.header("content-type")),

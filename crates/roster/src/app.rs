@@ -164,6 +164,14 @@ impl App {
             .route("/openapi.json", get(move || async move { Json(served_doc.as_ref().clone()) }))
             .merge(Scalar::with_url("/docs", openapi.as_ref().clone()))
             .fallback(|| async { Problem::not_found("route") })
+            .method_not_allowed_fallback(|| async {
+                Problem::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method-not-allowed",
+                    "Method not allowed",
+                    "this route does not answer that method; see /openapi.json",
+                )
+            })
             .layer(DefaultBodyLimit::max(self.state.config.body_limit_bytes))
             .layer(axum::middleware::from_fn(crate::http::middleware::record_metrics))
             .layer(

@@ -213,3 +213,21 @@ pub fn versioned<T: serde::Serialize>(
     }
     response
 }
+
+/// Query parameters, with a problem+json answer naming the parameter when they do not parse.
+#[derive(Debug, Clone)]
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri).map(|q| QueryParams(q.0)).map_err(|e| {
+            let text = e.body_text();
+            let text = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text).to_owned();
+            // serde names the parameter at the start ("user_type: unknown variant …") when it can
+            let field = text.split(':').next().filter(|f| !f.contains(' ')).unwrap_or_default().to_owned();
+            Problem::validation(vec![FieldError::new(field, text)])
+        })
+    }
+}

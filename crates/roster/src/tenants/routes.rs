@@ -1,6 +1,6 @@
 //! `/v1/tenants`: sysadmin only.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::{NewTenant, Tenant, TenantPatch};
 use crate::http::pagination::{self, Page, PageParams};
-use crate::http::{versioned, ApiResult, AppState, Authenticated, IfMatch, JsonBody, Problem};
+use crate::http::{versioned, ApiResult, AppState, Authenticated, IfMatch, JsonBody, Problem, QueryParams};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_tenant, list_tenants)).routes(routes!(get_tenant, patch_tenant))
@@ -43,7 +43,7 @@ async fn create_tenant(
 async fn list_tenants(
     State(state): State<AppState>,
     auth: Authenticated,
-    Query(params): Query<PageParams>,
+    QueryParams(params): QueryParams<PageParams>,
 ) -> ApiResult<Json<Page<Tenant>>> {
     require_sysadmin(&auth)?;
     let limit = pagination::limit(params.limit)?;

@@ -1,6 +1,6 @@
 //! `/v1/tenants/{tenant}/users`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{NewUser, Passwords, StatusAction, User, UserFilter, UserPatch};
-use crate::http::{versioned, ApiResult, AppState, IfMatch, JsonBody, Page, Problem, Scoped};
+use crate::http::{versioned, ApiResult, AppState, IfMatch, JsonBody, Page, Problem, QueryParams, Scoped};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -85,7 +85,7 @@ async fn create_user(
 async fn list_users(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
-    Query(filter): Query<UserFilter>,
+    QueryParams(filter): QueryParams<UserFilter>,
 ) -> ApiResult<Json<Page<User>>> {
     Ok(Json(super::list(&state.store, scope.admin()?, &filter).await?))
 }
@@ -98,7 +98,7 @@ async fn get_user(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
     Path(path): Path<UserPath>,
-    Query(params): Query<GetParams>,
+    QueryParams(params): QueryParams<GetParams>,
 ) -> ApiResult<Response> {
     let user = super::get(&state.store, &scope, user_id(&path.id)?, params.include_deleted).await?;
     Ok(versioned(StatusCode::OK, user.version, &user))
