@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod contributions;
 pub mod http;
 pub mod migrate;
 pub mod patch;

@@ -1,0 +1,5 @@
+//! contributions: people extracted from crowd-testing records (bug reports and test cycles).
+//!
+//! So far: the streaming reader of the platform's export shapes. Ingest, extraction and the reports follow.
+
+pub mod reader;
