@@ -62,6 +62,9 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A statement after an earlier failed one in the same transaction (the earlier failure was reported first).
+    #[error("transaction aborted: {0}")]
+    Aborted(String),
     #[error("unique constraint violated: {0}")]
     Unique(String),
     #[error("foreign key constraint violated: {0}")]

@@ -176,7 +176,7 @@ enum Step {
 }
 
 fn failed_before() -> StoreError {
-    StoreError::Unavailable("an earlier statement of this transaction failed".into())
+    StoreError::Aborted("an earlier statement of this transaction failed".into())
 }
 
 /// The writer belongs to one transaction until it commits, rolls back, or its handle is dropped.
