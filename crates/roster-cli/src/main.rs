@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
-use output::Format;
+use output::{Format, FormatArg};
 
 #[derive(Debug, Parser)]
 #[command(name = "roster", version, about = "A multi-tenant user directory")]
@@ -20,9 +20,9 @@ struct Cli {
     /// Configuration file [default: roster.toml, if present]
     #[arg(long, global = true, env = "ROSTER_CONFIG")]
     config: Option<PathBuf>,
-    /// Output for people (table) or machines (json)
-    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    /// Output for people (table) or machines (json; csv for reports)
+    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Table)]
+    format: FormatArg,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +45,11 @@ enum Command {
     /// Manage API keys
     #[command(subcommand)]
     Apikey(commands::apikey::Command),
+    /// Ingest bug reports or test cycles from a crowd-testing export, extracting the people in them
+    Ingest(commands::ingest::Args),
+    /// Reports: top contributors, active users
+    #[command(subcommand)]
+    Report(commands::report::Command),
 }
 
 /// Flags that override configuration.
@@ -87,6 +92,8 @@ pub struct Context {
     pub config_file: PathBuf,
     pub config_required: bool,
     pub format: Format,
+    /// `--format csv` (reports only).
+    pub csv: bool,
     pub database_url: Option<String>,
 }
 
@@ -100,10 +107,15 @@ impl Context {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.format == FormatArg::Csv && !matches!(cli.command, Command::Report(_)) {
+        eprintln!("error: --format csv: only `roster report` prints CSV; use table or json");
+        return ExitCode::from(2);
+    }
     let context = Context {
         config_required: cli.config.is_some(),
         config_file: cli.config.unwrap_or_else(|| PathBuf::from("roster.toml")),
-        format: cli.format,
+        format: if cli.format == FormatArg::Json { Format::Json } else { Format::Table },
+        csv: cli.format == FormatArg::Csv,
         database_url: cli.database_url,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -121,6 +133,8 @@ fn main() -> ExitCode {
             Command::Tenant(command) => commands::tenant::run(&context, command).await,
             Command::User(command) => commands::user::run(&context, command).await,
             Command::Apikey(command) => commands::apikey::run(&context, command).await,
+            Command::Ingest(args) => commands::ingest::run(&context, args).await,
+            Command::Report(command) => commands::report::run(&context, command).await,
         }
     });
     match result {

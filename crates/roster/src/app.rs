@@ -26,12 +26,12 @@ use crate::http::{AppState, Directory, Problem};
 use crate::migrate::{Migration, Migrator};
 use crate::principal::{Principal, TenantRef};
 use crate::store::{Store, StoreError};
-use crate::{audit, auth, tenants, users};
+use crate::{audit, auth, contributions, tenants, users};
 
 /// Every migration of every module, in version order.
 pub fn migrations() -> Vec<Migration> {
     let mut all: Vec<Migration> =
-        [tenants::MIGRATIONS, audit::MIGRATIONS, users::MIGRATIONS, auth::MIGRATIONS].concat();
+        [tenants::MIGRATIONS, audit::MIGRATIONS, users::MIGRATIONS, auth::MIGRATIONS, contributions::MIGRATIONS].concat();
     all.sort_by_key(|m| m.version);
     all
 }
@@ -145,6 +145,7 @@ impl App {
             .merge(tenants::routes::router())
             .merge(users::routes::router())
             .merge(auth::routes::router())
+            .merge(contributions::routes::router())
     }
 
     /// The OpenAPI document, generated from the route annotations.

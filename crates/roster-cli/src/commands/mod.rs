@@ -1,7 +1,9 @@
 //! One file per command group.
 
 pub mod apikey;
+pub mod ingest;
 pub mod migrate;
+pub mod report;
 pub mod seed;
 pub mod serve;
 pub mod tenant;

@@ -1,7 +1,272 @@
-//! contributions: people extracted from crowd-testing records (bug reports and test cycles).
+//! contributions: people extracted from crowd-testing records (bug reports and test cycles), and who contributed what.
 //!
-//! So far: the streaming reader of the platform's export shapes and the record checks. Ingest, extraction and the
-//! reports follow.
+//! `reader` frames every export shape, `model` checks records, `ingest` writes them in batches with their people
+//! (through `users::upsert_seen`), `repo` holds the SQL, `routes` the HTTP face.
 
+pub mod ingest;
 pub mod model;
 pub mod reader;
+mod repo;
+pub mod routes;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use time::{Date, Duration, OffsetDateTime};
+use uuid::Uuid;
+
+pub use ingest::{IngestError, IngestFailure, IngestOptions, IngestReport, Rejected};
+pub use model::Kind;
+pub use repo::{StoredBug, StoredTest};
+
+use crate::http::pagination::{self, Page};
+use crate::http::Problem;
+use crate::migrate::Migration;
+use crate::principal::AdminScope;
+use crate::store::Store;
+use crate::users::{self, User, UserType};
+
+pub const MIGRATIONS: &[Migration] = &[crate::migration!(8, "0008_contributions", "contributions")];
+
+pub const DEFAULT_TOP: i64 = 10;
+pub const MAX_TOP: i64 = 500;
+
+/// `?user_type=&days=&limit=` of top contributors.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TopFilter {
+    /// `tester`: ranked by bugs reported; `customer`: by test cycles created; absent: everyone, by both.
+    pub user_type: Option<UserType>,
+    /// Only records of the last N days (by record time); all time when absent.
+    pub days: Option<i64>,
+    /// How many to return, 1 to 500 (default 10).
+    pub limit: Option<i64>,
+}
+
+/// A person and how many records they contributed.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Contributor {
+    pub user: User,
+    pub count: i64,
+}
+
+/// The top contributors of the scope's tenant, most records first, ties by username. Only live users count.
+pub async fn top_contributors(
+    store: &Store,
+    scope: AdminScope<'_>,
+    now: OffsetDateTime,
+    filter: &TopFilter,
+) -> Result<Vec<Contributor>, Problem> {
+    let limit = match filter.limit {
+        None => DEFAULT_TOP,
+        Some(n) if (1..=MAX_TOP).contains(&n) => n,
+        Some(_) => return Err(Problem::invalid("limit", format!("must be between 1 and {MAX_TOP}"))),
+    } as usize;
+    let since = match filter.days {
+        None => None,
+        Some(_) => Some(now - Duration::days(users::window_days(filter.days, 30)?)),
+    };
+    let roles: &[repo::Role] = match filter.user_type {
+        Some(UserType::Tester) => &[repo::Role::Reported],
+        Some(UserType::Customer) => &[repo::Role::Created],
+        Some(UserType::Member) | None => &[repo::Role::Reported, repo::Role::Created],
+    };
+    let mut totals: HashMap<Uuid, i64> = HashMap::new();
+    for role in roles {
+        for (user_id, n) in repo::counts(store, scope.tenant_id(), *role, since).await? {
+            *totals.entry(user_id).or_default() += n;
+        }
+    }
+    let mut ranked: Vec<(Uuid, i64)> = totals.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1));
+
+    // Walk the ranking one count at a time: every tie of a count is fetched so it can be ordered by username, and
+    // users of another type (or deleted) drop out.
+    let mut top = Vec::with_capacity(limit);
+    let mut rest = ranked.as_slice();
+    while top.len() < limit && !rest.is_empty() {
+        let count = rest[0].1;
+        let tied = rest.iter().take_while(|(_, n)| *n == count).count();
+        let ids: Vec<Uuid> = rest[..tied].iter().map(|(id, _)| *id).collect();
+        rest = &rest[tied..];
+        let mut found = users::live_by_ids(store, scope, &ids).await?;
+        found.retain(|u| filter.user_type.is_none_or(|t| u.user_type == t.as_str()));
+        found.sort_by(|a, b| (a.username.is_none(), &a.username, a.id).cmp(&(b.username.is_none(), &b.username, b.id)));
+        top.extend(found.into_iter().take(limit - top.len()).map(|user| Contributor { user, count }));
+    }
+    Ok(top)
+}
+
+/// Live users seen within the window: see [`users::active`].
+pub async fn active_users(
+    store: &Store,
+    scope: AdminScope<'_>,
+    now: OffsetDateTime,
+    filter: &users::ActiveFilter,
+) -> Result<Page<User>, Problem> {
+    users::active(store, scope, now, filter).await
+}
+
+/// `?limit=&cursor=` of a person's records; `role` for test cycles.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsParams {
+    /// For test cycles: `created` (default) or `submitted`.
+    pub role: Option<TestRole>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// A person's part in a test cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TestRole {
+    Created,
+    Submitted,
+}
+
+/// A cursor over `(record_at, id)`: microseconds then the record id, URL-safe base64.
+fn encode_cursor(at: OffsetDateTime, id: i64) -> String {
+    use base64::Engine;
+    let mut bytes = crate::store::to_micros(at).to_be_bytes().to_vec();
+    bytes.extend(id.to_be_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn decode_cursor(cursor: Option<&str>) -> Result<Option<(OffsetDateTime, i64)>, Problem> {
+    use base64::Engine;
+    let Some(cursor) = cursor else { return Ok(None) };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).unwrap_or_default();
+    let key = (bytes.len() == 16).then(|| {
+        let micros = i64::from_be_bytes(bytes[..8].try_into().ok()?);
+        let id = i64::from_be_bytes(bytes[8..].try_into().ok()?);
+        Some((crate::store::from_micros(micros).ok()?, id))
+    });
+    key.flatten().map(Some).ok_or_else(|| Problem::invalid("cursor", "is not a cursor returned by this list"))
+}
+
+fn records_page<T>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> (OffsetDateTime, i64)) -> Page<T> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more { rows.last().map(|r| key(r)).map(|(at, id)| encode_cursor(at, id)) } else { None };
+    Page { items: rows, next_cursor }
+}
+
+/// The bugs a user reported, newest first.
+pub async fn bugs_of(
+    store: &Store,
+    scope: AdminScope<'_>,
+    user_id: Uuid,
+    params: &RecordsParams,
+) -> Result<Page<StoredBug>, Problem> {
+    if params.role.is_some() {
+        return Err(Problem::invalid("role", "applies to test cycles only"));
+    }
+    let limit = pagination::limit(params.limit)?;
+    let after = decode_cursor(params.cursor.as_deref())?;
+    users::get(store, &scope, user_id, true).await?;
+    let rows = repo::bugs_of(store, scope.tenant_id(), user_id, after, limit).await?;
+    Ok(records_page(rows, limit, |b| (b.record_at, b.id)))
+}
+
+/// The test cycles a user created (or submitted), newest first.
+pub async fn tests_of(
+    store: &Store,
+    scope: AdminScope<'_>,
+    user_id: Uuid,
+    params: &RecordsParams,
+) -> Result<Page<StoredTest>, Problem> {
+    let limit = pagination::limit(params.limit)?;
+    let after = decode_cursor(params.cursor.as_deref())?;
+    users::get(store, &scope, user_id, true).await?;
+    let role = match params.role.unwrap_or(TestRole::Created) {
+        TestRole::Created => repo::Role::Created,
+        TestRole::Submitted => repo::Role::Submitted,
+    };
+    let rows = repo::tests_of(store, scope.tenant_id(), role, user_id, after, limit).await?;
+    Ok(records_page(rows, limit, |t| (t.record_at, t.id)))
+}
+
+/// `?bucket=day|week&days=` of a user's activity.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityParams {
+    pub bucket: Option<Bucket>,
+    /// The window, 1 to 3660 days (default 30).
+    pub days: Option<i64>,
+}
+
+/// The width of an activity bucket; weeks start on Monday (ISO 8601).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Bucket {
+    #[default]
+    Day,
+    Week,
+}
+
+/// A user's records in one bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ActivityBucket {
+    /// The first day of the bucket (UTC).
+    #[schema(value_type = String, format = Date)]
+    pub start: Date,
+    pub bugs: u64,
+    pub tests_created: u64,
+    pub tests_submitted: u64,
+}
+
+/// A user's activity: every bucket of the window, oldest first, empty ones included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Activity {
+    pub bucket: Bucket,
+    pub days: i64,
+    pub items: Vec<ActivityBucket>,
+}
+
+fn bucket_start(bucket: Bucket, day: Date) -> Date {
+    match bucket {
+        Bucket::Day => day,
+        Bucket::Week => day - Duration::days(day.weekday().number_days_from_monday().into()),
+    }
+}
+
+/// Bugs reported and test cycles created and submitted by a user, per day or week of the window.
+pub async fn activity(
+    store: &Store,
+    scope: AdminScope<'_>,
+    now: OffsetDateTime,
+    user_id: Uuid,
+    params: &ActivityParams,
+) -> Result<Activity, Problem> {
+    let days = match params.days {
+        None => 30,
+        Some(d) if (1..=3660).contains(&d) => d,
+        Some(_) => return Err(Problem::invalid("days", "must be between 1 and 3660")),
+    };
+    let bucket = params.bucket.unwrap_or_default();
+    users::get(store, &scope, user_id, true).await?;
+    let now = now.to_offset(time::UtcOffset::UTC);
+    let since = (now - Duration::days(days - 1)).date().midnight().assume_utc();
+    let mut items: Vec<ActivityBucket> = Vec::new();
+    let mut start = bucket_start(bucket, since.date());
+    let step = if bucket == Bucket::Day { 1 } else { 7 };
+    while start <= now.date() {
+        items.push(ActivityBucket { start, bugs: 0, tests_created: 0, tests_submitted: 0 });
+        start += Duration::days(step);
+    }
+    let index: HashMap<Date, usize> = items.iter().enumerate().map(|(i, b)| (b.start, i)).collect();
+    for role in [repo::Role::Reported, repo::Role::Created, repo::Role::Submitted] {
+        for at in repo::record_times(store, scope.tenant_id(), role, user_id, since).await? {
+            let day = at.to_offset(time::UtcOffset::UTC).date();
+            let Some(&i) = index.get(&bucket_start(bucket, day)) else { continue };
+            let item = &mut items[i];
+            match role {
+                repo::Role::Reported => item.bugs += 1,
+                repo::Role::Created => item.tests_created += 1,
+                repo::Role::Submitted => item.tests_submitted += 1,
+            }
+        }
+    }
+    Ok(Activity { bucket, days, items })
+}

@@ -40,6 +40,38 @@ pub struct TestCycle {
     pub raw: Value,
 }
 
+/// Which records an ingest reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Bugs,
+    Tests,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Bugs => "bugs",
+            Kind::Tests => "tests",
+        }
+    }
+}
+
+/// A checked record of either kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Bug(Bug),
+    Test(TestCycle),
+}
+
+/// Check a record of the given kind.
+pub fn parse(kind: Kind, value: Value) -> Result<Record, String> {
+    match kind {
+        Kind::Bugs => parse_bug(value).map(Record::Bug),
+        Kind::Tests => parse_test(value).map(Record::Test),
+    }
+}
+
 impl Bug {
     /// The time that places the record for its reporter: when it was reported.
     pub fn record_time(&self) -> Option<OffsetDateTime> {
@@ -55,7 +87,21 @@ impl TestCycle {
 }
 
 fn object(value: &Value) -> Result<&Map<String, Value>, String> {
-    value.as_object().ok_or_else(|| format!("a record must be a JSON object, not {}", kind(value)))
+    let record = value.as_object().ok_or_else(|| format!("a record must be a JSON object, not {}", kind(value)))?;
+    if has_nul(value) {
+        return Err("a record must not contain the NUL character (\\u0000)".into());
+    }
+    Ok(record)
+}
+
+/// PostgreSQL cannot store U+0000 in text or jsonb; no real record needs it.
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -115,9 +161,19 @@ fn timestamp(record: &Map<String, Value>, field: &str) -> Result<Option<OffsetDa
     }
 }
 
-/// A person's name as records carry it: trimmed and NFC-normalised; empty means nobody.
-fn person(name: Option<String>) -> Option<String> {
-    name.map(|n| normalize_username(&n)).filter(|n| !n.is_empty())
+/// A person's name as records carry it: trimmed and NFC-normalised; empty means nobody. It becomes a username, so it
+/// is held to a username's length and may not contain control characters.
+fn person(field: &str, name: Option<String>) -> Result<Option<String>, String> {
+    let Some(name) = name.map(|n| normalize_username(&n)).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > 100 {
+        return Err(format!("{field} must be at most 100 characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!("{field} must not contain control characters"));
+    }
+    Ok(Some(name))
 }
 
 /// Check a bug record.
@@ -131,7 +187,8 @@ pub fn parse_bug(value: Value) -> Result<Bug, String> {
     let (reporter, author) = match optional(record, "author") {
         None => (None, None),
         Some(Value::Object(author)) => {
-            (person(text(author, "name").map_err(|e| format!("author.{e}"))?), Some(Value::Object(author.clone())))
+            let name = text(author, "name").map_err(|e| format!("author.{e}"))?;
+            (person("author.name", name)?, Some(Value::Object(author.clone())))
         }
         Some(other) => return Err(format!("author must be an object, not {}", kind(other))),
     };
@@ -160,8 +217,8 @@ pub fn parse_test(value: Value) -> Result<TestCycle, String> {
         testing_type: text(record, "testing_type")?,
         start_at: timestamp(record, "start_at")?,
         end_at: timestamp(record, "end_at")?,
-        created_by: person(text(record, "created_by")?),
-        submitted_by: person(text(record, "submitted_by")?),
+        created_by: person("created_by", text(record, "created_by")?)?,
+        submitted_by: person("submitted_by", text(record, "submitted_by")?)?,
         raw: value,
     })
 }
@@ -227,6 +284,9 @@ mod tests {
             (json!({"id": 1, "author": "Ana"}), "author must be an object"),
             (json!({"id": 1, "author": {"name": 3}}), "author.name must be a string"),
             (json!({"id": 1, "test": {"id": "x"}}), "test.id must be an integer"),
+            (json!({"id": 1, "author": {"name": "x".repeat(101)}}), "author.name must be at most 100 characters"),
+            (json!({"id": 1, "author": {"name": "Ana\u{7}"}}), "author.name must not contain control characters"),
+            (json!({"id": 1, "steps": ["a\u{0}"]}), "must not contain the NUL character"),
         ];
         for (record, reason) in cases {
             let err = parse_bug(record.clone()).unwrap_err();

@@ -57,6 +57,11 @@ impl<R: BufRead> RecordReader<R> {
         Self { input, offset: 0, line: 1, mode: Mode::Start, replay: Vec::new() }
     }
 
+    /// Bytes consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
     fn malformed(&self, reason: impl Into<String>) -> ReadError {
         ReadError::Malformed { offset: self.offset, reason: reason.into() }
     }

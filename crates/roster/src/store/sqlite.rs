@@ -75,7 +75,13 @@ fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> rusqlite:
     }
     for (i, value) in params.iter().enumerate() {
         let name = format!("${}", i + 1);
-        let index = stmt.parameter_index(&name)?.ok_or_else(|| rusqlite::Error::InvalidParameterName(name))?;
+        // Most statements use their parameters in order; looking a name up scans every name, which multi-row
+        // statements with thousands of parameters cannot afford.
+        let index = if stmt.parameter_name(i + 1) == Some(name.as_str()) {
+            i + 1
+        } else {
+            stmt.parameter_index(&name)?.ok_or_else(|| rusqlite::Error::InvalidParameterName(name))?
+        };
         stmt.raw_bind_parameter(index, value)?;
     }
     Ok(())

@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[Migration] = &[
     crate::migration!(3, "0003_users", "users"),
     crate::migration!(6, "0006_user_tokens", "user_tokens"),
     crate::migration!(7, "0007_totp", "totp"),
+    crate::migration!(9, "0009_users_seen", "users_seen"),
 ];
 
 /// A unique violation on users, told as the field that is taken.
@@ -637,4 +638,125 @@ pub async fn link_identity(
         .map_err(taken)?;
     tx.commit().await.map_err(taken)?;
     Ok(next)
+}
+
+/// A person seen in records of another system (a crowd-testing export): who, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeenPerson {
+    /// Trimmed and NFC-normalised: the username the person is kept under.
+    pub name: String,
+    pub first_seen: OffsetDateTime,
+    pub last_seen: OffsetDateTime,
+    /// How the record described the person, kept from the newest record.
+    pub raw_data: Option<serde_json::Value>,
+}
+
+/// What an upsert of seen people did to one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Upsert people seen in records inside the caller's transaction, one multi-row statement per 500 people. A new person
+/// becomes a user of `user_type`; a known one keeps its type (first wins) and its `first_seen`/`last_seen` widen.
+/// Returns each person's user id and what happened, in the order given. Concurrent upserts of the same names (two
+/// ingests on PostgreSQL) wait for each other on the username index and never fail; names are written in sorted order
+/// so two of them cannot deadlock.
+pub async fn upsert_seen(
+    tx: &mut crate::store::Tx,
+    scope: AdminScope<'_>,
+    user_type: UserType,
+    people: &[SeenPerson],
+    now: OffsetDateTime,
+) -> Result<Vec<(Uuid, Seen)>, StoreError> {
+    let mut sorted: Vec<&SeenPerson> = people.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    sorted.dedup_by(|a, b| a.name == b.name);
+    let sorted: Vec<SeenPerson> = sorted.into_iter().cloned().collect();
+    let written = repo::upsert_seen(tx, scope.tenant_id(), user_type.as_str(), &sorted, now).await?;
+    let mut found: std::collections::HashMap<String, (Uuid, Seen)> = written
+        .into_iter()
+        .map(|(name, id, version)| (name, (id, if version == 1 { Seen::Created } else { Seen::Updated })))
+        .collect();
+    let missing: Vec<&str> =
+        sorted.iter().map(|p| p.name.as_str()).filter(|name| !found.contains_key(*name)).collect();
+    if !missing.is_empty() {
+        for (name, id) in repo::ids_by_username(tx, scope.tenant_id(), &missing).await? {
+            found.insert(name, (id, Seen::Unchanged));
+        }
+    }
+    people
+        .iter()
+        .map(|p| {
+            found.get(&p.name).copied().ok_or_else(|| {
+                StoreError::Decode(format!("the user {:?} was neither written nor found", p.name))
+            })
+        })
+        .collect()
+}
+
+/// `?user_type=&days=&limit=&cursor=` of active users.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ActiveFilter {
+    pub user_type: Option<UserType>,
+    /// Seen within this many days (default 30).
+    pub days: Option<i64>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// The window of `?days=`: 1 to 36,500 days, 30 by default.
+pub fn window_days(days: Option<i64>, default: i64) -> Result<i64, Problem> {
+    match days {
+        None => Ok(default),
+        Some(d) if (1..=36_500).contains(&d) => Ok(d),
+        Some(_) => Err(Problem::invalid("days", "must be between 1 and 36500")),
+    }
+}
+
+/// Live users last seen within the window, newest first, in keyset pages.
+pub async fn active(
+    store: &Store,
+    scope: AdminScope<'_>,
+    now: OffsetDateTime,
+    filter: &ActiveFilter,
+) -> Result<Page<User>, Problem> {
+    let limit = pagination::limit(filter.limit)?;
+    let since = now - time::Duration::days(window_days(filter.days, 30)?);
+    let after = filter.cursor.as_deref().map(decode_seen_cursor).transpose()?;
+    let user_type = filter.user_type.map(UserType::as_str);
+    let mut rows = repo::seen_since(store, scope.tenant_id(), user_type, since, after, limit).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = match rows.last() {
+        Some(User { last_seen: Some(seen), id, .. }) if more => Some(encode_seen_cursor(*seen, *id)),
+        _ => None,
+    };
+    Ok(Page { items: rows, next_cursor })
+}
+
+/// A cursor over `(last_seen, id)`: microseconds then the UUID, URL-safe base64.
+fn encode_seen_cursor(seen: OffsetDateTime, id: Uuid) -> String {
+    use base64::Engine;
+    let mut bytes = crate::store::to_micros(seen).to_be_bytes().to_vec();
+    bytes.extend(id.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn decode_seen_cursor(cursor: &str) -> Result<(OffsetDateTime, Uuid), Problem> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).unwrap_or_default();
+    let key = (bytes.len() == 24).then(|| {
+        let micros = i64::from_be_bytes(bytes[..8].try_into().unwrap_or_default());
+        Some((crate::store::from_micros(micros).ok()?, Uuid::from_slice(&bytes[8..]).ok()?))
+    });
+    key.flatten().ok_or_else(|| Problem::invalid("cursor", "is not a cursor returned by this list"))
+}
+
+/// The live users among `ids` (any order; missing and deleted ones left out).
+pub async fn live_by_ids(store: &Store, scope: AdminScope<'_>, ids: &[Uuid]) -> Result<Vec<User>, StoreError> {
+    repo::live_by_ids(store, scope.tenant_id(), ids).await
 }

@@ -1,0 +1,2 @@
+DROP TABLE tests;
+DROP TABLE bugs;

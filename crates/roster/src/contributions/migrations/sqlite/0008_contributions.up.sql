@@ -1,0 +1,50 @@
+-- Bug reports and test cycles from the crowd-testing platform, keyed by the platform's integer ids.
+-- `record_at` places a record in time: reported_at for a bug, end_at else start_at for a test, else when it was first
+-- ingested. `version` counts changes, so an upsert's RETURNING tells an insert (1) from an update.
+CREATE TABLE bugs (
+    tenant_id           BLOB    NOT NULL REFERENCES tenants (id),
+    id                  INTEGER NOT NULL,
+    -- bugs may arrive before their test cycle: a plain column, not a foreign key
+    test_id             INTEGER,
+    title               TEXT,
+    severity            TEXT,
+    status              TEXT,
+    reported_at         INTEGER,
+    known               INTEGER,
+    raw_data            TEXT    NOT NULL,
+    reported_by_user_id BLOB,
+    record_at           INTEGER NOT NULL,
+    synced_at           INTEGER NOT NULL,
+    version             INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, reported_by_user_id) REFERENCES users (tenant_id, id)
+);
+-- top contributors, a reporter's bugs and activity: covering, in record order per reporter
+CREATE INDEX bugs_reporter ON bugs (tenant_id, reported_by_user_id, record_at) WHERE reported_by_user_id IS NOT NULL;
+CREATE INDEX bugs_test ON bugs (tenant_id, test_id) WHERE test_id IS NOT NULL;
+
+CREATE TABLE tests (
+    tenant_id            BLOB    NOT NULL REFERENCES tenants (id),
+    id                   INTEGER NOT NULL,
+    product_id           INTEGER,
+    title                TEXT,
+    status               TEXT,
+    testing_type         TEXT,
+    start_at             INTEGER,
+    end_at               INTEGER,
+    created_by           TEXT,
+    submitted_by         TEXT,
+    created_by_user_id   BLOB,
+    submitted_by_user_id BLOB,
+    raw_data             TEXT    NOT NULL,
+    record_at            INTEGER NOT NULL,
+    synced_at            INTEGER NOT NULL,
+    version              INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, created_by_user_id) REFERENCES users (tenant_id, id),
+    FOREIGN KEY (tenant_id, submitted_by_user_id) REFERENCES users (tenant_id, id)
+);
+CREATE INDEX tests_creator ON tests (tenant_id, created_by_user_id, record_at) WHERE created_by_user_id IS NOT NULL;
+CREATE INDEX tests_submitter ON tests (tenant_id, submitted_by_user_id, record_at)
+    WHERE submitted_by_user_id IS NOT NULL;
+CREATE INDEX tests_product ON tests (tenant_id, product_id) WHERE product_id IS NOT NULL;

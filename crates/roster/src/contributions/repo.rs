@@ -1,0 +1,360 @@
+//! SQL of bugs and test cycles. Every function takes the tenant it works in.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::model::{Bug, TestCycle};
+use crate::store::{FromRow, Row, Store, StoreError, Tx, Value};
+
+/// Rows per multi-row statement: 500 × 15 parameters stays far inside both backends' limits (SQLite 32,766,
+/// PostgreSQL 65,535).
+pub(super) const CHUNK: usize = 500;
+
+/// A bug ready to write: the record, its reporter's user id and the time that places it.
+pub(super) struct BugRow<'a> {
+    pub bug: &'a Bug,
+    pub reporter: Option<Uuid>,
+    pub record_at: OffsetDateTime,
+}
+
+/// A test cycle ready to write, with its people's user ids.
+pub(super) struct TestRow<'a> {
+    pub test: &'a TestCycle,
+    pub creator: Option<Uuid>,
+    pub submitter: Option<Uuid>,
+    pub record_at: OffsetDateTime,
+}
+
+/// `($1, $2, …)` groups of `width` parameters for `rows` rows, numbered in order of appearance.
+fn placeholders(rows: usize, width: usize) -> String {
+    let mut out = String::with_capacity(rows * width * 6);
+    for row in 0..rows {
+        out.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..width {
+            if col > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("${}", row * width + col + 1));
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// Insert new bugs and rewrite changed ones; an identical bug is not written. The rows must not repeat an id.
+/// Returns `(id, version)` of each row written: version 1 is a new bug.
+pub(super) async fn upsert_bugs(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    rows: &[BugRow<'_>],
+    now: OffsetDateTime,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in rows.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO bugs (tenant_id, id, test_id, title, severity, status, reported_at, known, raw_data, \
+             reported_by_user_id, record_at, synced_at) VALUES {} \
+             ON CONFLICT (tenant_id, id) DO UPDATE SET test_id = excluded.test_id, title = excluded.title, \
+             severity = excluded.severity, status = excluded.status, reported_at = excluded.reported_at, \
+             known = excluded.known, raw_data = excluded.raw_data, reported_by_user_id = excluded.reported_by_user_id, \
+             record_at = COALESCE(excluded.reported_at, bugs.record_at), synced_at = excluded.synced_at, \
+             version = bugs.version + 1 \
+             WHERE bugs.raw_data IS DISTINCT FROM excluded.raw_data \
+             OR bugs.reported_by_user_id IS DISTINCT FROM excluded.reported_by_user_id \
+             RETURNING id, version",
+            placeholders(chunk.len(), 12)
+        );
+        let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 12);
+        for row in chunk {
+            let b = row.bug;
+            params.extend([
+                tenant_id.into(),
+                b.id.into(),
+                b.test_id.into(),
+                b.title.clone().into(),
+                b.severity.clone().into(),
+                b.status.clone().into(),
+                b.reported_at.into(),
+                b.known.into(),
+                b.raw.clone().into(),
+                row.reporter.into(),
+                row.record_at.into(),
+                now.into(),
+            ]);
+        }
+        out.extend(tx.query::<(i64, i64)>(sql, params).await?);
+    }
+    Ok(out)
+}
+
+/// Insert new test cycles and rewrite changed ones, as [`upsert_bugs`].
+pub(super) async fn upsert_tests(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    rows: &[TestRow<'_>],
+    now: OffsetDateTime,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in rows.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO tests (tenant_id, id, product_id, title, status, testing_type, start_at, end_at, created_by, \
+             submitted_by, created_by_user_id, submitted_by_user_id, raw_data, record_at, synced_at) VALUES {} \
+             ON CONFLICT (tenant_id, id) DO UPDATE SET product_id = excluded.product_id, title = excluded.title, \
+             status = excluded.status, testing_type = excluded.testing_type, start_at = excluded.start_at, \
+             end_at = excluded.end_at, created_by = excluded.created_by, submitted_by = excluded.submitted_by, \
+             created_by_user_id = excluded.created_by_user_id, submitted_by_user_id = excluded.submitted_by_user_id, \
+             raw_data = excluded.raw_data, \
+             record_at = COALESCE(excluded.end_at, excluded.start_at, tests.record_at), \
+             synced_at = excluded.synced_at, version = tests.version + 1 \
+             WHERE tests.raw_data IS DISTINCT FROM excluded.raw_data \
+             OR tests.created_by_user_id IS DISTINCT FROM excluded.created_by_user_id \
+             OR tests.submitted_by_user_id IS DISTINCT FROM excluded.submitted_by_user_id \
+             RETURNING id, version",
+            placeholders(chunk.len(), 15)
+        );
+        let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 15);
+        for row in chunk {
+            let t = row.test;
+            params.extend([
+                tenant_id.into(),
+                t.id.into(),
+                t.product_id.into(),
+                t.title.clone().into(),
+                t.status.clone().into(),
+                t.testing_type.clone().into(),
+                t.start_at.into(),
+                t.end_at.into(),
+                t.created_by.clone().into(),
+                t.submitted_by.clone().into(),
+                row.creator.into(),
+                row.submitter.into(),
+                t.raw.clone().into(),
+                row.record_at.into(),
+                now.into(),
+            ]);
+        }
+        out.extend(tx.query::<(i64, i64)>(sql, params).await?);
+    }
+    Ok(out)
+}
+
+/// Whose records a count or list is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// Bugs by their reporter.
+    Reported,
+    /// Test cycles by who created them.
+    Created,
+    /// Test cycles by who submitted them.
+    Submitted,
+}
+
+impl Role {
+    fn table_and_column(self) -> (&'static str, &'static str) {
+        match self {
+            Role::Reported => ("bugs", "reported_by_user_id"),
+            Role::Created => ("tests", "created_by_user_id"),
+            Role::Submitted => ("tests", "submitted_by_user_id"),
+        }
+    }
+}
+
+/// Records per person since `since` (all time without), most first. Reads only the covering index of the role.
+pub(super) async fn counts(
+    store: &Store,
+    tenant_id: Uuid,
+    role: Role,
+    since: Option<OffsetDateTime>,
+) -> Result<Vec<(Uuid, i64)>, StoreError> {
+    let (table, column) = role.table_and_column();
+    let mut params: Vec<Value> = vec![tenant_id.into()];
+    let window = match since {
+        Some(since) => {
+            params.push(since.into());
+            " AND record_at >= $2"
+        }
+        None => "",
+    };
+    store
+        .query(
+            format!(
+                "SELECT {column}, count(*) FROM {table} WHERE tenant_id = $1 AND {column} IS NOT NULL{window} \
+                 GROUP BY {column}"
+            ),
+            params,
+        )
+        .await
+}
+
+/// The times of a person's records since `since`.
+pub(super) async fn record_times(
+    store: &Store,
+    tenant_id: Uuid,
+    role: Role,
+    user_id: Uuid,
+    since: OffsetDateTime,
+) -> Result<Vec<OffsetDateTime>, StoreError> {
+    let (table, column) = role.table_and_column();
+    let rows: Vec<(OffsetDateTime,)> = store
+        .query(
+            format!("SELECT record_at FROM {table} WHERE tenant_id = $1 AND {column} = $2 AND record_at >= $3"),
+            vec![tenant_id.into(), user_id.into(), since.into()],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|(t,)| t).collect())
+}
+
+/// A stored bug report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct StoredBug {
+    pub id: i64,
+    pub test_id: Option<i64>,
+    pub title: Option<String>,
+    pub severity: Option<String>,
+    pub status: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub reported_at: Option<OffsetDateTime>,
+    pub known: Option<bool>,
+    pub reported_by_user_id: Option<Uuid>,
+    #[schema(value_type = Object)]
+    pub raw_data: serde_json::Value,
+    /// When the record happened: reported_at, else when it was first ingested.
+    #[serde(with = "time::serde::rfc3339")]
+    pub record_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub synced_at: OffsetDateTime,
+    pub version: i64,
+}
+
+const BUG_COLUMNS: &str =
+    "id, test_id, title, severity, status, reported_at, known, reported_by_user_id, raw_data, record_at, synced_at, \
+     version";
+
+impl FromRow for StoredBug {
+    fn from_row(row: &Row<'_, '_>) -> Result<Self, StoreError> {
+        Ok(StoredBug {
+            id: row.get(0)?,
+            test_id: row.get(1)?,
+            title: row.get(2)?,
+            severity: row.get(3)?,
+            status: row.get(4)?,
+            reported_at: row.get(5)?,
+            known: row.get(6)?,
+            reported_by_user_id: row.get(7)?,
+            raw_data: row.get(8)?,
+            record_at: row.get(9)?,
+            synced_at: row.get(10)?,
+            version: row.get(11)?,
+        })
+    }
+}
+
+/// A stored test cycle.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct StoredTest {
+    pub id: i64,
+    pub product_id: Option<i64>,
+    pub title: Option<String>,
+    pub status: Option<String>,
+    pub testing_type: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub start_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub end_at: Option<OffsetDateTime>,
+    pub created_by: Option<String>,
+    pub submitted_by: Option<String>,
+    pub created_by_user_id: Option<Uuid>,
+    pub submitted_by_user_id: Option<Uuid>,
+    #[schema(value_type = Object)]
+    pub raw_data: serde_json::Value,
+    /// When the cycle happened: end_at, else start_at, else when it was first ingested.
+    #[serde(with = "time::serde::rfc3339")]
+    pub record_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub synced_at: OffsetDateTime,
+    pub version: i64,
+}
+
+const TEST_COLUMNS: &str = "id, product_id, title, status, testing_type, start_at, end_at, created_by, submitted_by, \
+     created_by_user_id, submitted_by_user_id, raw_data, record_at, synced_at, version";
+
+impl FromRow for StoredTest {
+    fn from_row(row: &Row<'_, '_>) -> Result<Self, StoreError> {
+        Ok(StoredTest {
+            id: row.get(0)?,
+            product_id: row.get(1)?,
+            title: row.get(2)?,
+            status: row.get(3)?,
+            testing_type: row.get(4)?,
+            start_at: row.get(5)?,
+            end_at: row.get(6)?,
+            created_by: row.get(7)?,
+            submitted_by: row.get(8)?,
+            created_by_user_id: row.get(9)?,
+            submitted_by_user_id: row.get(10)?,
+            raw_data: row.get(11)?,
+            record_at: row.get(12)?,
+            synced_at: row.get(13)?,
+            version: row.get(14)?,
+        })
+    }
+}
+
+/// The keyset `WHERE` of a newest-first list after `(record_at, id)`, and its parameters.
+fn newest_first_after(after: Option<(OffsetDateTime, i64)>, params: &mut Vec<Value>) -> String {
+    match after {
+        Some((at, id)) => {
+            params.extend([at.into(), id.into()]);
+            " AND (record_at < $3 OR (record_at = $3 AND id < $4))".into()
+        }
+        None => String::new(),
+    }
+}
+
+/// A person's records of `role`, newest first, after the keyset `(record_at, id)`.
+pub(super) async fn bugs_of(
+    store: &Store,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    after: Option<(OffsetDateTime, i64)>,
+    limit: i64,
+) -> Result<Vec<StoredBug>, StoreError> {
+    let mut params: Vec<Value> = vec![tenant_id.into(), user_id.into()];
+    let keyset = newest_first_after(after, &mut params);
+    params.push((limit + 1).into());
+    store
+        .query(
+            format!(
+                "SELECT {BUG_COLUMNS} FROM bugs WHERE tenant_id = $1 AND reported_by_user_id = $2{keyset} \
+                 ORDER BY record_at DESC, id DESC LIMIT ${}",
+                params.len()
+            ),
+            params,
+        )
+        .await
+}
+
+/// Test cycles a person created or submitted, newest first, after the keyset `(record_at, id)`.
+pub(super) async fn tests_of(
+    store: &Store,
+    tenant_id: Uuid,
+    role: Role,
+    user_id: Uuid,
+    after: Option<(OffsetDateTime, i64)>,
+    limit: i64,
+) -> Result<Vec<StoredTest>, StoreError> {
+    let (_, column) = role.table_and_column();
+    let mut params: Vec<Value> = vec![tenant_id.into(), user_id.into()];
+    let keyset = newest_first_after(after, &mut params);
+    params.push((limit + 1).into());
+    store
+        .query(
+            format!(
+                "SELECT {TEST_COLUMNS} FROM tests WHERE tenant_id = $1 AND {column} = $2{keyset} \
+                 ORDER BY record_at DESC, id DESC LIMIT ${}",
+                params.len()
+            ),
+            params,
+        )
+        .await
+}
