@@ -7,6 +7,7 @@
 //! target/release/roster-bench --users 100000 --postgres-url postgres://postgres@127.0.0.1:5432/test
 //! ```
 
+mod contributions;
 mod load;
 
 use std::path::PathBuf;
@@ -50,6 +51,18 @@ struct Args {
     /// Seconds of the sign-in benchmarks (0 skips them)
     #[arg(long, default_value_t = 10)]
     login_seconds: u64,
+    /// Bug records generated and ingested for the contributions benchmark (0 skips it)
+    #[arg(long, default_value_t = 1_000_000)]
+    bugs: usize,
+    /// Distinct testers reporting them
+    #[arg(long, default_value_t = 50_000)]
+    testers: usize,
+    /// Test cycles generated and ingested
+    #[arg(long, default_value_t = 20_000)]
+    tests: usize,
+    /// Distinct customers creating them
+    #[arg(long, default_value_t = 1_000)]
+    customers: usize,
     /// Print the results as JSON too
     #[arg(long)]
     json: bool,
@@ -129,7 +142,7 @@ async fn seed(store: &Store, scopes: &[TenantScope], users: usize) -> anyhow::Re
     Ok(all)
 }
 
-fn start_server(args: &Args, url: &str) -> anyhow::Result<Server> {
+fn roster_binary(args: &Args) -> anyhow::Result<PathBuf> {
     let binary = match &args.roster {
         Some(path) => path.clone(),
         None => std::env::current_exe()?.with_file_name("roster"),
@@ -137,6 +150,68 @@ fn start_server(args: &Args, url: &str) -> anyhow::Result<Server> {
     if !binary.exists() {
         bail!("{} not found: build it with `cargo build --release --workspace`", binary.display());
     }
+    Ok(binary)
+}
+
+/// Generate the exports and ingest them with the real binary: test cycles, then bug reports.
+async fn ingest(args: &Args, url: &str, report: &mut serde_json::Map<String, serde_json::Value>) -> anyhow::Result<()> {
+    let binary = roster_binary(args)?;
+    let dir = tempfile::tempdir()?;
+    let started = Instant::now();
+    let (bugs, tests) = contributions::generate(dir.path(), args.bugs, args.tests, args.testers, args.customers)?;
+    let size = std::fs::metadata(&bugs)?.len();
+    println!(
+        "{:<28} {:>10.1} s  ({} bugs, {:.0} MB; {} tests)",
+        "generate exports",
+        started.elapsed().as_secs_f64(),
+        args.bugs,
+        size as f64 / 1e6,
+        args.tests
+    );
+    for (what, file) in [("tests", &tests), ("bugs", &bugs)] {
+        let run = contributions::ingest(&binary, url, "bench-0", what, file)?;
+        println!(
+            "{:<28} {:>10.0} records/s  ({} records in {:.1} s, peak RSS {:.1} MB, users created {})",
+            format!("ingest {what} (CLI)"),
+            run.rate(),
+            run.records,
+            run.seconds,
+            run.peak_rss_kib as f64 / 1024.0,
+            run.report["users"]["created"]
+        );
+        report.insert(
+            format!("ingest_{what}"),
+            serde_json::json!({"records_per_s": run.rate(), "records": run.records, "seconds": run.seconds,
+                "peak_rss_kib": run.peak_rss_kib, "summary": run.report}),
+        );
+    }
+    Ok(())
+}
+
+/// Top contributors and active users over the ingested records, one connection at a time (latency) .
+async fn reports(
+    args: &Args,
+    server: &Server,
+    auth: &str,
+    report: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    let seconds = Duration::from_secs(args.seconds.clamp(1, 5));
+    for (name, path) in [
+        ("top testers, all time", "/v1/tenants/bench-0/contributors/top?user_type=tester&limit=10"),
+        ("top testers, 30 days", "/v1/tenants/bench-0/contributors/top?user_type=tester&days=30&limit=10"),
+        ("top customers, all time", "/v1/tenants/bench-0/contributors/top?user_type=customer&limit=10"),
+        ("top contributors, 7 days", "/v1/tenants/bench-0/contributors/top?days=7&limit=10"),
+        ("active users, 30 days", "/v1/tenants/bench-0/users/active?days=30&limit=50"),
+    ] {
+        let outcome = load::run(&server.base, auth, 1, load::Budget::Time(seconds), move |_| load::Call::get(path.to_owned())).await?;
+        outcome.print(name);
+        report.insert(name.to_owned(), outcome.json());
+    }
+    Ok(())
+}
+
+fn start_server(args: &Args, url: &str) -> anyhow::Result<Server> {
+    let binary = roster_binary(args)?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let child = Command::new(binary)
         .args(["serve", "--no-migrate", "--database-url", url, "--listen", &format!("127.0.0.1:{port}")])
@@ -192,6 +267,13 @@ async fn main() -> anyhow::Result<()> {
             .await
             .map_err(|p| anyhow::anyhow!("{p}"))?;
 
+    if args.bugs > 0 {
+        ingest(&args, &db.url, &mut report).await?;
+        let mut tx = db.store.begin().await?;
+        tx.execute_batch("ANALYZE").await?;
+        tx.commit().await?;
+    }
+
     let server = start_server(&args, &db.url)?;
     load::wait_healthy(&server.base).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -246,6 +328,10 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     create.print("user create (HTTP)");
     report.insert("user_create".into(), create.json());
+
+    if args.bugs > 0 {
+        reports(&args, &server, &auth, &mut report).await?;
+    }
 
     if args.login_seconds > 0 {
         signin(&args, &db.store, &scopes[0], &server, &auth, &mut report).await?;

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use roster::contributions::ingest::{self, IngestOptions, IngestReport};
 use roster::contributions::{IngestError, Kind};
-use tokio::sync::mpsc;
 
 use crate::output::{self, Format};
 use crate::{Context, Failure};
@@ -59,9 +58,8 @@ pub async fn run(context: &Context, args: Args) -> Result<(), Failure> {
     let scope = super::scope(&store, &args.tenant).await?;
     let admin = scope.admin().map_err(|_| Failure::Runtime("the operator scope is an admin".into()))?;
 
-    let (sender, receiver) = mpsc::channel(4);
     let batch_size = args.batch_size as usize;
-    let chunk = batch_size.min(1_000);
+    let (sender, receiver, chunk) = ingest::channel(batch_size);
     let product_id = args.product_id;
     let reading = std::thread::spawn(move || ingest::read_into(input, kind, chunk, product_id, sender));
     let mut progress = Progress::new(size, kind);

@@ -145,6 +145,17 @@ pub struct Chunk {
     pub bytes: u64,
 }
 
+/// The channel from the reading thread to [`ingest`] and the chunk size to read in. It holds a whole batch, so the
+/// next batch is read and checked while one is written; memory stays bounded by two batches.
+#[allow(clippy::type_complexity)]
+pub fn channel(
+    batch_size: usize,
+) -> (mpsc::Sender<Result<Chunk, ReadError>>, mpsc::Receiver<Result<Chunk, ReadError>>, usize) {
+    let chunk = batch_size.clamp(1, 1_000);
+    let (sender, receiver) = mpsc::channel(batch_size.div_ceil(chunk) + 1);
+    (sender, receiver, chunk)
+}
+
 /// Read `input` to its end on the calling (blocking) thread and send its records in chunks of `chunk_size`. A bounded
 /// channel makes the reader wait for the writer, so memory stays flat whatever the input's size. Stops early when the
 /// receiver is gone. `product_id` is given to test cycles that name none.

@@ -42,6 +42,39 @@ enum Mode {
     Done,
 }
 
+/// Where a scan stands inside an object or array: the depth, and whether it is inside a string (after a backslash).
+#[derive(Default)]
+struct Nesting {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Nesting {
+    /// Take the next byte; true when it closes the outermost object or array.
+    fn feed(&mut self, b: u8) -> bool {
+        if self.in_string {
+            match (self.escaped, b) {
+                (true, _) => self.escaped = false,
+                (false, b'\\') => self.escaped = true,
+                (false, b'"') => self.in_string = false,
+                _ => {}
+            }
+            return false;
+        }
+        match b {
+            b'"' => self.in_string = true,
+            b'{' | b'[' => self.depth += 1,
+            b'}' | b']' => {
+                self.depth = self.depth.saturating_sub(1);
+                return self.depth == 0;
+            }
+            _ => {}
+        }
+        false
+    }
+}
+
 /// Yields `(position, record)` pairs; a record is any JSON value (checking that it is a proper record is the caller's).
 pub struct RecordReader<R> {
     input: R,
@@ -122,29 +155,35 @@ impl<R: BufRead> RecordReader<R> {
         let first =
             self.skip_whitespace()?.ok_or_else(|| self.malformed("expected a value, found the end of the input"))?;
         if matches!(first, b'{' | b'[') {
-            let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-            loop {
-                let b = self.next_byte()?.ok_or_else(|| self.malformed("the input ends inside a value"))?;
+            let mut scan = Nesting::default();
+            // bytes read again (the first record of NDJSON) go one at a time, the rest a buffer at a time
+            while !self.replay.is_empty() {
+                let b = self.next_byte()?.unwrap_or(b' ');
                 out.push(b);
-                if in_string {
-                    match (escaped, b) {
-                        (true, _) => escaped = false,
-                        (false, b'\\') => escaped = true,
-                        (false, b'"') => in_string = false,
-                        _ => {}
-                    }
-                    continue;
+                if scan.feed(b) {
+                    return Ok(out);
                 }
-                match b {
-                    b'"' => in_string = true,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Ok(out);
-                        }
+            }
+            loop {
+                let buf = loop {
+                    match self.input.fill_buf() {
+                        Ok(buf) => break buf,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(ReadError::Io(e.to_string())),
                     }
-                    _ => {}
+                };
+                if buf.is_empty() {
+                    return Err(self.malformed("the input ends inside a value"));
+                }
+                let end = buf.iter().position(|&b| scan.feed(b)).map(|i| i + 1);
+                let taken = &buf[..end.unwrap_or(buf.len())];
+                out.extend_from_slice(taken);
+                let (len, lines) = (taken.len(), taken.iter().filter(|&&b| b == b'\n').count());
+                self.input.consume(len);
+                self.offset += len as u64;
+                self.line += lines as u64;
+                if end.is_some() {
+                    return Ok(out);
                 }
             }
         }

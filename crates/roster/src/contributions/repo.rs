@@ -6,10 +6,6 @@ use uuid::Uuid;
 use super::model::{Bug, TestCycle};
 use crate::store::{FromRow, Row, Store, StoreError, Tx, Value};
 
-/// Rows per multi-row statement: 500 × 15 parameters stays far inside both backends' limits (SQLite 32,766,
-/// PostgreSQL 65,535).
-pub(super) const CHUNK: usize = 500;
-
 /// A bug ready to write: the record, its reporter's user id and the time that places it.
 pub(super) struct BugRow<'a> {
     pub bug: &'a Bug,
@@ -50,8 +46,8 @@ pub(super) async fn upsert_bugs(
     now: OffsetDateTime,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut out = Vec::new();
-    for chunk in rows.chunks(CHUNK) {
-        let sql = format!(
+    for chunk in crate::store::statement_chunks(rows) {
+        let sql = crate::store::statement_text("upsert_bugs", chunk.len(), || format!(
             "INSERT INTO bugs (tenant_id, id, test_id, title, severity, status, reported_at, known, raw_data, \
              reported_by_user_id, record_at, synced_at) VALUES {} \
              ON CONFLICT (tenant_id, id) DO UPDATE SET test_id = excluded.test_id, title = excluded.title, \
@@ -63,7 +59,7 @@ pub(super) async fn upsert_bugs(
              OR bugs.reported_by_user_id IS DISTINCT FROM excluded.reported_by_user_id \
              RETURNING id, version",
             placeholders(chunk.len(), 12)
-        );
+        ));
         let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 12);
         for row in chunk {
             let b = row.bug;
@@ -76,7 +72,7 @@ pub(super) async fn upsert_bugs(
                 b.status.clone().into(),
                 b.reported_at.into(),
                 b.known.into(),
-                b.raw.clone().into(),
+                Value::JsonText(b.raw.clone()),
                 row.reporter.into(),
                 row.record_at.into(),
                 now.into(),
@@ -95,8 +91,8 @@ pub(super) async fn upsert_tests(
     now: OffsetDateTime,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut out = Vec::new();
-    for chunk in rows.chunks(CHUNK) {
-        let sql = format!(
+    for chunk in crate::store::statement_chunks(rows) {
+        let sql = crate::store::statement_text("upsert_tests", chunk.len(), || format!(
             "INSERT INTO tests (tenant_id, id, product_id, title, status, testing_type, start_at, end_at, created_by, \
              submitted_by, created_by_user_id, submitted_by_user_id, raw_data, record_at, synced_at) VALUES {} \
              ON CONFLICT (tenant_id, id) DO UPDATE SET product_id = excluded.product_id, title = excluded.title, \
@@ -111,7 +107,7 @@ pub(super) async fn upsert_tests(
              OR tests.submitted_by_user_id IS DISTINCT FROM excluded.submitted_by_user_id \
              RETURNING id, version",
             placeholders(chunk.len(), 15)
-        );
+        ));
         let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 15);
         for row in chunk {
             let t = row.test;
@@ -128,7 +124,7 @@ pub(super) async fn upsert_tests(
                 t.submitted_by.clone().into(),
                 row.creator.into(),
                 row.submitter.into(),
-                t.raw.clone().into(),
+                Value::JsonText(t.raw.clone()),
                 row.record_at.into(),
                 now.into(),
             ]);

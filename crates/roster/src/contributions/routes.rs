@@ -11,7 +11,6 @@ use axum::Json;
 use futures_util::TryStreamExt;
 use http_body_util::{BodyDataStream, Limited};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -140,8 +139,7 @@ async fn run_ingest(
         std::io::Error::other(e)
     });
     let input = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
-    let (sender, receiver) = mpsc::channel(4);
-    let chunk = batch_size.min(1_000);
+    let (sender, receiver, chunk) = ingest::channel(batch_size);
     let reading =
         tokio::task::spawn_blocking(move || ingest::read_into(std::io::BufReader::new(input), kind, chunk, None, sender));
     let options = IngestOptions { kind, strict: params.strict, batch_size };

@@ -282,3 +282,44 @@ impl Tx {
 
 #[cfg(test)]
 mod tests;
+
+/// Rows per multi-row statement, largest first: 500 × 15 parameters stays far inside both backends' limits (SQLite
+/// 32,766, PostgreSQL 65,535).
+const STATEMENT_ROWS: [usize; 5] = [500, 100, 25, 5, 1];
+
+/// Split rows into runs of 500, 100, 25, 5 and 1 for multi-row statements. Few sizes mean few distinct statement texts,
+/// so prepared statements are reused: preparing one is costly (SQLite resolves parameter names in quadratic time).
+pub fn statement_chunks<T>(rows: &[T]) -> Vec<&[T]> {
+    let mut chunks = Vec::new();
+    let mut rest = rows;
+    for size in STATEMENT_ROWS {
+        while rest.len() >= size {
+            let (chunk, tail) = rest.split_at(size);
+            chunks.push(chunk);
+            rest = tail;
+        }
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    #[test]
+    fn rows_split_into_few_statement_sizes() {
+        let rows: Vec<usize> = (0..1137).collect();
+        let sizes: Vec<usize> = super::statement_chunks(&rows).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, vec![500, 500, 100, 25, 5, 5, 1, 1]);
+        let joined: Vec<usize> = super::statement_chunks(&rows).concat();
+        assert_eq!(joined, rows, "in order, nothing lost");
+        assert!(super::statement_chunks::<u8>(&[]).is_empty());
+    }
+}
+
+/// The text of a multi-row statement named `name` for `rows` rows, built once per process: with
+/// [`statement_chunks`] there are five sizes per statement, so the texts stay few.
+pub fn statement_text(name: &'static str, rows: usize, build: impl FnOnce() -> String) -> &'static str {
+    static TEXTS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<(&'static str, usize), &'static str>>> =
+        std::sync::OnceLock::new();
+    let mut texts = TEXTS.get_or_init(Default::default).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    texts.entry((name, rows)).or_insert_with(|| Box::leak(build().into_boxed_str()))
+}

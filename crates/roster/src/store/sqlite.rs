@@ -67,29 +67,74 @@ fn map_error(e: rusqlite::Error) -> StoreError {
     StoreError::Sqlite(e)
 }
 
-/// Bind `$1…$n` by name: SQLite numbers `$N` parameters in order of first appearance, not by N.
-fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> rusqlite::Result<()> {
+/// Bind `$1…$n`. SQLite numbers `$N` parameters in order of first appearance, not by N, and its name lookups scan
+/// every name, which statements with thousands of parameters (multi-row upserts) cannot afford: the order is read
+/// from the SQL text instead, in one pass.
+fn bind(stmt: &mut rusqlite::CachedStatement<'_>, sql: &str, params: &[Value]) -> rusqlite::Result<()> {
     let expected = stmt.parameter_count();
     if expected != params.len() {
         return Err(rusqlite::Error::InvalidParameterCount(params.len(), expected));
     }
-    for (i, value) in params.iter().enumerate() {
-        let name = format!("${}", i + 1);
-        // Most statements use their parameters in order; looking a name up scans every name, which multi-row
-        // statements with thousands of parameters cannot afford.
-        let index = if stmt.parameter_name(i + 1) == Some(name.as_str()) {
-            i + 1
-        } else {
-            stmt.parameter_index(&name)?.ok_or_else(|| rusqlite::Error::InvalidParameterName(name))?
-        };
-        stmt.raw_bind_parameter(index, value)?;
+    match parameter_indexes(sql, params.len()) {
+        Some(indexes) => {
+            for (value, index) in params.iter().zip(indexes) {
+                stmt.raw_bind_parameter(index, value)?;
+            }
+        }
+        None => {
+            for (i, value) in params.iter().enumerate() {
+                let name = format!("${}", i + 1);
+                let index =
+                    stmt.parameter_index(&name)?.ok_or_else(|| rusqlite::Error::InvalidParameterName(name))?;
+                stmt.raw_bind_parameter(index, value)?;
+            }
+        }
     }
     Ok(())
 }
 
+/// SQLite's index of each of `$1…$count` in `sql`: the rank of its first appearance, outside quotes and comments.
+/// `None` when the text does not use exactly `$1…$count` (the caller then asks SQLite by name).
+fn parameter_indexes(sql: &str, count: usize) -> Option<Vec<usize>> {
+    let bytes = sql.as_bytes();
+    let mut indexes = vec![0usize; count];
+    let mut next = 1;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            quote @ (b'\'' | b'"') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    i += 1;
+                }
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'$' => {
+                let digits = bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+                let n: usize = sql.get(i + 1..i + 1 + digits)?.parse().ok()?;
+                if n == 0 || n > count {
+                    return None;
+                }
+                if indexes[n - 1] == 0 {
+                    indexes[n - 1] = next;
+                    next += 1;
+                }
+                i += digits;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (next == count + 1).then_some(indexes)
+}
+
 pub(super) fn run_query<R: FromRow>(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<R>, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(map_error)?;
-    bind(&mut stmt, params).map_err(map_error)?;
+    bind(&mut stmt, sql, params).map_err(map_error)?;
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(map_error)? {
@@ -100,7 +145,7 @@ pub(super) fn run_query<R: FromRow>(conn: &Connection, sql: &str, params: &[Valu
 
 fn run_execute(conn: &Connection, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(map_error)?;
-    bind(&mut stmt, params).map_err(map_error)?;
+    bind(&mut stmt, sql, params).map_err(map_error)?;
     stmt.raw_execute().map(|n| n as u64).map_err(map_error)
 }
 
@@ -279,5 +324,19 @@ impl SqliteTx {
         let (reply, answer) = oneshot::channel();
         self.steps.send(Step::Rollback(reply)).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+}
+
+#[cfg(test)]
+mod parameter_tests {
+    use super::parameter_indexes;
+
+    #[test]
+    fn parameters_are_numbered_by_first_appearance() {
+        assert_eq!(parameter_indexes("SELECT $1, $2", 2), Some(vec![1, 2]));
+        assert_eq!(parameter_indexes("SELECT $2 WHERE a = $1 OR b = $2", 2), Some(vec![2, 1]));
+        assert_eq!(parameter_indexes("SELECT '$3', \"$4\" -- $5\n, $1", 1), Some(vec![1]));
+        assert_eq!(parameter_indexes("SELECT $1, $3", 3), None, "a gap");
+        assert_eq!(parameter_indexes("SELECT $1, $9", 2), None, "beyond the count");
     }
 }

@@ -23,6 +23,8 @@ pub enum Value {
     Uuid(Uuid),
     Timestamp(OffsetDateTime),
     Json(serde_json::Value),
+    /// A JSON document already serialised (compact), bound as TEXT / `jsonb` without another pass over it.
+    JsonText(String),
 }
 
 macro_rules! value_from {
@@ -76,6 +78,7 @@ impl rusqlite::ToSql for Value {
             Value::Uuid(u) => ToSqlOutput::Borrowed(ValueRef::Blob(u.as_bytes())),
             Value::Timestamp(t) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(to_micros(*t))),
             Value::Json(j) => ToSqlOutput::Owned(rusqlite::types::Value::Text(j.to_string())),
+            Value::JsonText(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
         })
     }
 }
@@ -93,6 +96,16 @@ impl PgToSql for Value {
             Value::Uuid(v) => v.to_sql_checked(ty, out),
             Value::Timestamp(v) => v.to_sql_checked(ty, out),
             Value::Json(v) => v.to_sql_checked(ty, out),
+            Value::JsonText(v) => {
+                if *ty == Type::JSONB {
+                    // jsonb's binary format: a version byte, then the text
+                    out.extend_from_slice(&[1]);
+                } else if *ty != Type::JSON {
+                    return Err(format!("cannot bind JSON text to a {ty} column").into());
+                }
+                out.extend_from_slice(v.as_bytes());
+                Ok(IsNull::No)
+            }
         }
     }
 

@@ -449,9 +449,6 @@ pub(super) async fn use_recovery_code(
     Ok(n == 1)
 }
 
-/// Rows per multi-row statement: far inside both backends' parameter limits (SQLite 32,766, PostgreSQL 65,535).
-pub(super) const SEEN_CHUNK: usize = 500;
-
 /// Upsert people seen in records, keyed by live username: a new one is inserted with `user_type`; an existing one keeps
 /// its type and only widens `first_seen`/`last_seen` (and takes `raw_data` from its newest record). A person whose row
 /// would not change is not written and not returned. Returns `(username, id, version)`: version 1 is a new user.
@@ -463,31 +460,10 @@ pub(super) async fn upsert_seen(
     now: OffsetDateTime,
 ) -> Result<Vec<(String, Uuid, i64)>, StoreError> {
     let mut out = Vec::with_capacity(people.len());
-    for chunk in people.chunks(SEEN_CHUNK) {
-        let mut sql = String::with_capacity(120 + chunk.len() * 60);
-        sql.push_str(
-            "INSERT INTO users (tenant_id, id, username, display_name, user_type, raw_data, first_seen, last_seen, \
-             created_at, updated_at) VALUES ",
-        );
+    for chunk in crate::store::statement_chunks(people) {
+        let sql = crate::store::statement_text("upsert_seen", chunk.len(), || upsert_seen_sql(chunk.len()));
         let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
-        for (i, person) in chunk.iter().enumerate() {
-            let n = i * 8;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql += &format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 3,
-                n + 4,
-                n + 5,
-                n + 6,
-                n + 7,
-                n + 8,
-                n + 8
-            );
+        for person in chunk {
             params.extend([
                 tenant_id.into(),
                 Uuid::now_v7().into(),
@@ -499,25 +475,52 @@ pub(super) async fn upsert_seen(
                 now.into(),
             ]);
         }
-        sql.push_str(
-            " ON CONFLICT (tenant_id, username) WHERE deleted_at IS NULL DO UPDATE SET \
-             first_seen = CASE WHEN users.first_seen IS NULL OR excluded.first_seen < users.first_seen \
-                 THEN excluded.first_seen ELSE users.first_seen END, \
-             last_seen = CASE WHEN users.last_seen IS NULL OR excluded.last_seen > users.last_seen \
-                 THEN excluded.last_seen ELSE users.last_seen END, \
-             raw_data = CASE WHEN excluded.raw_data IS NOT NULL \
-                 AND (users.last_seen IS NULL OR excluded.last_seen >= users.last_seen) \
-                 THEN excluded.raw_data ELSE users.raw_data END, \
-             updated_at = excluded.updated_at, version = users.version + 1 \
-             WHERE users.first_seen IS NULL OR users.last_seen IS NULL \
-                 OR excluded.first_seen < users.first_seen OR excluded.last_seen > users.last_seen \
-                 OR (excluded.raw_data IS NOT NULL AND excluded.last_seen >= users.last_seen \
-                     AND users.raw_data IS DISTINCT FROM excluded.raw_data) \
-             RETURNING username, id, version",
-        );
         out.extend(tx.query::<(String, Uuid, i64)>(sql, params).await?);
     }
     Ok(out)
+}
+
+fn upsert_seen_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO users (tenant_id, id, username, display_name, user_type, raw_data, first_seen, last_seen, \
+         created_at, updated_at) VALUES ",
+    );
+    for i in 0..rows {
+        let n = i * 8;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql += &format!(
+            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            n + 1,
+            n + 2,
+            n + 3,
+            n + 3,
+            n + 4,
+            n + 5,
+            n + 6,
+            n + 7,
+            n + 8,
+            n + 8
+        );
+    }
+    sql.push_str(
+        " ON CONFLICT (tenant_id, username) WHERE deleted_at IS NULL DO UPDATE SET \
+         first_seen = CASE WHEN users.first_seen IS NULL OR excluded.first_seen < users.first_seen \
+             THEN excluded.first_seen ELSE users.first_seen END, \
+         last_seen = CASE WHEN users.last_seen IS NULL OR excluded.last_seen > users.last_seen \
+             THEN excluded.last_seen ELSE users.last_seen END, \
+         raw_data = CASE WHEN excluded.raw_data IS NOT NULL \
+             AND (users.last_seen IS NULL OR excluded.last_seen >= users.last_seen) \
+             THEN excluded.raw_data ELSE users.raw_data END, \
+         updated_at = excluded.updated_at, version = users.version + 1 \
+         WHERE users.first_seen IS NULL OR users.last_seen IS NULL \
+             OR excluded.first_seen < users.first_seen OR excluded.last_seen > users.last_seen \
+             OR (excluded.raw_data IS NOT NULL AND excluded.last_seen >= users.last_seen \
+                 AND users.raw_data IS DISTINCT FROM excluded.raw_data) \
+         RETURNING username, id, version",
+    );
+    sql
 }
 
 /// The ids of the live users with these usernames.
@@ -527,13 +530,15 @@ pub(super) async fn ids_by_username(
     usernames: &[&str],
 ) -> Result<Vec<(String, Uuid)>, StoreError> {
     let mut out = Vec::with_capacity(usernames.len());
-    for chunk in usernames.chunks(SEEN_CHUNK) {
-        let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+    for chunk in crate::store::statement_chunks(usernames) {
         let mut params: Vec<Value> = vec![tenant_id.into()];
         params.extend(chunk.iter().map(|&name| Value::from(name)));
-        let sql = format!(
-            "SELECT username, id FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND username IN ({list})"
-        );
+        let sql = crate::store::statement_text("ids_by_username", chunk.len(), || {
+            format!(
+                "SELECT username, id FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND username IN ({})",
+                in_list(chunk.len())
+            )
+        });
         out.extend(tx.query::<(String, Uuid)>(sql, params).await?);
     }
     Ok(out)
@@ -569,12 +574,18 @@ pub(super) async fn seen_since(
 /// The live users among `ids`, in no particular order.
 pub(super) async fn live_by_ids(store: &Store, tenant_id: Uuid, ids: &[Uuid]) -> Result<Vec<User>, StoreError> {
     let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(SEEN_CHUNK) {
-        let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+    for chunk in crate::store::statement_chunks(ids) {
         let mut params: Vec<Value> = vec![tenant_id.into()];
         params.extend(chunk.iter().map(Value::from));
-        let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN ({list})");
+        let sql = crate::store::statement_text("live_by_ids", chunk.len(), || {
+            format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN ({})", in_list(chunk.len()))
+        });
         out.extend(store.query::<User>(sql, params).await?);
     }
     Ok(out)
+}
+
+/// `$2, $3, …` for an `IN` list of `n` values after the tenant.
+fn in_list(n: usize) -> String {
+    (0..n).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ")
 }

@@ -21,7 +21,6 @@ CREATE TABLE bugs (
 );
 -- top contributors, a reporter's bugs and activity: covering, in record order per reporter
 CREATE INDEX bugs_reporter ON bugs (tenant_id, reported_by_user_id, record_at) WHERE reported_by_user_id IS NOT NULL;
-CREATE INDEX bugs_test ON bugs (tenant_id, test_id) WHERE test_id IS NOT NULL;
 
 CREATE TABLE tests (
     tenant_id            UUID        NOT NULL REFERENCES tenants (id),
@@ -47,4 +46,3 @@ CREATE TABLE tests (
 CREATE INDEX tests_creator ON tests (tenant_id, created_by_user_id, record_at) WHERE created_by_user_id IS NOT NULL;
 CREATE INDEX tests_submitter ON tests (tenant_id, submitted_by_user_id, record_at)
     WHERE submitted_by_user_id IS NOT NULL;
-CREATE INDEX tests_product ON tests (tenant_id, product_id) WHERE product_id IS NOT NULL;
