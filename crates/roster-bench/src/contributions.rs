@@ -65,7 +65,13 @@ fn iso(unix: i64) -> String {
 }
 
 /// Write `{"exploratory_tests": [...]}` and `{"bugs": [...]}` files into `dir`; returns their paths.
-pub fn generate(dir: &Path, bugs: usize, tests: usize, testers: usize, customers: usize) -> anyhow::Result<(PathBuf, PathBuf)> {
+pub fn generate(
+    dir: &Path,
+    bugs: usize,
+    tests: usize,
+    testers: usize,
+    customers: usize,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
     let mut rng = StdRng::seed_from_u64(7);
     let now = 1_793_491_200; // 2026-11-01T00:00:00Z
     let tester_names = people(&mut rng, testers, "tester");

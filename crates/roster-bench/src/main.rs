@@ -203,7 +203,9 @@ async fn reports(
         ("top contributors, 7 days", "/v1/tenants/bench-0/contributors/top?days=7&limit=10"),
         ("active users, 30 days", "/v1/tenants/bench-0/users/active?days=30&limit=50"),
     ] {
-        let outcome = load::run(&server.base, auth, 1, load::Budget::Time(seconds), move |_| load::Call::get(path.to_owned())).await?;
+        let outcome =
+            load::run(&server.base, auth, 1, load::Budget::Time(seconds), move |_| load::Call::get(path.to_owned()))
+                .await?;
         outcome.print(name);
         report.insert(name.to_owned(), outcome.json());
     }

@@ -31,7 +31,8 @@ use crate::{audit, auth, contributions, tenants, users};
 /// Every migration of every module, in version order.
 pub fn migrations() -> Vec<Migration> {
     let mut all: Vec<Migration> =
-        [tenants::MIGRATIONS, audit::MIGRATIONS, users::MIGRATIONS, auth::MIGRATIONS, contributions::MIGRATIONS].concat();
+        [tenants::MIGRATIONS, audit::MIGRATIONS, users::MIGRATIONS, auth::MIGRATIONS, contributions::MIGRATIONS]
+            .concat();
     all.sort_by_key(|m| m.version);
     all
 }

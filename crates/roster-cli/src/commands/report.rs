@@ -61,8 +61,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
             let scope = super::scope(&store, &tenant).await?;
             let admin = scope.admin().map_err(|_| Failure::Runtime("the operator scope is an admin".into()))?;
             let filter = TopFilter { user_type, days, limit: Some(limit) };
-            let top =
-                contributions::top_contributors(&store, admin, super::now(), &filter).await.map_err(problem)?;
+            let top = contributions::top_contributors(&store, admin, super::now(), &filter).await.map_err(problem)?;
             let rows: Vec<Vec<String>> = top.iter().map(|c| row(&c.user, Some(c.count))).collect();
             match (context.csv, context.format) {
                 (true, _) => output::csv(&HEADERS, &rows)?,
@@ -76,8 +75,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
             let mut users = Vec::new();
             let mut filter = ActiveFilter { user_type, days: Some(days), limit: Some(500), cursor: None };
             loop {
-                let page =
-                    contributions::active_users(&store, admin, super::now(), &filter).await.map_err(problem)?;
+                let page = contributions::active_users(&store, admin, super::now(), &filter).await.map_err(problem)?;
                 users.extend(page.items);
                 match page.next_cursor {
                     Some(cursor) => filter.cursor = Some(cursor),

@@ -18,7 +18,7 @@ use crate::principal::AdminScope;
 use crate::store::{Store, StoreError, Tx};
 use crate::users::{self, Seen, SeenPerson, UserType};
 
-pub const DEFAULT_BATCH_SIZE: usize = 1_000;
+pub const DEFAULT_BATCH_SIZE: usize = 10_000;
 pub const MAX_BATCH_SIZE: usize = 50_000;
 
 /// How to ingest.
@@ -369,9 +369,8 @@ impl Run<'_> {
         self.report.counts.unchanged += counts.records.unchanged;
         self.report.batches += 1;
         let labels = [("kind", self.kind.as_str())];
-        metrics::counter!("roster_ingest_records_total", &labels).increment(
-            counts.records.inserted + counts.records.updated + counts.records.unchanged,
-        );
+        metrics::counter!("roster_ingest_records_total", &labels)
+            .increment(counts.records.inserted + counts.records.updated + counts.records.unchanged);
         metrics::counter!("roster_ingest_users_created_total", &labels).increment(counts.users_created);
         metrics::counter!("roster_ingest_batches_total", &labels).increment(1);
     }

@@ -78,7 +78,7 @@ pub async fn top_contributors(
         }
     }
     let mut ranked: Vec<(Uuid, i64)> = totals.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1));
+    ranked.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
 
     // Walk the ranking one count at a time: every tie of a count is fetched so it can be ordered by username, and
     // users of another type (or deleted) drop out.
@@ -148,7 +148,7 @@ fn decode_cursor(cursor: Option<&str>) -> Result<Option<(OffsetDateTime, i64)>, 
 fn records_page<T>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> (OffsetDateTime, i64)) -> Page<T> {
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(|r| key(r)).map(|(at, id)| encode_cursor(at, id)) } else { None };
+    let next_cursor = if more { rows.last().map(key).map(|(at, id)| encode_cursor(at, id)) } else { None };
     Page { items: rows, next_cursor }
 }
 
@@ -270,3 +270,6 @@ pub async fn activity(
     }
     Ok(Activity { bucket, days, items })
 }
+
+#[cfg(test)]
+mod tests;

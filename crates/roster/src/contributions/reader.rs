@@ -273,6 +273,7 @@ impl<R: BufRead> RecordReader<R> {
                 Mode::Start => self.start()?,
                 Mode::Done => return Ok(None),
                 Mode::Single => {
+                    self.skip_whitespace()?;
                     let start = self.offset;
                     let raw = self.raw_value()?;
                     let value = self.parse(start, &raw)?;
@@ -309,6 +310,7 @@ impl<R: BufRead> RecordReader<R> {
                         Some(b) => return Err(self.malformed(format!("expected ',' or ']', found '{}'", b as char))),
                         None => return Err(self.malformed("the input ends inside the list")),
                     }
+                    self.skip_whitespace()?;
                     let start = self.offset;
                     let raw = self.raw_value()?;
                     let value = self.parse(start, &raw)?;

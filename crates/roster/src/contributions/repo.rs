@@ -47,8 +47,9 @@ pub(super) async fn upsert_bugs(
 ) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut out = Vec::new();
     for chunk in crate::store::statement_chunks(rows) {
-        let sql = crate::store::statement_text("upsert_bugs", chunk.len(), || format!(
-            "INSERT INTO bugs (tenant_id, id, test_id, title, severity, status, reported_at, known, raw_data, \
+        let sql = crate::store::statement_text("upsert_bugs", chunk.len(), || {
+            format!(
+                "INSERT INTO bugs (tenant_id, id, test_id, title, severity, status, reported_at, known, raw_data, \
              reported_by_user_id, record_at, synced_at) VALUES {} \
              ON CONFLICT (tenant_id, id) DO UPDATE SET test_id = excluded.test_id, title = excluded.title, \
              severity = excluded.severity, status = excluded.status, reported_at = excluded.reported_at, \
@@ -58,8 +59,9 @@ pub(super) async fn upsert_bugs(
              WHERE bugs.raw_data IS DISTINCT FROM excluded.raw_data \
              OR bugs.reported_by_user_id IS DISTINCT FROM excluded.reported_by_user_id \
              RETURNING id, version",
-            placeholders(chunk.len(), 12)
-        ));
+                placeholders(chunk.len(), 12)
+            )
+        });
         let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 12);
         for row in chunk {
             let b = row.bug;
@@ -92,7 +94,8 @@ pub(super) async fn upsert_tests(
 ) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut out = Vec::new();
     for chunk in crate::store::statement_chunks(rows) {
-        let sql = crate::store::statement_text("upsert_tests", chunk.len(), || format!(
+        let sql = crate::store::statement_text("upsert_tests", chunk.len(), || {
+            format!(
             "INSERT INTO tests (tenant_id, id, product_id, title, status, testing_type, start_at, end_at, created_by, \
              submitted_by, created_by_user_id, submitted_by_user_id, raw_data, record_at, synced_at) VALUES {} \
              ON CONFLICT (tenant_id, id) DO UPDATE SET product_id = excluded.product_id, title = excluded.title, \
@@ -107,7 +110,8 @@ pub(super) async fn upsert_tests(
              OR tests.submitted_by_user_id IS DISTINCT FROM excluded.submitted_by_user_id \
              RETURNING id, version",
             placeholders(chunk.len(), 15)
-        ));
+        )
+        });
         let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 15);
         for row in chunk {
             let t = row.test;

@@ -102,7 +102,9 @@ async fn run_ingest(
     let batch_size = match params.batch_size {
         None => ingest::DEFAULT_BATCH_SIZE,
         Some(n) if (1..=ingest::MAX_BATCH_SIZE).contains(&n) => n,
-        Some(_) => return Err(Problem::invalid("batch_size", format!("must be between 1 and {}", ingest::MAX_BATCH_SIZE))),
+        Some(_) => {
+            return Err(Problem::invalid("batch_size", format!("must be between 1 and {}", ingest::MAX_BATCH_SIZE)))
+        }
     };
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let essence = content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim();
@@ -140,12 +142,20 @@ async fn run_ingest(
     });
     let input = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
     let (sender, receiver, chunk) = ingest::channel(batch_size);
-    let reading =
-        tokio::task::spawn_blocking(move || ingest::read_into(std::io::BufReader::new(input), kind, chunk, None, sender));
+    let reading = tokio::task::spawn_blocking(move || {
+        ingest::read_into(std::io::BufReader::new(input), kind, chunk, None, sender)
+    });
     let options = IngestOptions { kind, strict: params.strict, batch_size };
     let result = ingest::ingest(&state.store, admin, state.clock.now(), options, receiver, |_| {}).await;
     let _ = reading.await;
     match result {
+        Ok(report) if report.rolled_back => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "records-rejected",
+            "Records rejected",
+            format!("strict: nothing was written because {} record(s) were rejected", report.rejected.len()),
+        )
+        .with_extension("report", serde_json::to_value(&report).unwrap_or_default())),
         Ok(report) => Ok((StatusCode::OK, Json(report)).into_response()),
         Err(failure) => {
             let landed = if failure.report.rolled_back {

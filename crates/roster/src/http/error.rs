@@ -33,11 +33,11 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     /// Seconds to wait before retrying (429).
     #[serde(skip)]
-    pub retry_after: Option<u64>,
+    pub retry_after: Option<u32>,
     /// Members particular to the problem (RFC 9457 extensions), such as the partial report of a stopped ingest.
-    #[serde(flatten, skip_serializing_if = "serde_json::Map::is_empty")]
-    #[schema(value_type = Object)]
-    pub extensions: serde_json::Map<String, serde_json::Value>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl Problem {
@@ -49,13 +49,13 @@ impl Problem {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
-            extensions: serde_json::Map::new(),
+            extensions: None,
         }
     }
 
     /// Add an extension member.
     pub fn with_extension(mut self, name: &str, value: serde_json::Value) -> Self {
-        self.extensions.insert(name.to_owned(), value);
+        self.extensions.get_or_insert_default().insert(name.to_owned(), value);
         self
     }
 

@@ -35,7 +35,7 @@ impl KeyedLimit {
                 "Too many requests",
                 format!("too many attempts for this {}; retry later", self.what),
             );
-            problem.retry_after = Some(wait.as_secs().max(1));
+            problem.retry_after = Some(u32::try_from(wait.as_secs()).unwrap_or(u32::MAX).max(1));
             problem
         })
     }

@@ -318,8 +318,9 @@ mod chunk_tests {
 /// The text of a multi-row statement named `name` for `rows` rows, built once per process: with
 /// [`statement_chunks`] there are five sizes per statement, so the texts stay few.
 pub fn statement_text(name: &'static str, rows: usize, build: impl FnOnce() -> String) -> &'static str {
-    static TEXTS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<(&'static str, usize), &'static str>>> =
-        std::sync::OnceLock::new();
+    static TEXTS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<(&'static str, usize), &'static str>>,
+    > = std::sync::OnceLock::new();
     let mut texts = TEXTS.get_or_init(Default::default).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     texts.entry((name, rows)).or_insert_with(|| Box::leak(build().into_boxed_str()))
 }

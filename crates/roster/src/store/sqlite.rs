@@ -84,8 +84,7 @@ fn bind(stmt: &mut rusqlite::CachedStatement<'_>, sql: &str, params: &[Value]) -
         None => {
             for (i, value) in params.iter().enumerate() {
                 let name = format!("${}", i + 1);
-                let index =
-                    stmt.parameter_index(&name)?.ok_or_else(|| rusqlite::Error::InvalidParameterName(name))?;
+                let index = stmt.parameter_index(&name)?.ok_or_else(|| rusqlite::Error::InvalidParameterName(name))?;
                 stmt.raw_bind_parameter(index, value)?;
             }
         }

@@ -680,8 +680,7 @@ pub async fn upsert_seen(
         .into_iter()
         .map(|(name, id, version)| (name, (id, if version == 1 { Seen::Created } else { Seen::Updated })))
         .collect();
-    let missing: Vec<&str> =
-        sorted.iter().map(|p| p.name.as_str()).filter(|name| !found.contains_key(*name)).collect();
+    let missing: Vec<&str> = sorted.iter().map(|p| p.name.as_str()).filter(|name| !found.contains_key(*name)).collect();
     if !missing.is_empty() {
         for (name, id) in repo::ids_by_username(tx, scope.tenant_id(), &missing).await? {
             found.insert(name, (id, Seen::Unchanged));
@@ -690,9 +689,10 @@ pub async fn upsert_seen(
     people
         .iter()
         .map(|p| {
-            found.get(&p.name).copied().ok_or_else(|| {
-                StoreError::Decode(format!("the user {:?} was neither written nor found", p.name))
-            })
+            found
+                .get(&p.name)
+                .copied()
+                .ok_or_else(|| StoreError::Decode(format!("the user {:?} was neither written nor found", p.name)))
         })
         .collect()
 }

@@ -578,7 +578,10 @@ pub(super) async fn live_by_ids(store: &Store, tenant_id: Uuid, ids: &[Uuid]) ->
         let mut params: Vec<Value> = vec![tenant_id.into()];
         params.extend(chunk.iter().map(Value::from));
         let sql = crate::store::statement_text("live_by_ids", chunk.len(), || {
-            format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN ({})", in_list(chunk.len()))
+            format!(
+                "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN ({})",
+                in_list(chunk.len())
+            )
         });
         out.extend(store.query::<User>(sql, params).await?);
     }
