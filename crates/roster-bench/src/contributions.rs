@@ -149,6 +149,8 @@ pub struct IngestRun {
     pub records: u64,
     pub seconds: f64,
     pub peak_rss_kib: u64,
+    /// Peak anonymous memory (heap, stacks): RSS less the database pages mapped from the file.
+    pub peak_anon_kib: u64,
     pub report: serde_json::Value,
 }
 
@@ -158,9 +160,13 @@ impl IngestRun {
     }
 }
 
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+/// `(VmHWM, RssAnon)` of a process in KiB.
+fn memory_kib(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+    let field = |name: &str| -> Option<u64> {
+        status.lines().find(|l| l.starts_with(name))?.split_whitespace().nth(1)?.parse().ok()
+    };
+    Some((field("VmHWM:")?, field("RssAnon:")?))
 }
 
 /// Run the real `roster ingest` on a file, sampling its peak RSS until it exits.
@@ -173,10 +179,11 @@ pub fn ingest(roster: &Path, url: &str, tenant: &str, what: &str, file: &Path) -
         .stderr(Stdio::inherit())
         .spawn()
         .with_context(|| format!("starting {}", roster.display()))?;
-    let mut peak = 0;
+    let (mut peak, mut peak_anon) = (0, 0);
     loop {
-        if let Some(kib) = peak_rss_kib(child.id()) {
-            peak = peak.max(kib);
+        if let Some((rss, anon)) = memory_kib(child.id()) {
+            peak = peak.max(rss);
+            peak_anon = peak_anon.max(anon);
         }
         if child.try_wait()?.is_some() {
             break;
@@ -190,5 +197,5 @@ pub fn ingest(roster: &Path, url: &str, tenant: &str, what: &str, file: &Path) -
     }
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).context("the ingest summary")?;
     let records = report["records"].as_u64().unwrap_or(0);
-    Ok(IngestRun { records, seconds, peak_rss_kib: peak, report })
+    Ok(IngestRun { records, seconds, peak_rss_kib: peak, peak_anon_kib: peak_anon, report })
 }

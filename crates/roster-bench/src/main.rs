@@ -63,6 +63,12 @@ struct Args {
     /// Distinct customers creating them
     #[arg(long, default_value_t = 1_000)]
     customers: usize,
+    /// Write the generated exports here and keep them (default: a temporary directory)
+    #[arg(long)]
+    exports_dir: Option<PathBuf>,
+    /// Only generate the exports, then stop
+    #[arg(long)]
+    generate_only: bool,
     /// Print the results as JSON too
     #[arg(long)]
     json: bool,
@@ -156,9 +162,11 @@ fn roster_binary(args: &Args) -> anyhow::Result<PathBuf> {
 /// Generate the exports and ingest them with the real binary: test cycles, then bug reports.
 async fn ingest(args: &Args, url: &str, report: &mut serde_json::Map<String, serde_json::Value>) -> anyhow::Result<()> {
     let binary = roster_binary(args)?;
-    let dir = tempfile::tempdir()?;
+    let temporary = tempfile::tempdir()?;
+    let dir = args.exports_dir.as_deref().unwrap_or(temporary.path());
+    std::fs::create_dir_all(dir)?;
     let started = Instant::now();
-    let (bugs, tests) = contributions::generate(dir.path(), args.bugs, args.tests, args.testers, args.customers)?;
+    let (bugs, tests) = contributions::generate(dir, args.bugs, args.tests, args.testers, args.customers)?;
     let size = std::fs::metadata(&bugs)?.len();
     println!(
         "{:<28} {:>10.1} s  ({} bugs, {:.0} MB; {} tests)",
@@ -168,21 +176,26 @@ async fn ingest(args: &Args, url: &str, report: &mut serde_json::Map<String, ser
         size as f64 / 1e6,
         args.tests
     );
+    if args.generate_only {
+        return Ok(());
+    }
     for (what, file) in [("tests", &tests), ("bugs", &bugs)] {
         let run = contributions::ingest(&binary, url, "bench-0", what, file)?;
         println!(
-            "{:<28} {:>10.0} records/s  ({} records in {:.1} s, peak RSS {:.1} MB, users created {})",
+            "{:<28} {:>10.0} records/s  ({} records in {:.1} s, peak RSS {:.1} MB of which anonymous {:.1} MB, users \
+             created {})",
             format!("ingest {what} (CLI)"),
             run.rate(),
             run.records,
             run.seconds,
             run.peak_rss_kib as f64 / 1024.0,
+            run.peak_anon_kib as f64 / 1024.0,
             run.report["users"]["created"]
         );
         report.insert(
             format!("ingest_{what}"),
             serde_json::json!({"records_per_s": run.rate(), "records": run.records, "seconds": run.seconds,
-                "peak_rss_kib": run.peak_rss_kib, "summary": run.report}),
+                "peak_rss_kib": run.peak_rss_kib, "peak_anon_kib": run.peak_anon_kib, "summary": run.report}),
         );
     }
     Ok(())
@@ -230,6 +243,13 @@ fn start_server(args: &Args, url: &str) -> anyhow::Result<Server> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.generate_only {
+        let dir = args.exports_dir.clone().context("--generate-only needs --exports-dir")?;
+        std::fs::create_dir_all(&dir)?;
+        contributions::generate(&dir, args.bugs, args.tests, args.testers, args.customers)?;
+        println!("exports written to {}", dir.display());
+        return Ok(());
+    }
     let db = fresh_database(&args).await?;
     let backend = db.store.backend();
     let mut report = serde_json::Map::new();
