@@ -377,6 +377,7 @@ impl Run<'_> {
 
     /// Write a batch's people, then its records, then its audit entry, in `tx`.
     async fn write(&mut self, tx: &mut Tx, batch: &[Record]) -> Result<BatchCounts, StoreError> {
+        repo::lock_ingest(tx, self.scope.tenant_id()).await?;
         let (user_type, people) = self.people(batch);
         let ids = users::upsert_seen(tx, self.scope, user_type, &people, self.now).await?;
         let mut user_of: HashMap<&str, Uuid> = HashMap::with_capacity(people.len());
@@ -401,7 +402,20 @@ impl Run<'_> {
         // the batch is written after its earlier copies, as if one at a time.
         let mut order: Vec<&Record> = batch.iter().collect();
         order.sort_by_key(|r| record_id(r));
-        let written = match self.kind {
+        let tenant_id = self.scope.tenant_id();
+        let ranked = match self.kind {
+            Kind::Bugs => repo::Ranked::Reported,
+            Kind::Tests => repo::Ranked::Created,
+        };
+        // what is stored now, to move the rankings' counts with what changes
+        let mut ids: Vec<i64> = order.iter().map(|r| record_id(r)).collect();
+        ids.dedup();
+        let mut tally = Tally::default();
+        for (id, person, at) in repo::existing(tx, tenant_id, ranked, &ids).await? {
+            tally.current.insert(id, (person, at));
+        }
+        let mut written = Vec::new();
+        match self.kind {
             Kind::Bugs => {
                 let rows: Vec<BugRow> = order
                     .iter()
@@ -414,11 +428,14 @@ impl Run<'_> {
                         Record::Test(_) => None,
                     })
                     .collect();
-                let mut written = Vec::new();
                 for run in distinct_runs(&rows, |r| r.bug.id) {
-                    written.extend(repo::upsert_bugs(tx, self.scope.tenant_id(), run, self.now).await?);
+                    let done = repo::upsert_bugs(tx, tenant_id, run, self.now).await?;
+                    let versions: HashMap<i64, i64> = done.iter().copied().collect();
+                    for row in run.iter().filter(|row| versions.contains_key(&row.bug.id)) {
+                        tally.written(row.bug.id, row.reporter, row.bug.record_time(), self.now);
+                    }
+                    written.extend(done);
                 }
-                written
             }
             Kind::Tests => {
                 let rows: Vec<TestRow> = order
@@ -433,13 +450,17 @@ impl Run<'_> {
                         Record::Bug(_) => None,
                     })
                     .collect();
-                let mut written = Vec::new();
                 for run in distinct_runs(&rows, |r| r.test.id) {
-                    written.extend(repo::upsert_tests(tx, self.scope.tenant_id(), run, self.now).await?);
+                    let done = repo::upsert_tests(tx, tenant_id, run, self.now).await?;
+                    let versions: HashMap<i64, i64> = done.iter().copied().collect();
+                    for row in run.iter().filter(|row| versions.contains_key(&row.test.id)) {
+                        tally.written(row.test.id, row.creator, row.test.record_time(), self.now);
+                    }
+                    written.extend(done);
                 }
-                written
             }
-        };
+        }
+        repo::add_contributions(tx, tenant_id, ranked, &tally.changes()).await?;
         counts.records.inserted = written.iter().filter(|(_, version)| *version == 1).count() as u64;
         counts.records.updated = written.len() as u64 - counts.records.inserted;
         counts.records.unchanged = batch.len() as u64 - written.len() as u64;
@@ -506,6 +527,43 @@ impl Run<'_> {
         }
         (user_type, people.into_values().collect())
     }
+}
+
+/// How a batch moves the rankings' counts: each written record leaves its old (person, day) and joins its new one.
+#[derive(Default)]
+struct Tally {
+    /// Person and record time of each record as stored now (before the batch, then as the batch writes it).
+    current: HashMap<i64, (Option<Uuid>, OffsetDateTime)>,
+    changes: HashMap<(i64, Uuid), i64>,
+}
+
+impl Tally {
+    /// A record was written with `person` and `time` (the record's own, else the stored one, else now — as the
+    /// upsert does).
+    fn written(&mut self, id: i64, person: Option<Uuid>, time: Option<OffsetDateTime>, now: OffsetDateTime) {
+        let old = self.current.get(&id).copied();
+        let at = time.or(old.map(|(_, at)| at)).unwrap_or(now);
+        if let Some((Some(old_person), old_at)) = old {
+            *self.changes.entry((day_of(old_at), old_person)).or_default() -= 1;
+        }
+        if let Some(person) = person {
+            *self.changes.entry((day_of(at), person)).or_default() += 1;
+        }
+        self.current.insert(id, (person, at));
+    }
+
+    /// `(day, person, change)` in key order, without the changes that cancelled out.
+    fn changes(&self) -> Vec<(i64, Uuid, i64)> {
+        let mut changes: Vec<(i64, Uuid, i64)> =
+            self.changes.iter().filter(|(_, n)| **n != 0).map(|((day, user), n)| (*day, *user, *n)).collect();
+        changes.sort_unstable();
+        changes
+    }
+}
+
+/// Days since 1970-01-01 (UTC): the key of the per-day counts.
+pub(super) fn day_of(at: OffsetDateTime) -> i64 {
+    at.unix_timestamp().div_euclid(86_400)
 }
 
 fn record_id(record: &Record) -> i64 {

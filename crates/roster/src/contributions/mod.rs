@@ -37,7 +37,8 @@ pub const MAX_TOP: i64 = 500;
 pub struct TopFilter {
     /// `tester`: ranked by bugs reported; `customer`: by test cycles created; absent: everyone, by both.
     pub user_type: Option<UserType>,
-    /// Only records of the last N days (by record time); all time when absent.
+    /// Only records of the last N days: today (UTC) and the N - 1 days before, by record time; all time when
+    /// absent.
     pub days: Option<i64>,
     /// How many to return, 1 to 500 (default 10).
     pub limit: Option<i64>,
@@ -62,39 +63,81 @@ pub async fn top_contributors(
         Some(n) if (1..=MAX_TOP).contains(&n) => n,
         Some(_) => return Err(Problem::invalid("limit", format!("must be between 1 and {MAX_TOP}"))),
     } as usize;
-    let since = match filter.days {
-        None => None,
-        Some(_) => Some(now - Duration::days(users::window_days(filter.days, 30)?)),
+    let roles: &[repo::Ranked] = match filter.user_type {
+        Some(UserType::Tester) => &[repo::Ranked::Reported],
+        Some(UserType::Customer) => &[repo::Ranked::Created],
+        Some(UserType::Member) | None => &[repo::Ranked::Reported, repo::Ranked::Created],
     };
-    let roles: &[repo::Role] = match filter.user_type {
-        Some(UserType::Tester) => &[repo::Role::Reported],
-        Some(UserType::Customer) => &[repo::Role::Created],
-        Some(UserType::Member) | None => &[repo::Role::Reported, repo::Role::Created],
-    };
-    let mut totals: HashMap<Uuid, i64> = HashMap::new();
-    for role in roles {
-        for (user_id, n) in repo::counts(store, scope.tenant_id(), *role, since).await? {
-            *totals.entry(user_id).or_default() += n;
+    let tenant_id = scope.tenant_id();
+    let mut fetch = limit as i64 + 16;
+    loop {
+        // all time: the first `fetch` of each kind's totals; a window: every person's sum over its days
+        let mut totals: HashMap<Uuid, i64> = HashMap::new();
+        let mut complete = true;
+        for role in roles {
+            let rows = match filter.days {
+                None => {
+                    let rows = repo::top_totals(store, tenant_id, *role, fetch).await?;
+                    complete &= (rows.len() as i64) < fetch;
+                    rows
+                }
+                Some(days) => {
+                    let days = users::window_days(Some(days), 30)?;
+                    repo::window_counts(store, tenant_id, *role, first_day(now, days)).await?
+                }
+            };
+            for (user_id, n) in rows {
+                *totals.entry(user_id).or_default() += n;
+            }
         }
+        let mut ranked: Vec<(Uuid, i64)> = totals.into_iter().collect();
+        ranked.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+        // Of a partial list (the first `fetch` of each kind) only counts above the smallest one fetched are known
+        // whole; with two kinds summed, nothing short of the whole list is.
+        let smallest = ranked.last().map_or(0, |(_, n)| *n);
+        let known = |n: i64| complete || (roles.len() == 1 && n > smallest);
+        if let Some(top) = rank(store, scope, filter.user_type, &ranked, limit, known).await? {
+            return Ok(top);
+        }
+        fetch = if roles.len() == 1 { fetch * 4 } else { i64::MAX };
     }
-    let mut ranked: Vec<(Uuid, i64)> = totals.into_iter().collect();
-    ranked.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+}
 
-    // Walk the ranking one count at a time: every tie of a count is fetched so it can be ordered by username, and
-    // users of another type (or deleted) drop out.
+/// The first UTC day of a window of `days` days ending today: days since the epoch.
+fn first_day(now: OffsetDateTime, days: i64) -> i64 {
+    ingest::day_of(now) - (days - 1)
+}
+
+/// Walk a ranking one count at a time: every tie of a count is fetched so it can be ordered by username, and users of
+/// another type (or deleted) drop out. `None` when the ranking runs past the counts known whole before `limit` are
+/// found.
+async fn rank(
+    store: &Store,
+    scope: AdminScope<'_>,
+    user_type: Option<UserType>,
+    ranked: &[(Uuid, i64)],
+    limit: usize,
+    known: impl Fn(i64) -> bool,
+) -> Result<Option<Vec<Contributor>>, Problem> {
     let mut top = Vec::with_capacity(limit);
-    let mut rest = ranked.as_slice();
+    let mut rest = ranked;
     while top.len() < limit && !rest.is_empty() {
         let count = rest[0].1;
+        if !known(count) {
+            return Ok(None);
+        }
         let tied = rest.iter().take_while(|(_, n)| *n == count).count();
         let ids: Vec<Uuid> = rest[..tied].iter().map(|(id, _)| *id).collect();
         rest = &rest[tied..];
         let mut found = users::live_by_ids(store, scope, &ids).await?;
-        found.retain(|u| filter.user_type.is_none_or(|t| u.user_type == t.as_str()));
+        found.retain(|u| user_type.is_none_or(|t| u.user_type == t.as_str()));
         found.sort_by(|a, b| (a.username.is_none(), &a.username, a.id).cmp(&(b.username.is_none(), &b.username, b.id)));
         top.extend(found.into_iter().take(limit - top.len()).map(|user| Contributor { user, count }));
     }
-    Ok(top)
+    if top.len() < limit && ranked.last().is_some_and(|(_, n)| !known(*n)) {
+        return Ok(None);
+    }
+    Ok(Some(top))
 }
 
 /// Live users seen within the window: see [`users::active`].

@@ -159,29 +159,133 @@ impl Role {
     }
 }
 
-/// Records per person since `since` (all time without), most first. Reads only the covering index of the role.
-pub(super) async fn counts(
+/// The rankings' kinds of contribution: bugs reported (testers) and test cycles created (customers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) enum Ranked {
+    Reported,
+    Created,
+}
+
+impl Ranked {
+    fn as_str(self) -> &'static str {
+        match self {
+            Ranked::Reported => "reported",
+            Ranked::Created => "created",
+        }
+    }
+}
+
+/// Serialise a tenant's ingests on PostgreSQL for the rest of the transaction, so the records each one reads before
+/// writing are still there when it writes (the rankings' counts depend on them). SQLite has one writer already.
+pub(super) async fn lock_ingest(tx: &mut Tx, tenant_id: Uuid) -> Result<(), StoreError> {
+    if tx.backend() == crate::store::Backend::Postgres {
+        let (high, _) = tenant_id.as_u64_pair();
+        // a key of its own: the migrator's lock uses another constant
+        let key = (high ^ 0x696e_6765_7374_0000) as i64;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", vec![key.into()]).await?;
+    }
+    Ok(())
+}
+
+/// The stored person and record time of those of `ids` that exist: `(id, person, record_at)`.
+pub(super) async fn existing(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    ranked: Ranked,
+    ids: &[i64],
+) -> Result<Vec<(i64, Option<Uuid>, OffsetDateTime)>, StoreError> {
+    let (table, column) = match ranked {
+        Ranked::Reported => ("bugs", "reported_by_user_id"),
+        Ranked::Created => ("tests", "created_by_user_id"),
+    };
+    let mut out = Vec::new();
+    for chunk in crate::store::statement_chunks(ids) {
+        let name = if table == "bugs" { "existing_bugs" } else { "existing_tests" };
+        let sql = crate::store::statement_text(name, chunk.len(), || {
+            let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+            format!("SELECT id, {column}, record_at FROM {table} WHERE tenant_id = $1 AND id IN ({list})")
+        });
+        let mut params: Vec<Value> = vec![tenant_id.into()];
+        params.extend(chunk.iter().map(|&id| Value::from(id)));
+        out.extend(tx.query::<(i64, Option<Uuid>, OffsetDateTime)>(sql, params).await?);
+    }
+    Ok(out)
+}
+
+/// Add `(day, user, change)` to the per-day and all-time counts. Rows are written in key order, so concurrent writers
+/// cannot deadlock on them.
+pub(super) async fn add_contributions(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    ranked: Ranked,
+    changes: &[(i64, Uuid, i64)],
+) -> Result<(), StoreError> {
+    let mut per_user: std::collections::BTreeMap<Uuid, i64> = std::collections::BTreeMap::new();
+    for (_, user, change) in changes {
+        *per_user.entry(*user).or_default() += change;
+    }
+    let totals: Vec<(Uuid, i64)> = per_user.into_iter().filter(|(_, n)| *n != 0).collect();
+    for chunk in crate::store::statement_chunks(changes) {
+        let sql = crate::store::statement_text("add_contribution_days", chunk.len(), || {
+            format!(
+                "INSERT INTO contribution_days (tenant_id, kind, day, user_id, records) VALUES {} \
+                 ON CONFLICT (tenant_id, kind, day, user_id) \
+                 DO UPDATE SET records = contribution_days.records + excluded.records",
+                placeholders(chunk.len(), 5)
+            )
+        });
+        let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 5);
+        for (day, user, change) in chunk {
+            params.extend([tenant_id.into(), ranked.as_str().into(), (*day).into(), (*user).into(), (*change).into()]);
+        }
+        tx.execute(sql, params).await?;
+    }
+    for chunk in crate::store::statement_chunks(&totals) {
+        let sql = crate::store::statement_text("add_contribution_totals", chunk.len(), || {
+            format!(
+                "INSERT INTO contribution_totals (tenant_id, kind, user_id, records) VALUES {} \
+                 ON CONFLICT (tenant_id, kind, user_id) \
+                 DO UPDATE SET records = contribution_totals.records + excluded.records",
+                placeholders(chunk.len(), 4)
+            )
+        });
+        let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 4);
+        for (user, change) in chunk {
+            params.extend([tenant_id.into(), ranked.as_str().into(), (*user).into(), (*change).into()]);
+        }
+        tx.execute(sql, params).await?;
+    }
+    Ok(())
+}
+
+/// The people with the most records of all time, most first, at most `limit` of them.
+pub(super) async fn top_totals(
     store: &Store,
     tenant_id: Uuid,
-    role: Role,
-    since: Option<OffsetDateTime>,
+    ranked: Ranked,
+    limit: i64,
 ) -> Result<Vec<(Uuid, i64)>, StoreError> {
-    let (table, column) = role.table_and_column();
-    let mut params: Vec<Value> = vec![tenant_id.into()];
-    let window = match since {
-        Some(since) => {
-            params.push(since.into());
-            " AND record_at >= $2"
-        }
-        None => "",
-    };
     store
         .query(
-            format!(
-                "SELECT {column}, count(*) FROM {table} WHERE tenant_id = $1 AND {column} IS NOT NULL{window} \
-                 GROUP BY {column}"
-            ),
-            params,
+            "SELECT user_id, records FROM contribution_totals WHERE tenant_id = $1 AND kind = $2 AND records > 0 \
+             ORDER BY records DESC LIMIT $3",
+            vec![tenant_id.into(), ranked.as_str().into(), limit.into()],
+        )
+        .await
+}
+
+/// Records per person from `since_day` (days since the epoch, UTC) on.
+pub(super) async fn window_counts(
+    store: &Store,
+    tenant_id: Uuid,
+    ranked: Ranked,
+    since_day: i64,
+) -> Result<Vec<(Uuid, i64)>, StoreError> {
+    store
+        .query(
+            "SELECT user_id, CAST(SUM(records) AS BIGINT) FROM contribution_days \
+             WHERE tenant_id = $1 AND kind = $2 AND day >= $3 GROUP BY user_id HAVING SUM(records) > 0",
+            vec![tenant_id.into(), ranked.as_str().into(), since_day.into()],
         )
         .await
 }

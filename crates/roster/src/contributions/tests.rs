@@ -369,7 +369,9 @@ store_test!(top_contributors_and_active_users_match_an_independent_count, |db| a
     let expected_top = |records: &[(String, OffsetDateTime)], days: Option<i64>, limit: usize| {
         let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
         for (name, t) in records {
-            if days.is_none_or(|d| *t >= NOW - Duration::days(d)) {
+            // a window of N days: today (UTC) and the N - 1 days before
+            let first_day = |d: i64| ingest::day_of(NOW) - (d - 1);
+            if days.is_none_or(|d| ingest::day_of(*t) >= first_day(d)) {
                 *counts.entry(name).or_default() += 1;
             }
         }
@@ -545,3 +547,89 @@ async fn concurrent_ingests_of_the_same_names_make_one_user_each_on_postgres() {
     assert_eq!(count(store, "SELECT COUNT(*) FROM bugs").await, 600);
     assert_eq!(count(store, "SELECT COUNT(DISTINCT reported_by_user_id) FROM bugs").await, 300);
 }
+
+/// The rankings' counts recounted from the records themselves: `(kind, day, user, records)`.
+async fn recount(store: &Store) -> (Vec<(String, i64, uuid::Uuid, i64)>, Vec<(String, i64, uuid::Uuid, i64)>) {
+    let stored: Vec<(String, i64, uuid::Uuid, i64)> = store
+        .query("SELECT kind, day, user_id, records FROM contribution_days WHERE records <> 0", vec![])
+        .await
+        .unwrap();
+    let times: Vec<(String, uuid::Uuid, OffsetDateTime)> = store
+        .query(
+            "SELECT 'reported', reported_by_user_id, record_at FROM bugs WHERE reported_by_user_id IS NOT NULL \
+             UNION ALL SELECT 'created', created_by_user_id, record_at FROM tests WHERE created_by_user_id IS NOT NULL",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let mut counted: BTreeMap<(String, i64, uuid::Uuid), i64> = BTreeMap::new();
+    for (kind, user, at) in times {
+        *counted.entry((kind, ingest::day_of(at), user)).or_default() += 1;
+    }
+    let mut stored = stored;
+    stored.sort();
+    (stored, counted.into_iter().map(|((k, d, u), n)| (k, d, u, n)).collect())
+}
+
+store_test!(the_rankings_follow_records_that_change_person_or_day, |db| async move {
+    let store = &db.store;
+    let scope = tenant(store, "acme").await;
+    let first: Vec<Value> =
+        (0..60).map(|i| bug(i, Some(&format!("T{}", i % 5)), &format!("2026-11-{:02}T10:00:00Z", 1 + i % 9))).collect();
+    ingest_text(store, &scope, Kind::Bugs, json!({ "bugs": first }).to_string(), false, 16).await.unwrap();
+    let (stored, counted) = recount(store).await;
+    assert_eq!(stored, counted);
+
+    // reporters change, days change, some lose their reporter, one id comes three times in a batch
+    let mut second: Vec<Value> = (0..60)
+        .map(|i| match i % 4 {
+            0 => bug(i, Some(&format!("T{}", (i + 1) % 5)), &format!("2026-11-{:02}T10:00:00Z", 1 + i % 9)),
+            1 => bug(i, Some(&format!("T{}", i % 5)), &format!("2026-11-{:02}T23:00:00Z", 10 + i % 9)),
+            2 => bug(i, None, &format!("2026-11-{:02}T10:00:00Z", 1 + i % 9)),
+            _ => bug(i, Some(&format!("T{}", i % 5)), &format!("2026-11-{:02}T10:00:00Z", 1 + i % 9)),
+        })
+        .collect();
+    second.push(bug(7, Some("T9"), "2026-11-20T00:00:00Z"));
+    second.push(bug(7, Some("T8"), "2026-11-21T00:00:00Z"));
+    let mut no_time = bug(8, Some("T7"), "");
+    no_time.as_object_mut().unwrap().remove("reported_at");
+    second.push(no_time);
+    let report =
+        ingest_text(store, &scope, Kind::Bugs, json!({ "bugs": second }).to_string(), false, 16).await.unwrap();
+    assert!(report.counts.updated > 40, "{report:?}");
+    let (stored, counted) = recount(store).await;
+    assert_eq!(stored, counted, "per-day counts equal a recount");
+    let totals: Vec<(String, uuid::Uuid, i64)> = store
+        .query(
+            "SELECT kind, user_id, records FROM contribution_totals WHERE records <> 0 ORDER BY kind, user_id",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let mut per_user: BTreeMap<(String, uuid::Uuid), i64> = BTreeMap::new();
+    for (kind, _, user, n) in &counted {
+        *per_user.entry((kind.clone(), *user)).or_default() += n;
+    }
+    let expected: Vec<(String, uuid::Uuid, i64)> = per_user.into_iter().map(|((k, u), n)| (k, u, n)).collect();
+    assert_eq!(totals, expected, "all-time counts equal a recount");
+
+    let tests: Vec<Value> =
+        (0..20).map(|i| test_cycle(i, Some(["C1", "C2"][(i % 2) as usize]), None, "2026-11-03T00:00:00Z")).collect();
+    ingest_ok(store, &scope, Kind::Tests, &tests).await;
+    let moved: Vec<Value> = (0..20).map(|i| test_cycle(i, Some("C3"), None, "2026-11-04T00:00:00Z")).collect();
+    ingest_ok(store, &scope, Kind::Tests, &moved).await;
+    let (stored, counted) = recount(store).await;
+    assert_eq!(stored, counted);
+    let top = top_contributors(
+        store,
+        scope.admin().unwrap(),
+        NOW,
+        &TopFilter { user_type: Some(UserType::Customer), ..TopFilter::default() },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        top.iter().map(|c| (c.user.username.clone().unwrap(), c.count)).collect::<Vec<_>>(),
+        vec![("C3".to_owned(), 20)]
+    );
+});

@@ -1,2 +1,4 @@
+DROP TABLE contribution_totals;
+DROP TABLE contribution_days;
 DROP TABLE tests;
 DROP TABLE bugs;

@@ -46,3 +46,23 @@ CREATE TABLE tests (
 CREATE INDEX tests_creator ON tests (tenant_id, created_by_user_id, record_at) WHERE created_by_user_id IS NOT NULL;
 CREATE INDEX tests_submitter ON tests (tenant_id, submitted_by_user_id, record_at)
     WHERE submitted_by_user_id IS NOT NULL;
+
+-- Records per person and UTC day (days since 1970-01-01), and per person in all: what rankings read, so top
+-- contributors over a million records sum a few thousand rows instead of counting a million. The ingest keeps them in
+-- the transaction that writes the records.
+CREATE TABLE contribution_days (
+    tenant_id BLOB    NOT NULL REFERENCES tenants (id),
+    kind      TEXT    NOT NULL CHECK (kind IN ('reported', 'created')),
+    day       INTEGER NOT NULL,
+    user_id   BLOB    NOT NULL,
+    records   INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, kind, day, user_id)
+) WITHOUT ROWID;
+CREATE TABLE contribution_totals (
+    tenant_id BLOB    NOT NULL REFERENCES tenants (id),
+    kind      TEXT    NOT NULL CHECK (kind IN ('reported', 'created')),
+    user_id   BLOB    NOT NULL,
+    records   INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, kind, user_id)
+) WITHOUT ROWID;
+CREATE INDEX contribution_totals_rank ON contribution_totals (tenant_id, kind, records);
