@@ -219,6 +219,7 @@ pub async fn ingest(
         kind: options.kind,
         ingest_id: Uuid::now_v7(),
         report: IngestReport::new(options.kind),
+        refreshed_at: 0,
         created: HashSet::new(),
         updated: HashSet::new(),
     };
@@ -315,6 +316,8 @@ struct Run<'a> {
     /// Names this ingest in its audit entries.
     ingest_id: Uuid,
     report: IngestReport,
+    /// Rows written when the statistics were last refreshed (PostgreSQL): they are refreshed each time that doubles.
+    refreshed_at: u64,
     /// Users created / updated so far, so a person met in many batches counts once.
     created: HashSet<Uuid>,
     updated: HashSet<Uuid>,
@@ -381,6 +384,11 @@ impl Run<'_> {
 
     /// Write a batch's people, then its records, then its audit entry, in `tx`.
     async fn write(&mut self, tx: &mut Tx, batch: &[Record]) -> Result<BatchCounts, StoreError> {
+        let written = self.report.counts.inserted + self.report.counts.updated + self.created.len() as u64;
+        if written >= 2 * self.refreshed_at.max(5_000) {
+            repo::refresh_statistics(tx).await?;
+            self.refreshed_at = written;
+        }
         repo::lock_ingest(tx, self.scope.tenant_id()).await?;
         let (user_type, people) = self.people(batch);
         let ids = users::upsert_seen(tx, self.scope, user_type, &people, self.now).await?;
