@@ -115,6 +115,18 @@ e2e_test!(ingest_over_http_then_rank_and_list, |server| async move {
     let total: u64 = activity.body["items"].as_array().unwrap().iter().map(|b| b["bugs"].as_u64().unwrap()).sum();
     assert_eq!(total, 12);
 
+    let metrics = server.send(Method::GET, "/metrics", None, None, &[]).await;
+    let text = metrics.body.as_str().unwrap();
+    assert!(text.contains("roster_ingest_records_total{kind=\"bugs\"}"), "{text}");
+    let openapi = server.send(Method::GET, "/openapi.json", None, None, &[]).await;
+    for path in [
+        "/v1/tenants/{tenant}/ingest/bugs",
+        "/v1/tenants/{tenant}/contributors/top",
+        "/v1/tenants/{tenant}/users/active",
+    ] {
+        assert!(openapi.body["paths"].get(path).is_some(), "{path} is documented");
+    }
+
     // bad parameters name themselves
     for path in [
         "/v1/tenants/acme/contributors/top?limit=0",

@@ -297,6 +297,8 @@ pub async fn ingest(
         if let Err(e) = tx.commit().await {
             return Err(run.fail(e.into(), true));
         }
+        let created = run.created.len() as u64;
+        record_metrics(run.kind, run.report.counts.total(), created, run.report.batches);
     }
     run.finish_counts();
     if run.report.rolled_back {
@@ -353,6 +355,7 @@ impl Run<'_> {
         let mut tx = store.begin().await?;
         let counts = self.write(&mut tx, &batch).await?;
         tx.commit().await?;
+        record_metrics(self.kind, counts.records.total(), counts.users_created, 1);
         self.add(counts);
         self.finish_counts();
         Ok(())
@@ -375,11 +378,6 @@ impl Run<'_> {
         self.report.counts.updated += counts.records.updated;
         self.report.counts.unchanged += counts.records.unchanged;
         self.report.batches += 1;
-        let labels = [("kind", self.kind.as_str())];
-        metrics::counter!("roster_ingest_records_total", &labels)
-            .increment(counts.records.inserted + counts.records.updated + counts.records.unchanged);
-        metrics::counter!("roster_ingest_users_created_total", &labels).increment(counts.users_created);
-        metrics::counter!("roster_ingest_batches_total", &labels).increment(1);
     }
 
     /// Write a batch's people, then its records, then its audit entry, in `tx`.
@@ -576,6 +574,14 @@ impl Tally {
 /// Days since 1970-01-01 (UTC): the key of the per-day counts.
 pub(super) fn day_of(at: OffsetDateTime) -> i64 {
     at.unix_timestamp().div_euclid(86_400)
+}
+
+/// Count committed work in `/metrics`.
+fn record_metrics(kind: Kind, records: u64, users_created: u64, batches: u64) {
+    let labels = [("kind", kind.as_str())];
+    metrics::counter!("roster_ingest_records_total", &labels).increment(records);
+    metrics::counter!("roster_ingest_users_created_total", &labels).increment(users_created);
+    metrics::counter!("roster_ingest_batches_total", &labels).increment(batches);
 }
 
 fn record_id(record: &Record) -> i64 {
