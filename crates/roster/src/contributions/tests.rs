@@ -415,7 +415,7 @@ store_test!(top_contributors_and_active_users_match_an_independent_count, |db| a
             })
             .map(|(n, t)| (*t, n.clone()))
             .collect();
-        expected.sort_by(|a, b| b.0.cmp(&a.0));
+        expected.sort_by_key(|e| std::cmp::Reverse(e.0));
         // paged three at a time, to walk the cursor
         let mut got = Vec::new();
         let mut filter = ActiveFilter { user_type, days: Some(days), limit: Some(3), cursor: None };

@@ -302,6 +302,16 @@ pub fn statement_chunks<T>(rows: &[T]) -> Vec<&[T]> {
     chunks
 }
 
+/// The text of a multi-row statement named `name` for `rows` rows, built once per process: with
+/// [`statement_chunks`] there are five sizes per statement, so the texts stay few.
+pub fn statement_text(name: &'static str, rows: usize, build: impl FnOnce() -> String) -> &'static str {
+    static TEXTS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<(&'static str, usize), &'static str>>,
+    > = std::sync::OnceLock::new();
+    let mut texts = TEXTS.get_or_init(Default::default).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    texts.entry((name, rows)).or_insert_with(|| Box::leak(build().into_boxed_str()))
+}
+
 #[cfg(test)]
 mod chunk_tests {
     #[test]
@@ -313,14 +323,4 @@ mod chunk_tests {
         assert_eq!(joined, rows, "in order, nothing lost");
         assert!(super::statement_chunks::<u8>(&[]).is_empty());
     }
-}
-
-/// The text of a multi-row statement named `name` for `rows` rows, built once per process: with
-/// [`statement_chunks`] there are five sizes per statement, so the texts stay few.
-pub fn statement_text(name: &'static str, rows: usize, build: impl FnOnce() -> String) -> &'static str {
-    static TEXTS: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::HashMap<(&'static str, usize), &'static str>>,
-    > = std::sync::OnceLock::new();
-    let mut texts = TEXTS.get_or_init(Default::default).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    texts.entry((name, rows)).or_insert_with(|| Box::leak(build().into_boxed_str()))
 }
