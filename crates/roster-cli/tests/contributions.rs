@@ -167,6 +167,16 @@ e2e_test!(bad_ingests_are_answered_clearly_and_lose_nothing, |server| async move
     // too large by its length: 413 before anything is read
     let status = server.post_oversized("/v1/tenants/acme/ingest/bugs", &key, 11 * 1024 * 1024).await;
     assert_eq!(status, 413);
+    // not a JSON media type
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/tenants/acme/ingest/bugs", server.base))
+        .bearer_auth(&key)
+        .header("content-type", "text/csv")
+        .body("id,title\n1,x\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     // not JSON at all
     let reply = server.ingest("/v1/tenants/acme/ingest/tests", &key, "hello".into()).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
@@ -373,3 +383,48 @@ roster::backend_test!(
     a_killed_ingest_leaves_whole_batches_and_completes_when_run_again,
     killed_ingest_completes_when_run_again
 );
+
+/// A body without a length (chunked) is stopped at the limit as it arrives: 413 with the report of what landed — every
+/// whole record read before the limit, in whole transactions — and exactly that in the database.
+async fn chunked_body_past_the_limit(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = roster::config::Config { ingest_body_limit_bytes: 64 * 1024, ..roster::config::Config::default() };
+    let Some(server) =
+        common::Server::start_with(backend, config, std::sync::Arc::new(roster::clock::SystemClock)).await
+    else {
+        return;
+    };
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    let lines: String = (0..2_000).map(|i| format!("{}\n", bug(i, Some("Ana"), 1))).collect();
+    assert!(lines.len() > 64 * 1024 * 4, "well past the limit");
+    let stream = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://")).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "POST /v1/tenants/acme/ingest/bugs?batch_size=50 HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {key}\r\n\
+         content-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+    );
+    let sender = tokio::spawn(async move {
+        let _ = writer.write_all(head.as_bytes()).await;
+        for piece in lines.as_bytes().chunks(8 * 1024) {
+            let chunk = [format!("{:x}\r\n", piece.len()).as_bytes(), piece, b"\r\n"].concat();
+            if writer.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+        let _ = writer.write_all(b"0\r\n\r\n").await;
+    });
+    let mut response = Vec::new();
+    reader.read_to_end(&mut response).await.unwrap();
+    sender.abort();
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    let body: Value =
+        serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap_or_default().trim()).unwrap_or_default();
+    let landed = body["report"]["bugs"]["inserted"].as_i64().unwrap_or(-1);
+    assert!(landed > 0 && landed < 2_000, "{text}");
+    assert_eq!(body["report"]["records"].as_i64(), Some(landed), "every record read landed: {text}");
+    assert!(body["detail"].as_str().unwrap_or_default().contains(&format!("{landed} records before it were written")));
+    assert_eq!(server.count("bugs").await, landed);
+}
+
+roster::backend_test!(a_chunked_body_past_the_limit_answers_413_keeping_whole_batches, chunked_body_past_the_limit);

@@ -6,6 +6,18 @@ use std::str::FromStr;
 use crate::migrate::Migrator;
 use crate::store::{Backend, Store, StoreOptions};
 
+/// Create a tenant and return the operator's scope in it (what the CLI acts as).
+pub async fn operator_in_new_tenant(
+    store: &Store,
+    slug: &str,
+    now: time::OffsetDateTime,
+) -> crate::principal::TenantScope {
+    use crate::principal::{Actor, TenantScope};
+    let new = crate::tenants::NewTenant { slug: slug.into(), name: slug.into(), external_id: None };
+    let tenant = crate::tenants::create(store, &Actor::cli(), now, new).await.expect("create the tenant");
+    TenantScope::operator(tenant.as_ref(), Actor::cli())
+}
+
 /// Where the PostgreSQL server for tests is; without it PostgreSQL tests are skipped, saying so.
 pub const POSTGRES_URL_VAR: &str = "ROSTER_TEST_POSTGRES_URL";
 

@@ -168,33 +168,6 @@ pub enum TestRole {
     Submitted,
 }
 
-/// A cursor over `(record_at, id)`: microseconds then the record id, URL-safe base64.
-fn encode_cursor(at: OffsetDateTime, id: i64) -> String {
-    use base64::Engine;
-    let mut bytes = crate::store::to_micros(at).to_be_bytes().to_vec();
-    bytes.extend(id.to_be_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn decode_cursor(cursor: Option<&str>) -> Result<Option<(OffsetDateTime, i64)>, Problem> {
-    use base64::Engine;
-    let Some(cursor) = cursor else { return Ok(None) };
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).unwrap_or_default();
-    let key = (bytes.len() == 16).then(|| {
-        let micros = i64::from_be_bytes(bytes[..8].try_into().ok()?);
-        let id = i64::from_be_bytes(bytes[8..].try_into().ok()?);
-        Some((crate::store::from_micros(micros).ok()?, id))
-    });
-    key.flatten().map(Some).ok_or_else(|| Problem::invalid("cursor", "is not a cursor returned by this list"))
-}
-
-fn records_page<T>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> (OffsetDateTime, i64)) -> Page<T> {
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(key).map(|(at, id)| encode_cursor(at, id)) } else { None };
-    Page { items: rows, next_cursor }
-}
-
 /// The bugs a user reported, newest first.
 pub async fn bugs_of(
     store: &Store,
@@ -206,10 +179,10 @@ pub async fn bugs_of(
         return Err(Problem::invalid("role", "applies to test cycles only"));
     }
     let limit = pagination::limit(params.limit)?;
-    let after = decode_cursor(params.cursor.as_deref())?;
+    let after = pagination::decode_timed_cursor(params.cursor.as_deref())?;
     users::get(store, &scope, user_id, true).await?;
     let rows = repo::bugs_of(store, scope.tenant_id(), user_id, after, limit).await?;
-    Ok(records_page(rows, limit, |b| (b.record_at, b.id)))
+    Ok(pagination::timed_page(rows, limit, |b| Some((b.record_at, b.id))))
 }
 
 /// The test cycles a user created (or submitted), newest first.
@@ -220,14 +193,14 @@ pub async fn tests_of(
     params: &RecordsParams,
 ) -> Result<Page<StoredTest>, Problem> {
     let limit = pagination::limit(params.limit)?;
-    let after = decode_cursor(params.cursor.as_deref())?;
+    let after = pagination::decode_timed_cursor(params.cursor.as_deref())?;
     users::get(store, &scope, user_id, true).await?;
     let role = match params.role.unwrap_or(TestRole::Created) {
         TestRole::Created => repo::Role::Created,
         TestRole::Submitted => repo::Role::Submitted,
     };
     let rows = repo::tests_of(store, scope.tenant_id(), role, user_id, after, limit).await?;
-    Ok(records_page(rows, limit, |t| (t.record_at, t.id)))
+    Ok(pagination::timed_page(rows, limit, |t| Some((t.record_at, t.id))))
 }
 
 /// `?bucket=day|week&days=` of a user's activity.

@@ -164,7 +164,12 @@ async fn run_ingest(
                 format!("{} records before it were written", failure.report.counts.total())
             };
             let problem = match failure.error {
-                IngestError::Read(_) if over_limit.load(Ordering::Relaxed) => too_large(),
+                IngestError::Read(_) if over_limit.load(Ordering::Relaxed) => {
+                    // a body without a length is only found too large as it arrives: say what landed before
+                    let mut problem = too_large();
+                    problem.detail = format!("{}; {landed}", problem.detail);
+                    problem
+                }
                 IngestError::Read(e) => Problem::bad_request(format!("{e}; {landed}")),
                 IngestError::Store(e) => return Err(e.into()),
             };

@@ -6,24 +6,15 @@ use time::{Duration, OffsetDateTime};
 
 use super::ingest::{self, IngestOptions};
 use super::*;
-use crate::principal::{Actor, TenantScope};
+use crate::principal::TenantScope;
 use crate::store::Store;
 use crate::store_test;
-use crate::tenants::{self, NewTenant};
 use crate::users::ActiveFilter;
 
 const NOW: OffsetDateTime = datetime!(2026-11-22 12:00 UTC);
 
 async fn tenant(store: &Store, slug: &str) -> TenantScope {
-    let t = tenants::create(
-        store,
-        &Actor::cli(),
-        NOW,
-        NewTenant { slug: slug.into(), name: slug.into(), external_id: None },
-    )
-    .await
-    .unwrap();
-    TenantScope::operator(t.as_ref(), Actor::cli())
+    crate::testing::operator_in_new_tenant(store, slug, NOW).await
 }
 
 /// Ingest an export given as text, the way the CLI and the API do: read on a blocking thread, written in batches.
@@ -274,7 +265,7 @@ store_test!(strict_ingest_writes_nothing_when_a_record_is_rejected, |db| async m
     assert_eq!(count(store, "SELECT COUNT(*) FROM bugs").await, 30);
 });
 
-store_test!(malformed_json_stops_with_its_byte_offset_keeping_whole_batches, |db| async move {
+store_test!(malformed_json_stops_at_its_byte_offset_keeping_the_records_before_it, |db| async move {
     let store = &db.store;
     let scope = tenant(store, "acme").await;
     let good: Vec<String> = (0..5).map(|i| bug(i, Some("Ana"), "2026-10-01T10:00:00Z").to_string()).collect();

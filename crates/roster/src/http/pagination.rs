@@ -3,6 +3,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -52,6 +53,62 @@ pub fn page<T>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> Uuid) -> Page<T
     Page { items: rows, next_cursor }
 }
 
+/// The tie-breaker of a list ordered by time: a record's own key, written into its cursor after the time.
+pub trait TieBreaker: Sized {
+    fn to_bytes(&self) -> Vec<u8>;
+    fn from_bytes(bytes: &[u8]) -> Option<Self>;
+}
+
+impl TieBreaker for Uuid {
+    fn to_bytes(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        Uuid::from_slice(bytes).ok()
+    }
+}
+
+impl TieBreaker for i64 {
+    fn to_bytes(&self) -> Vec<u8> {
+        self.to_be_bytes().to_vec()
+    }
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        Some(i64::from_be_bytes(bytes.try_into().ok()?))
+    }
+}
+
+/// An opaque cursor over a `(time, tie-breaker)` key: microseconds, then the tie-breaker.
+pub fn encode_timed_cursor<K: TieBreaker>(at: OffsetDateTime, key: &K) -> String {
+    let mut bytes = crate::store::to_micros(at).to_be_bytes().to_vec();
+    bytes.extend(key.to_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn decode_timed_cursor<K: TieBreaker>(cursor: Option<&str>) -> Result<Option<(OffsetDateTime, K)>, Problem> {
+    cursor
+        .map(|c| {
+            let bytes = URL_SAFE_NO_PAD.decode(c).unwrap_or_default();
+            let micros = bytes.get(..8).and_then(|b| b.try_into().ok()).map(i64::from_be_bytes);
+            micros
+                .and_then(|m| crate::store::from_micros(m).ok())
+                .zip(bytes.get(8..).and_then(K::from_bytes))
+                .ok_or_else(|| Problem::invalid("cursor", "is not a cursor returned by this list"))
+        })
+        .transpose()
+}
+
+/// Build a page of a time-ordered list from `limit + 1` fetched rows.
+pub fn timed_page<T, K: TieBreaker>(
+    mut rows: Vec<T>,
+    limit: i64,
+    key: impl Fn(&T) -> Option<(OffsetDateTime, K)>,
+) -> Page<T> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more { rows.last().and_then(key).map(|(at, k)| encode_timed_cursor(at, &k)) } else { None };
+    Page { items: rows, next_cursor }
+}
+
 /// Common list parameters.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct PageParams {
@@ -59,4 +116,25 @@ pub struct PageParams {
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn a_timed_cursor_reads_back_and_a_malformed_one_is_refused() {
+        let at = datetime!(2026-11-22 12:00:00.000123 UTC);
+        let id = Uuid::now_v7();
+        let cursor = encode_timed_cursor(at, &id);
+        assert_eq!(decode_timed_cursor::<Uuid>(Some(&cursor)).unwrap(), Some((at, id)));
+        let cursor = encode_timed_cursor(at, &42i64);
+        assert_eq!(decode_timed_cursor::<i64>(Some(&cursor)).unwrap(), Some((at, 42)));
+        assert!(decode_timed_cursor::<Uuid>(Some(&cursor)).is_err(), "an i64 key is not a UUID");
+        assert!(decode_timed_cursor::<i64>(Some("not base64!")).is_err());
+        assert!(decode_timed_cursor::<i64>(Some(&URL_SAFE_NO_PAD.encode([0u8; 20]))).is_err(), "a wrong length");
+        assert_eq!(decode_timed_cursor::<i64>(None).unwrap(), None);
+    }
 }

@@ -674,7 +674,6 @@ pub async fn upsert_seen(
     let mut sorted: Vec<&SeenPerson> = people.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     sorted.dedup_by(|a, b| a.name == b.name);
-    let sorted: Vec<SeenPerson> = sorted.into_iter().cloned().collect();
     let written = repo::upsert_seen(tx, scope.tenant_id(), user_type.as_str(), &sorted, now).await?;
     let mut found: std::collections::HashMap<String, (Uuid, Seen)> = written
         .into_iter()
@@ -726,34 +725,10 @@ pub async fn active(
 ) -> Result<Page<User>, Problem> {
     let limit = pagination::limit(filter.limit)?;
     let since = now - time::Duration::days(window_days(filter.days, 30)?);
-    let after = filter.cursor.as_deref().map(decode_seen_cursor).transpose()?;
+    let after = pagination::decode_timed_cursor(filter.cursor.as_deref())?;
     let user_type = filter.user_type.map(UserType::as_str);
-    let mut rows = repo::seen_since(store, scope.tenant_id(), user_type, since, after, limit).await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = match rows.last() {
-        Some(User { last_seen: Some(seen), id, .. }) if more => Some(encode_seen_cursor(*seen, *id)),
-        _ => None,
-    };
-    Ok(Page { items: rows, next_cursor })
-}
-
-/// A cursor over `(last_seen, id)`: microseconds then the UUID, URL-safe base64.
-fn encode_seen_cursor(seen: OffsetDateTime, id: Uuid) -> String {
-    use base64::Engine;
-    let mut bytes = crate::store::to_micros(seen).to_be_bytes().to_vec();
-    bytes.extend(id.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn decode_seen_cursor(cursor: &str) -> Result<(OffsetDateTime, Uuid), Problem> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).unwrap_or_default();
-    let key = (bytes.len() == 24).then(|| {
-        let micros = i64::from_be_bytes(bytes[..8].try_into().unwrap_or_default());
-        Some((crate::store::from_micros(micros).ok()?, Uuid::from_slice(&bytes[8..]).ok()?))
-    });
-    key.flatten().ok_or_else(|| Problem::invalid("cursor", "is not a cursor returned by this list"))
+    let rows = repo::seen_since(store, scope.tenant_id(), user_type, since, after, limit).await?;
+    Ok(pagination::timed_page(rows, limit, |u| u.last_seen.map(|seen| (seen, u.id))))
 }
 
 /// The live users among `ids` (any order; missing and deleted ones left out).

@@ -456,7 +456,7 @@ pub(super) async fn upsert_seen(
     tx: &mut Tx,
     tenant_id: Uuid,
     user_type: &str,
-    people: &[super::SeenPerson],
+    people: &[&super::SeenPerson],
     now: OffsetDateTime,
 ) -> Result<Vec<(String, Uuid, i64)>, StoreError> {
     let mut out = Vec::with_capacity(people.len());

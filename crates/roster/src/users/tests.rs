@@ -5,20 +5,11 @@ use super::*;
 use crate::config::Config;
 use crate::principal::{Actor, ActorKind, Principal, TenantScope};
 use crate::store_test;
-use crate::tenants::{self, NewTenant};
 
 const NOW: OffsetDateTime = datetime!(2026-11-22 12:00 UTC);
 
 async fn tenant(store: &Store, slug: &str) -> TenantScope {
-    let t = tenants::create(
-        store,
-        &Actor::cli(),
-        NOW,
-        NewTenant { slug: slug.into(), name: slug.into(), external_id: None },
-    )
-    .await
-    .unwrap();
-    TenantScope::operator(t.as_ref(), Actor::cli())
+    crate::testing::operator_in_new_tenant(store, slug, NOW).await
 }
 
 fn passwords() -> Passwords {
