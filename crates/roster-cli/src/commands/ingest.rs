@@ -32,7 +32,7 @@ pub struct Args {
     /// Write nothing if any record is rejected
     #[arg(long)]
     strict: bool,
-    /// Records per transaction
+    /// Records per transaction at most (an input that stalls commits what has arrived)
     #[arg(long, default_value_t = ingest::DEFAULT_BATCH_SIZE as u32,
         value_parser = clap::value_parser!(u32).range(1..=ingest::MAX_BATCH_SIZE as i64))]
     batch_size: u32,

@@ -18,11 +18,12 @@ use crate::principal::AdminScope;
 use crate::store::{Store, StoreError, Tx};
 use crate::users::{self, Seen, SeenPerson, UserType};
 
-/// Records per transaction by default. Fewer, larger transactions write each randomly placed index page fewer times:
-/// measured on 1M bug records (SQLite), 10,000 took 53 s, 25,000 took 39 s and 50,000 took 35 s, with peak anonymous
-/// memory of about 90, 119 and 170 MB.
-pub const DEFAULT_BATCH_SIZE: usize = 25_000;
-pub const MAX_BATCH_SIZE: usize = 50_000;
+/// Records per transaction by default. Fewer, larger transactions write each randomly placed index page fewer times
+/// (measured on 1M generated bug records, SQLite: 100,000 took 23.7 s, 250,000 took 21.4 s; 25,000 took 27.7 s when a
+/// batch was read whole before writing), but a batch holds SQLite's one writer while it is written (about 2 s at
+/// 100,000). Memory does not grow with it.
+pub const DEFAULT_BATCH_SIZE: usize = 100_000;
+pub const MAX_BATCH_SIZE: usize = 1_000_000;
 
 /// How to ingest.
 #[derive(Debug, Clone, Copy)]
@@ -172,6 +173,7 @@ pub fn read_into<R: BufRead>(
 ) {
     let mut reader = RecordReader::new(input);
     let mut records = Vec::with_capacity(chunk_size);
+    let mut sent = std::time::Instant::now();
     loop {
         match reader.next() {
             Some(Ok((position, value))) => {
@@ -180,7 +182,9 @@ pub fn read_into<R: BufRead>(
                     test.product_id.get_or_insert(product_id);
                 }
                 records.push((position, record));
-                if records.len() >= chunk_size {
+                // a slow input's records are handed over as they trickle in, not when a chunk is full
+                if records.len() >= chunk_size || (records.len() % 64 == 0 && sent.elapsed() >= FLUSH) {
+                    sent = std::time::Instant::now();
                     let chunk = Chunk { records: std::mem::take(&mut records), bytes: reader.offset() };
                     if sender.blocking_send(Ok(chunk)).is_err() {
                         return;
@@ -204,6 +208,10 @@ pub fn read_into<R: BufRead>(
 
 /// Ingest the chunks arriving on `chunks` (from [`read_into`]) into the scope's tenant. `progress` hears the running
 /// report after every committed batch.
+///
+/// Records are written into the open batch [`WRITE_SIZE`] at a time as they arrive, so memory does not grow with the
+/// batch size. A batch is committed when it holds `batch_size` records, at the end of the input, or when the input
+/// has brought nothing for [`STALL`] (a slow upload or pipe): other writers never wait on an idle transaction.
 pub async fn ingest(
     store: &Store,
     scope: AdminScope<'_>,
@@ -214,21 +222,44 @@ pub async fn ingest(
 ) -> Result<IngestReport, IngestFailure> {
     let batch_size = options.batch_size.clamp(1, MAX_BATCH_SIZE);
     let mut run = Run {
+        store,
         scope,
         now,
         kind: options.kind,
+        strict: options.strict,
         ingest_id: Uuid::now_v7(),
         report: IngestReport::new(options.kind),
         refreshed_at: 0,
         created: HashSet::new(),
         updated: HashSet::new(),
+        known: HashMap::new(),
+        tx: None,
+        batch: None,
     };
-    // strict: one transaction for the whole input, dropped (rolled back) at the first rejected record
-    let mut strict_tx: Option<Tx> = None;
-    let mut pending: Vec<Record> = Vec::with_capacity(batch_size);
+    let mut pending: Vec<Record> = Vec::with_capacity(WRITE_SIZE.min(batch_size));
     let mut stopped: Option<IngestError> = None;
 
-    while let Some(chunk) = chunks.recv().await {
+    loop {
+        let next = if run.batch.is_some() && !options.strict {
+            match tokio::time::timeout(STALL, chunks.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    // the input stalled: land what has arrived instead of holding the writer
+                    let batch = std::mem::take(&mut pending);
+                    if let Err(e) = run.write(&batch).await {
+                        return Err(run.fail(e.into()));
+                    }
+                    if let Err(e) = run.close_batch().await {
+                        return Err(run.fail(e.into()));
+                    }
+                    progress(&run.report);
+                    chunks.recv().await
+                }
+            }
+        } else {
+            chunks.recv().await
+        };
+        let Some(chunk) = next else { break };
         let chunk = match chunk {
             Ok(chunk) => chunk,
             Err(e) => {
@@ -250,55 +281,52 @@ pub async fn ingest(
                     if options.strict && !run.report.rolled_back {
                         run.report.rolled_back = true;
                         pending.clear();
-                        if let Some(tx) = strict_tx.take() {
-                            drop(tx);
-                        }
+                        run.batch = None;
+                        // dropped: rolled back
+                        run.tx = None;
                     }
                 }
             }
-            if pending.len() >= batch_size {
-                let batch = std::mem::take(&mut pending);
-                let result = if options.strict {
-                    run.write_strict(store, &mut strict_tx, batch).await
-                } else {
-                    run.write_batch(store, batch).await
-                };
-                if let Err(e) = result {
-                    return Err(run.fail(e.into(), options.strict));
+            let room = batch_size - run.batch.as_ref().map_or(0, |b| b.records);
+            if pending.len() >= WRITE_SIZE.min(room) {
+                let records = std::mem::take(&mut pending);
+                if let Err(e) = run.write(&records).await {
+                    return Err(run.fail(e.into()));
                 }
-                progress(&run.report);
+                if run.batch.as_ref().is_some_and(|b| b.records >= batch_size) {
+                    if let Err(e) = run.close_batch().await {
+                        return Err(run.fail(e.into()));
+                    }
+                    progress(&run.report);
+                }
             }
         }
     }
     if let Some(error) = stopped {
         if options.strict {
-            return Err(run.fail(error, true));
+            return Err(run.fail(error));
         }
         // records read before the malformed spot are whole and checked: keep them
-        if !pending.is_empty() {
-            if let Err(e) = run.write_batch(store, std::mem::take(&mut pending)).await {
-                return Err(run.fail(e.into(), false));
-            }
-        }
-        return Err(run.fail(error, false));
-    }
-    if !pending.is_empty() && !run.report.rolled_back {
         let batch = std::mem::take(&mut pending);
-        let result = if options.strict {
-            run.write_strict(store, &mut strict_tx, batch).await
-        } else {
-            run.write_batch(store, batch).await
-        };
-        if let Err(e) = result {
-            return Err(run.fail(e.into(), options.strict));
+        if let Err(e) = run.write(&batch).await {
+            return Err(run.fail(e.into()));
         }
+        if let Err(e) = run.close_batch().await {
+            return Err(run.fail(e.into()));
+        }
+        return Err(run.fail(error));
     }
-    if let Some(tx) = strict_tx.take() {
-        if let Err(e) = tx.commit().await {
-            return Err(run.fail(e.into(), true));
+    if !run.report.rolled_back {
+        let batch = std::mem::take(&mut pending);
+        if let Err(e) = run.write(&batch).await {
+            return Err(run.fail(e.into()));
         }
-        let created = run.created.len() as u64;
-        record_metrics(run.kind, run.report.counts.total(), created, run.report.batches);
+        if let Err(e) = run.close_batch().await {
+            return Err(run.fail(e.into()));
+        }
+        if let Err(e) = run.commit_strict().await {
+            return Err(run.fail(e.into()));
+        }
     }
     run.finish_counts();
     if run.report.rolled_back {
@@ -310,11 +338,29 @@ pub async fn ingest(
     Ok(run.report)
 }
 
+/// Records written to the database at a time, within a batch: a batch's records are not all held in memory.
+#[cfg(not(test))]
+pub const WRITE_SIZE: usize = 5_000;
+/// Small in unit tests, so that their batches span several writes.
+#[cfg(test)]
+pub const WRITE_SIZE: usize = 5;
+
+/// The longest the reading thread keeps records it has read before handing them over.
+const FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How long an open batch waits for more input before it is committed.
+pub const STALL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// People remembered by an ingest (see [`Known`]) before it starts over.
+const KNOWN_LIMIT: usize = 1_000_000;
+
 /// One ingest in progress.
 struct Run<'a> {
+    store: &'a Store,
     scope: AdminScope<'a>,
     now: OffsetDateTime,
     kind: Kind,
+    strict: bool,
     /// Names this ingest in its audit entries.
     ingest_id: Uuid,
     report: IngestReport,
@@ -323,6 +369,33 @@ struct Run<'a> {
     /// Users created / updated so far, so a person met in many batches counts once.
     created: HashSet<Uuid>,
     updated: HashSet<Uuid>,
+    /// The people this ingest has written, by name.
+    known: HashMap<String, Known>,
+    /// The open transaction: a batch's, or the whole input's when strict.
+    tx: Option<Tx>,
+    /// The open batch.
+    batch: Option<Batch>,
+}
+
+/// A person as this ingest last wrote them: their user id and a span of time their stored `first_seen..=last_seen`
+/// is known to cover (stored spans only widen). A record inside that span cannot change the person, so it is not
+/// sent again.
+struct Known {
+    id: Uuid,
+    first_seen: OffsetDateTime,
+    last_seen: OffsetDateTime,
+}
+
+/// A batch being written: what it did so far and how it moves the rankings.
+#[derive(Default)]
+struct Batch {
+    records: usize,
+    counts: BatchCounts,
+    tally: Tally,
+    first_id: Option<i64>,
+    last_id: Option<i64>,
+    /// People met before whose records here fall outside what is known of them, to be widened when the batch ends.
+    widen: HashMap<String, SeenPerson>,
 }
 
 /// What one batch did.
@@ -334,9 +407,9 @@ struct BatchCounts {
 }
 
 impl Run<'_> {
-    fn fail(mut self, error: IngestError, strict: bool) -> IngestFailure {
+    fn fail(mut self, error: IngestError) -> IngestFailure {
         self.finish_counts();
-        if strict {
+        if self.strict {
             self.report.counts = RecordCounts::default();
             self.report.users = UserCounts::default();
             self.report.batches = 0;
@@ -350,99 +423,77 @@ impl Run<'_> {
         self.report.users.updated = self.updated.difference(&self.created).count() as u64;
     }
 
-    /// A batch in its own transaction.
-    async fn write_batch(&mut self, store: &Store, batch: Vec<Record>) -> Result<(), StoreError> {
-        let mut tx = store.begin().await?;
-        let counts = self.write(&mut tx, &batch).await?;
-        tx.commit().await?;
-        record_metrics(self.kind, counts.records.total(), counts.users_created, 1);
-        self.add(counts);
-        self.finish_counts();
-        Ok(())
-    }
-
-    /// A batch inside the whole-input transaction of a strict ingest.
-    async fn write_strict(&mut self, store: &Store, tx: &mut Option<Tx>, batch: Vec<Record>) -> Result<(), StoreError> {
-        if tx.is_none() {
-            *tx = Some(store.begin().await?);
+    /// The open transaction, begun (and the tenant's ingests locked out) if there is none.
+    async fn tx(&mut self) -> Result<&mut Tx, StoreError> {
+        if self.tx.is_none() {
+            let mut tx = self.store.begin().await?;
+            repo::lock_ingest(&mut tx, self.scope.tenant_id()).await?;
+            self.tx = Some(tx);
         }
-        let Some(tx) = tx.as_mut() else { return Ok(()) };
-        let counts = self.write(tx, &batch).await?;
-        self.add(counts);
-        self.finish_counts();
-        Ok(())
+        match self.tx.as_mut() {
+            Some(tx) => Ok(tx),
+            None => Err(StoreError::Aborted("no transaction".into())),
+        }
     }
 
-    fn add(&mut self, counts: BatchCounts) {
-        self.report.counts.inserted += counts.records.inserted;
-        self.report.counts.updated += counts.records.updated;
-        self.report.counts.unchanged += counts.records.unchanged;
-        self.report.batches += 1;
-    }
-
-    /// Write a batch's people, then its records, then its audit entry, in `tx`.
-    async fn write(&mut self, tx: &mut Tx, batch: &[Record]) -> Result<BatchCounts, StoreError> {
-        let written = self.report.counts.inserted + self.report.counts.updated + self.created.len() as u64;
+    /// Write records into the open batch (opened if there is none): their people, the records, how they move the
+    /// rankings.
+    async fn write(&mut self, records: &[Record]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let batch = self.batch.get_or_insert_with(Batch::default);
+        let written = self.report.counts.inserted
+            + self.report.counts.updated
+            + batch.counts.records.inserted
+            + batch.counts.records.updated
+            + self.created.len() as u64;
         if written >= 2 * self.refreshed_at.max(5_000) {
-            repo::refresh_statistics(tx).await?;
+            repo::refresh_statistics(self.tx().await?).await?;
             self.refreshed_at = written;
         }
-        repo::lock_ingest(tx, self.scope.tenant_id()).await?;
-        let (user_type, people) = self.people(batch);
-        let ids = users::upsert_seen(tx, self.scope, user_type, &people, self.now).await?;
-        let mut user_of: HashMap<&str, Uuid> = HashMap::with_capacity(people.len());
-        let mut counts = BatchCounts::default();
-        for (person, (id, seen)) in people.iter().zip(&ids) {
-            user_of.insert(person.name.as_str(), *id);
-            match seen {
-                Seen::Created => {
-                    counts.users_created += 1;
-                    self.created.insert(*id);
-                }
-                Seen::Updated => {
-                    counts.users_updated += 1;
-                    self.updated.insert(*id);
-                }
-                Seen::Unchanged => {}
-            }
-        }
-        let user = |name: &Option<String>| name.as_deref().and_then(|n| user_of.get(n).copied());
+        self.write_people(records).await?;
+        let (now, kind, tenant_id) = (self.now, self.kind, self.scope.tenant_id());
+        let user = |known: &HashMap<String, Known>, name: &Option<String>| {
+            name.as_deref().and_then(|n| known.get(n)).map(|k| k.id)
+        };
 
-        // Sorted by id so that two concurrent ingests lock rows in one order; stable, so a record repeated within
-        // the batch is written after its earlier copies, as if one at a time.
-        let mut order: Vec<&Record> = batch.iter().collect();
+        // Sorted by id so that concurrent writers lock rows in one order; stable, so a record repeated here is
+        // written after its earlier copies, as if one at a time.
+        let mut order: Vec<&Record> = records.iter().collect();
         order.sort_by_key(|r| record_id(r));
-        let tenant_id = self.scope.tenant_id();
-        let ranked = match self.kind {
+        let ranked = match kind {
             Kind::Bugs => repo::Ranked::Reported,
             Kind::Tests => repo::Ranked::Created,
         };
         // what is stored now, to move the rankings' counts with what changes
         let mut ids: Vec<i64> = order.iter().map(|r| record_id(r)).collect();
         ids.dedup();
-        let mut tally = Tally::default();
-        for (id, person, at) in repo::existing(tx, tenant_id, ranked, &ids).await? {
-            tally.current.insert(id, (person, at));
-        }
+        let tx = self.tx().await?;
+        let stored = repo::existing(tx, tenant_id, ranked, &ids).await?;
+        let known = &self.known;
+        let Some(batch) = self.batch.as_mut() else { return Ok(()) };
+        let Some(tx) = self.tx.as_mut() else { return Ok(()) };
+        batch.tally.observe(stored);
         let mut written = Vec::new();
-        match self.kind {
+        match kind {
             Kind::Bugs => {
                 let rows: Vec<BugRow> = order
                     .iter()
                     .filter_map(|r| match r {
                         Record::Bug(bug) => Some(BugRow {
                             bug,
-                            reporter: user(&bug.reporter),
-                            record_at: bug.record_time().unwrap_or(self.now),
+                            reporter: user(known, &bug.reporter),
+                            record_at: bug.record_time().unwrap_or(now),
                         }),
                         Record::Test(_) => None,
                     })
                     .collect();
                 for run in distinct_runs(&rows, |r| r.bug.id) {
-                    let done = repo::upsert_bugs(tx, tenant_id, run, self.now).await?;
-                    let versions: HashMap<i64, i64> = done.iter().copied().collect();
-                    for row in run.iter().filter(|row| versions.contains_key(&row.bug.id)) {
-                        tally.written(row.bug.id, row.reporter, row.bug.record_time(), self.now);
+                    let done = repo::upsert_bugs(tx, tenant_id, run, now).await?;
+                    let versions: HashSet<i64> = done.iter().map(|(id, _)| *id).collect();
+                    for row in run.iter().filter(|row| versions.contains(&row.bug.id)) {
+                        batch.tally.written(row.bug.id, row.reporter, row.bug.record_time(), now);
                     }
                     written.extend(done);
                 }
@@ -453,48 +504,154 @@ impl Run<'_> {
                     .filter_map(|r| match r {
                         Record::Test(test) => Some(TestRow {
                             test,
-                            creator: user(&test.created_by),
-                            submitter: user(&test.submitted_by),
-                            record_at: test.record_time().unwrap_or(self.now),
+                            creator: user(known, &test.created_by),
+                            submitter: user(known, &test.submitted_by),
+                            record_at: test.record_time().unwrap_or(now),
                         }),
                         Record::Bug(_) => None,
                     })
                     .collect();
                 for run in distinct_runs(&rows, |r| r.test.id) {
-                    let done = repo::upsert_tests(tx, tenant_id, run, self.now).await?;
-                    let versions: HashMap<i64, i64> = done.iter().copied().collect();
-                    for row in run.iter().filter(|row| versions.contains_key(&row.test.id)) {
-                        tally.written(row.test.id, row.creator, row.test.record_time(), self.now);
+                    let done = repo::upsert_tests(tx, tenant_id, run, now).await?;
+                    let versions: HashSet<i64> = done.iter().map(|(id, _)| *id).collect();
+                    for row in run.iter().filter(|row| versions.contains(&row.test.id)) {
+                        batch.tally.written(row.test.id, row.creator, row.test.record_time(), now);
                     }
                     written.extend(done);
                 }
             }
         }
-        repo::add_contributions(tx, tenant_id, ranked, &tally.changes()).await?;
-        counts.records.inserted = written.iter().filter(|(_, version)| *version == 1).count() as u64;
-        counts.records.updated = written.len() as u64 - counts.records.inserted;
-        counts.records.unchanged = batch.len() as u64 - written.len() as u64;
+        let inserted = written.iter().filter(|(_, version)| *version == 1).count() as u64;
+        batch.counts.records.inserted += inserted;
+        batch.counts.records.updated += written.len() as u64 - inserted;
+        batch.counts.records.unchanged += (records.len() - written.len()) as u64;
+        batch.records += records.len();
+        let (first, last) = (record_id(order[0]), record_id(order[order.len() - 1]));
+        batch.first_id = Some(batch.first_id.map_or(first, |id| id.min(first)));
+        batch.last_id = Some(batch.last_id.map_or(last, |id| id.max(last)));
+        Ok(())
+    }
 
-        let changed = !written.is_empty() || counts.users_created > 0 || counts.users_updated > 0;
+    /// Upsert the people of `records` this ingest does not know to be up to date, and remember them.
+    async fn write_people(&mut self, records: &[Record]) -> Result<(), StoreError> {
+        if self.known.len() > KNOWN_LIMIT {
+            self.known.clear();
+        }
+        let (user_type, people) = self.people(records);
+        let Some(batch) = self.batch.as_mut() else { return Ok(()) };
+        // people met before need only widen, once per batch at its end; new ones are needed now, for their ids
+        let mut new = Vec::new();
+        for person in people {
+            match self.known.get(&person.name) {
+                None => new.push(person),
+                Some(known) if widens(known, &person) => match batch.widen.get_mut(&person.name) {
+                    Some(pending) => merge(pending, person),
+                    None => {
+                        batch.widen.insert(person.name.clone(), person);
+                    }
+                },
+                Some(_) => {}
+            }
+        }
+        self.upsert_people(user_type, new).await
+    }
+
+    /// Upsert people, count what became of them and remember them.
+    async fn upsert_people(&mut self, user_type: UserType, people: Vec<SeenPerson>) -> Result<(), StoreError> {
+        if people.is_empty() {
+            return Ok(());
+        }
+        let scope = self.scope;
+        let now = self.now;
+        let ids = users::upsert_seen(self.tx().await?, scope, user_type, &people, now).await?;
+        let Some(batch) = self.batch.as_mut() else { return Ok(()) };
+        for (person, (id, seen)) in people.into_iter().zip(ids) {
+            match seen {
+                Seen::Created => {
+                    batch.counts.users_created += 1;
+                    self.created.insert(id);
+                }
+                Seen::Updated => {
+                    batch.counts.users_updated += 1;
+                    self.updated.insert(id);
+                }
+                Seen::Unchanged => {}
+            }
+            // the stored span now covers what it covered and what was just sent
+            let known = self.known.entry(person.name).or_insert(Known {
+                id,
+                first_seen: person.first_seen,
+                last_seen: person.last_seen,
+            });
+            known.id = id;
+            known.first_seen = known.first_seen.min(person.first_seen);
+            known.last_seen = known.last_seen.max(person.last_seen);
+        }
+        Ok(())
+    }
+
+    /// End the open batch: its ranking counts and its audit entry, then (unless strict) its commit.
+    async fn close_batch(&mut self) -> Result<(), StoreError> {
+        let Some(batch) = self.batch.as_mut() else { return Ok(()) };
+        let widen: Vec<SeenPerson> = std::mem::take(&mut batch.widen).into_values().collect();
+        let user_type = match self.kind {
+            Kind::Bugs => UserType::Tester,
+            Kind::Tests => UserType::Customer,
+        };
+        self.upsert_people(user_type, widen).await?;
+        let Some(batch) = self.batch.take() else { return Ok(()) };
+        let (scope, now, ingest_id, kind) = (self.scope, self.now, self.ingest_id, self.kind);
+        let ranked = match kind {
+            Kind::Bugs => repo::Ranked::Reported,
+            Kind::Tests => repo::Ranked::Created,
+        };
+        let tenant_id = scope.tenant_id();
+        let tx = self.tx().await?;
+        repo::add_contributions(tx, tenant_id, ranked, &batch.tally.changes()).await?;
+        let counts = batch.counts;
+        let changed =
+            counts.records.inserted + counts.records.updated + counts.users_created + counts.users_updated > 0;
         if changed {
             let summary = serde_json::json!({
-                "records": batch.len(),
+                "records": batch.records,
                 "inserted": counts.records.inserted,
                 "updated": counts.records.updated,
                 "unchanged": counts.records.unchanged,
                 "users_created": counts.users_created,
                 "users_updated": counts.users_updated,
-                "first_id": order.first().map(|r| record_id(r)),
-                "last_id": order.last().map(|r| record_id(r)),
+                "first_id": batch.first_id,
+                "last_id": batch.last_id,
             });
-            let change = Change::new(Action::Ingest, self.kind.as_str(), self.ingest_id).values(None, Some(summary));
-            audit::record(tx, &self.scope, self.now, change).await?;
+            let change = Change::new(Action::Ingest, kind.as_str(), ingest_id).values(None, Some(summary));
+            audit::record(tx, &scope, now, change).await?;
         }
-        Ok(counts)
+        if !self.strict {
+            if let Some(tx) = self.tx.take() {
+                tx.commit().await?;
+            }
+            record_metrics(kind, counts.records.total(), counts.users_created, 1);
+        }
+        self.report.counts.inserted += counts.records.inserted;
+        self.report.counts.updated += counts.records.updated;
+        self.report.counts.unchanged += counts.records.unchanged;
+        self.report.batches += 1;
+        self.finish_counts();
+        Ok(())
     }
 
-    /// The batch's people, each with the span of their records' times and the author object of their newest record.
-    fn people(&self, batch: &[Record]) -> (UserType, Vec<SeenPerson>) {
+    /// Commit a strict ingest's transaction.
+    async fn commit_strict(&mut self) -> Result<(), StoreError> {
+        if let Some(tx) = self.tx.take() {
+            tx.commit().await?;
+            let created = self.created.len() as u64;
+            record_metrics(self.kind, self.report.counts.total(), created, self.report.batches);
+        }
+        Ok(())
+    }
+
+    /// The people of some records, each with the span of their records' times and the author object of their
+    /// newest record.
+    fn people(&self, records: &[Record]) -> (UserType, Vec<SeenPerson>) {
         fn see<'a>(
             people: &mut HashMap<&'a str, SeenPerson>,
             name: &'a str,
@@ -520,7 +677,7 @@ impl Run<'_> {
             Kind::Bugs => UserType::Tester,
             Kind::Tests => UserType::Customer,
         };
-        for record in batch {
+        for record in records {
             match record {
                 Record::Bug(bug) => {
                     if let Some(name) = &bug.reporter {
@@ -539,15 +696,40 @@ impl Run<'_> {
     }
 }
 
+/// True when `person`'s records may change what is stored of them: times outside the known span, or as new as the
+/// newest (whose author object is kept).
+fn widens(known: &Known, person: &SeenPerson) -> bool {
+    person.first_seen < known.first_seen || person.last_seen >= known.last_seen
+}
+
+/// Fold `other` into `person`: the wider span, the author object of the newer record.
+fn merge(person: &mut SeenPerson, other: SeenPerson) {
+    person.first_seen = person.first_seen.min(other.first_seen);
+    if other.last_seen >= person.last_seen {
+        person.last_seen = other.last_seen;
+        if other.raw_data.is_some() {
+            person.raw_data = other.raw_data;
+        }
+    }
+}
+
 /// How a batch moves the rankings' counts: each written record leaves its old (person, day) and joins its new one.
 #[derive(Default)]
 struct Tally {
-    /// Person and record time of each record as stored now (before the batch, then as the batch writes it).
+    /// Person and record time of the records being written as stored now (before the write, then as it goes).
     current: HashMap<i64, (Option<Uuid>, OffsetDateTime)>,
     changes: HashMap<(i64, Uuid), i64>,
 }
 
 impl Tally {
+    /// Start a write: `stored` is `(id, person, record time)` of its records as they stand.
+    fn observe(&mut self, stored: Vec<(i64, Option<Uuid>, OffsetDateTime)>) {
+        self.current.clear();
+        for (id, person, at) in stored {
+            self.current.insert(id, (person, at));
+        }
+    }
+
     /// A record was written with `person` and `time` (the record's own, else the stored one, else now — as the
     /// upsert does).
     fn written(&mut self, id: i64, person: Option<Uuid>, time: Option<OffsetDateTime>, now: OffsetDateTime) {

@@ -38,7 +38,7 @@ struct IngestParams {
     /// Write nothing if any record is rejected.
     #[serde(default)]
     strict: bool,
-    /// Records per transaction, 1 to 50,000 (default 1,000).
+    /// Records per transaction at most, 1 to 1,000,000 (default 100,000); a body that stalls commits what arrived.
     batch_size: Option<usize>,
 }
 

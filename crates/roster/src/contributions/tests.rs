@@ -144,6 +144,95 @@ store_test!(a_changed_record_is_updated_and_one_audit_entry_is_written_per_batch
     assert_eq!(moved, (Some(user_named(store, &scope, "Bruno").await.id), 2));
 });
 
+store_test!(a_batch_written_in_several_steps_lands_as_one, |db| async move {
+    let store = &db.store;
+    let scope = tenant(store, "acme").await;
+    const { assert!(ingest::WRITE_SIZE < 12, "the batches below span several writes") };
+    // ids 0..30 by three people, then id 3 again by a fourth: batches of 24 records
+    let mut bugs: Vec<Value> =
+        (0..30).map(|i| bug(i, Some(["Ana", "Bruno", "Carla"][(i % 3) as usize]), "2026-11-01T10:00:00Z")).collect();
+    bugs.push(bug(3, Some("Dora"), "2026-11-02T10:00:00Z"));
+    let report = ingest_text(store, &scope, Kind::Bugs, json!({ "bugs": bugs }).to_string(), false, 24).await.unwrap();
+    assert_eq!((report.records, report.batches), (31, 2));
+    assert_eq!((report.counts.inserted, report.counts.updated), (30, 1));
+    let summaries: Vec<(Value,)> =
+        store.query("SELECT new_values FROM audit_log WHERE action = 'ingest' ORDER BY seq", vec![]).await.unwrap();
+    let summary = |i: usize, key: &str| summaries[i].0[key].clone();
+    assert_eq!(summaries.len(), 2, "one audit entry per batch");
+    assert_eq!(
+        [summary(0, "records"), summary(0, "inserted"), summary(0, "first_id"), summary(0, "last_id")],
+        [json!(24), json!(24), json!(0), json!(23)]
+    );
+    assert_eq!([summary(1, "records"), summary(1, "inserted"), summary(1, "updated")], [json!(7), json!(6), json!(1)]);
+    let (stored, counted) = recount(store).await;
+    assert_eq!(stored, counted, "per-day counts equal a recount");
+    let top = top_contributors(store, scope.admin().unwrap(), NOW, &TopFilter::default()).await.unwrap();
+    assert_eq!(
+        top.iter().map(|c| (c.user.username.clone().unwrap(), c.count)).collect::<Vec<_>>(),
+        [("Bruno", 10), ("Carla", 10), ("Ana", 9), ("Dora", 1)].map(|(n, c)| (n.to_owned(), c)).to_vec()
+    );
+});
+
+store_test!(an_open_batch_lands_when_the_input_stalls, |db| async move {
+    let store = &db.store;
+    let scope = tenant(store, "acme").await;
+    // NDJSON arriving in two parts with a pause between them, as from a slow upload
+    let (parts, arriving) = std::sync::mpsc::channel::<Vec<u8>>();
+    let (sender, receiver, chunk) = ingest::channel(5_000);
+    let reading = tokio::task::spawn_blocking(move || {
+        let input = std::io::BufReader::new(Arriving { parts: arriving, current: std::io::Cursor::new(Vec::new()) });
+        ingest::read_into(input, Kind::Bugs, chunk, None, sender)
+    });
+    let lines = |ids: std::ops::Range<i64>| {
+        ids.map(|id| format!("{}\n", bug(id, Some("Ana"), "2026-11-01T10:00:00Z"))).collect::<String>().into_bytes()
+    };
+    parts.send(lines(0..1_500)).unwrap();
+    let options = IngestOptions { kind: Kind::Bugs, strict: false, batch_size: 5_000 };
+    let admin = scope.admin().unwrap();
+    let ingesting = ingest::ingest(store, admin, NOW, options, receiver, |_| {});
+    let feeding = async {
+        // what has arrived is committed while the batch waits for the rest
+        let mut landed = 0;
+        for _ in 0..100 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            landed = count(store, "SELECT COUNT(*) FROM bugs").await;
+            if landed > 0 {
+                break;
+            }
+        }
+        assert!((1..=1_500).contains(&landed), "{landed} records landed before the input went on");
+        parts.send(lines(1_500..1_600)).unwrap();
+        drop(parts);
+    };
+    let (report, ()) = tokio::join!(ingesting, feeding);
+    reading.await.unwrap();
+    let report = report.unwrap();
+    assert_eq!((report.records, report.counts.inserted), (1_600, 1_600));
+    assert!(report.batches >= 2, "{report:?}");
+    assert_eq!(count(store, "SELECT COUNT(*) FROM bugs").await, 1_600);
+});
+
+/// Input that arrives in parts, waiting for each.
+struct Arriving {
+    parts: std::sync::mpsc::Receiver<Vec<u8>>,
+    current: std::io::Cursor<Vec<u8>>,
+}
+
+impl std::io::Read for Arriving {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.current.read(buf)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            match self.parts.recv() {
+                Ok(part) => self.current = std::io::Cursor::new(part),
+                Err(_) => return Ok(0),
+            }
+        }
+    }
+}
+
 store_test!(the_same_id_twice_in_one_batch_is_written_in_order, |db| async move {
     let store = &db.store;
     let scope = tenant(store, "acme").await;
@@ -393,9 +482,17 @@ store_test!(top_contributors_and_active_users_match_an_independent_count, |db| a
 
     // active users: last seen within the window
     let mut last_seen: HashMap<String, OffsetDateTime> = HashMap::new();
+    let mut first_seen: HashMap<String, OffsetDateTime> = HashMap::new();
     for (name, t) in reported.iter().chain(&seen_in_tests) {
         let e = last_seen.entry(name.clone()).or_insert(*t);
         *e = (*e).max(*t);
+        let e = first_seen.entry(name.clone()).or_insert(*t);
+        *e = (*e).min(*t);
+    }
+    // every person's span is exactly that of their records, met across many batches and writes
+    for (name, last) in &last_seen {
+        let user = user_named(store, scope, name).await;
+        assert_eq!((user.first_seen, user.last_seen), (Some(first_seen[name]), Some(*last)), "{name}");
     }
     for (days, user_type) in [(30, None), (3, None), (10, Some(UserType::Customer)), (10, Some(UserType::Tester))] {
         let mut expected: Vec<(OffsetDateTime, String)> = last_seen
