@@ -26,7 +26,10 @@ use crate::principal::AdminScope;
 use crate::store::Store;
 use crate::users::{self, User, UserType};
 
-pub const MIGRATIONS: &[Migration] = &[crate::migration!(8, "0008_contributions", "contributions")];
+pub const MIGRATIONS: &[Migration] = &[
+    crate::migration!(8, "0008_contributions", "contributions"),
+    crate::migration!(10, "0010_records_people_keys", "records_people_keys"),
+];
 
 pub const DEFAULT_TOP: i64 = 10;
 pub const MAX_TOP: i64 = 500;

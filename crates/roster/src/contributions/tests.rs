@@ -722,6 +722,66 @@ store_test!(the_rankings_follow_records_that_change_person_or_day, |db| async mo
     );
 });
 
+/// Foreign keys from records to users.
+async fn user_foreign_keys(store: &Store) -> i64 {
+    let sql = match store.backend() {
+        crate::store::Backend::Sqlite => {
+            "SELECT (SELECT COUNT(DISTINCT id) FROM pragma_foreign_key_list('bugs') WHERE \"table\" = 'users') \
+             + (SELECT COUNT(DISTINCT id) FROM pragma_foreign_key_list('tests') WHERE \"table\" = 'users')"
+        }
+        crate::store::Backend::Postgres => {
+            "SELECT COUNT(*) FROM pg_constraint WHERE contype = 'f' \
+             AND conrelid IN ('bugs'::regclass, 'tests'::regclass) AND confrelid = 'users'::regclass"
+        }
+    };
+    count(store, sql).await
+}
+
+store_test!(migration_10_keeps_every_record_both_ways, |db| async move {
+    let store = &db.store;
+    let scope = tenant(store, "acme").await;
+    let bugs: Vec<Value> =
+        (0..30).map(|i| bug(i, Some(["Ana", "Bruno"][(i % 2) as usize]), "2026-11-01T10:00:00Z")).collect();
+    ingest_ok(store, &scope, Kind::Bugs, &bugs).await;
+    let tests = [test_cycle(1, Some("Carla"), Some("Ana"), "2026-11-02T00:00:00Z"), test_cycle(2, None, None, "")];
+    ingest_ok(store, &scope, Kind::Tests, &tests).await;
+    let rows = || async {
+        let bugs: Vec<StoredBug> = store
+            .query(
+                "SELECT id, test_id, title, severity, status, reported_at, known, reported_by_user_id, raw_data, \
+                    record_at, synced_at, version FROM bugs ORDER BY id",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let tests: Vec<StoredTest> = store
+            .query(
+                "SELECT id, product_id, title, status, testing_type, start_at, end_at, created_by, submitted_by, \
+                    created_by_user_id, submitted_by_user_id, raw_data, record_at, synced_at, version FROM tests \
+                    ORDER BY id",
+                vec![],
+            )
+            .await
+            .unwrap();
+        (bugs, tests)
+    };
+    let before = rows().await;
+    assert_eq!((before.0.len(), before.1.len()), (30, 2));
+    assert_eq!(user_foreign_keys(store).await, 0);
+
+    let migrations = crate::migrations();
+    let migrator = crate::migrate::Migrator::new(store, &migrations);
+    assert_eq!(migrator.down_to(9).await.unwrap(), vec![10]);
+    assert_eq!(rows().await, before, "reverted, every record is kept");
+    assert_eq!(user_foreign_keys(store).await, 3, "and the foreign keys are back");
+    assert_eq!(migrator.up(None).await.unwrap(), vec![10]);
+    assert_eq!(rows().await, before, "applied again, every record is kept");
+    assert_eq!(user_foreign_keys(store).await, 0);
+    let ana = user_named(store, &scope, "Ana").await;
+    let listed = bugs_of(store, scope.admin().unwrap(), ana.id, &RecordsParams::default()).await.unwrap();
+    assert_eq!(listed.items.len(), 15, "the reporter index is back too");
+});
+
 /// The reports read indexes, not tables: SQLite's plan for each (PostgreSQL's plans at scale are in the issue notes;
 /// on a handful of rows it rightly prefers sequential scans).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
