@@ -149,9 +149,10 @@ pub struct Chunk {
     pub bytes: u64,
 }
 
-/// The channel from the reading thread to [`ingest`] and the chunk size to read in. It holds up to 10,000 records (a
-/// whole batch when batches are small), so the next records are read and checked while a batch is written; memory
-/// stays bounded by a batch and the channel.
+/// The channel from the reading thread to [`ingest`] and the chunk size to read in. It holds up to 10,000 records, so
+/// the next records are read and checked while others are written. Records in memory stay bounded by one write
+/// ([`WRITE_SIZE`]) and the channel, whatever the batch or file size; besides them an ingest keeps one entry per
+/// (person, day) the open batch touched and up to 200,000 people it has written.
 #[allow(clippy::type_complexity)]
 pub fn channel(
     batch_size: usize,
@@ -352,7 +353,7 @@ const FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
 pub const STALL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// People remembered by an ingest (see [`Known`]) before it starts over.
-const KNOWN_LIMIT: usize = 1_000_000;
+const KNOWN_LIMIT: usize = 200_000;
 
 /// One ingest in progress.
 struct Run<'a> {
