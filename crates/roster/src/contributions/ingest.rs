@@ -184,7 +184,7 @@ pub fn read_into<R: BufRead>(
                 }
                 records.push((position, record));
                 // a slow input's records are handed over as they trickle in, not when a chunk is full
-                if records.len() >= chunk_size || (records.len() % 64 == 0 && sent.elapsed() >= FLUSH) {
+                if records.len() >= chunk_size || sent.elapsed() >= FLUSH {
                     sent = std::time::Instant::now();
                     let chunk = Chunk { records: std::mem::take(&mut records), bytes: reader.offset() };
                     if sender.blocking_send(Ok(chunk)).is_err() {
@@ -246,11 +246,7 @@ pub async fn ingest(
                 Ok(next) => next,
                 Err(_) => {
                     // the input stalled: land what has arrived instead of holding the writer
-                    let batch = std::mem::take(&mut pending);
-                    if let Err(e) = run.write(&batch).await {
-                        return Err(run.fail(e.into()));
-                    }
-                    if let Err(e) = run.close_batch().await {
+                    if let Err(e) = run.land(std::mem::take(&mut pending)).await {
                         return Err(run.fail(e.into()));
                     }
                     progress(&run.report);
@@ -308,21 +304,13 @@ pub async fn ingest(
             return Err(run.fail(error));
         }
         // records read before the malformed spot are whole and checked: keep them
-        let batch = std::mem::take(&mut pending);
-        if let Err(e) = run.write(&batch).await {
-            return Err(run.fail(e.into()));
-        }
-        if let Err(e) = run.close_batch().await {
+        if let Err(e) = run.land(std::mem::take(&mut pending)).await {
             return Err(run.fail(e.into()));
         }
         return Err(run.fail(error));
     }
     if !run.report.rolled_back {
-        let batch = std::mem::take(&mut pending);
-        if let Err(e) = run.write(&batch).await {
-            return Err(run.fail(e.into()));
-        }
-        if let Err(e) = run.close_batch().await {
+        if let Err(e) = run.land(std::mem::take(&mut pending)).await {
             return Err(run.fail(e.into()));
         }
         if let Err(e) = run.commit_strict().await {
@@ -463,10 +451,7 @@ impl Run<'_> {
         // written after its earlier copies, as if one at a time.
         let mut order: Vec<&Record> = records.iter().collect();
         order.sort_by_key(|r| record_id(r));
-        let ranked = match kind {
-            Kind::Bugs => repo::Ranked::Reported,
-            Kind::Tests => repo::Ranked::Created,
-        };
+        let ranked = ranked(kind);
         // what is stored now, to move the rankings' counts with what changes
         let mut ids: Vec<i64> = order.iter().map(|r| record_id(r)).collect();
         ids.dedup();
@@ -591,21 +576,21 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Write the last records of the open batch and end it.
+    async fn land(&mut self, records: Vec<Record>) -> Result<(), StoreError> {
+        self.write(&records).await?;
+        self.close_batch().await
+    }
+
     /// End the open batch: its ranking counts and its audit entry, then (unless strict) its commit.
     async fn close_batch(&mut self) -> Result<(), StoreError> {
         let Some(batch) = self.batch.as_mut() else { return Ok(()) };
         let widen: Vec<SeenPerson> = std::mem::take(&mut batch.widen).into_values().collect();
-        let user_type = match self.kind {
-            Kind::Bugs => UserType::Tester,
-            Kind::Tests => UserType::Customer,
-        };
+        let user_type = new_person_type(self.kind);
         self.upsert_people(user_type, widen).await?;
         let Some(batch) = self.batch.take() else { return Ok(()) };
         let (scope, now, ingest_id, kind) = (self.scope, self.now, self.ingest_id, self.kind);
-        let ranked = match kind {
-            Kind::Bugs => repo::Ranked::Reported,
-            Kind::Tests => repo::Ranked::Created,
-        };
+        let ranked = ranked(kind);
         let tenant_id = scope.tenant_id();
         let tx = self.tx().await?;
         repo::add_contributions(tx, tenant_id, ranked, &batch.tally.changes()).await?;
@@ -674,10 +659,7 @@ impl Run<'_> {
             }
         }
         let mut people: HashMap<&str, SeenPerson> = HashMap::new();
-        let user_type = match self.kind {
-            Kind::Bugs => UserType::Tester,
-            Kind::Tests => UserType::Customer,
-        };
+        let user_type = new_person_type(self.kind);
         for record in records {
             match record {
                 Record::Bug(bug) => {
@@ -694,6 +676,22 @@ impl Run<'_> {
             }
         }
         (user_type, people.into_values().collect())
+    }
+}
+
+/// What the records of a kind count towards in the rankings.
+fn ranked(kind: Kind) -> repo::Ranked {
+    match kind {
+        Kind::Bugs => repo::Ranked::Reported,
+        Kind::Tests => repo::Ranked::Created,
+    }
+}
+
+/// The type a person first met in records of a kind becomes.
+fn new_person_type(kind: Kind) -> UserType {
+    match kind {
+        Kind::Bugs => UserType::Tester,
+        Kind::Tests => UserType::Customer,
     }
 }
 
