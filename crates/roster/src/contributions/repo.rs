@@ -45,6 +45,9 @@ pub(super) async fn upsert_bugs(
     rows: &[BugRow<'_>],
     now: OffsetDateTime,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
+    if tx.backend() == crate::store::Backend::Postgres {
+        return upsert_bugs_unnested(tx, tenant_id, rows, now).await;
+    }
     let mut out = Vec::new();
     for chunk in crate::store::statement_chunks(rows) {
         let sql = crate::store::statement_text("upsert_bugs", chunk.len(), || {
@@ -83,6 +86,51 @@ pub(super) async fn upsert_bugs(
         out.extend(tx.query::<(i64, i64)>(sql, params).await?);
     }
     Ok(out)
+}
+
+/// [`upsert_bugs`] on PostgreSQL: the rows travel as arrays in one statement instead of one statement per 500 rows of
+/// 12 parameters each (1M bugs: 42.0 s instead of 48.3 s).
+async fn upsert_bugs_unnested(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    rows: &[BugRow<'_>],
+    now: OffsetDateTime,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let column = |f: &dyn Fn(&BugRow<'_>) -> Value| Value::Array(rows.iter().map(f).collect());
+    let params = vec![
+        tenant_id.into(),
+        now.into(),
+        column(&|r| r.bug.id.into()),
+        column(&|r| r.bug.test_id.into()),
+        column(&|r| r.bug.title.clone().into()),
+        column(&|r| r.bug.severity.clone().into()),
+        column(&|r| r.bug.status.clone().into()),
+        column(&|r| r.bug.reported_at.into()),
+        column(&|r| r.bug.known.into()),
+        column(&|r| r.bug.raw.clone().into()),
+        column(&|r| r.reporter.into()),
+        column(&|r| r.record_at.into()),
+    ];
+    tx.query(
+        "INSERT INTO bugs (tenant_id, id, test_id, title, severity, status, reported_at, known, raw_data, \
+         reported_by_user_id, record_at, synced_at) \
+         SELECT $1, b.id, b.test_id, b.title, b.severity, b.status, b.reported_at, b.known, b.raw_data::jsonb, \
+         b.reporter, b.record_at, $2 \
+         FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::bool[], \
+         $10::text[], $11::uuid[], $12::timestamptz[]) WITH ORDINALITY \
+         AS b (id, test_id, title, severity, status, reported_at, known, raw_data, reporter, record_at, n) \
+         ORDER BY b.n \
+         ON CONFLICT (tenant_id, id) DO UPDATE SET test_id = excluded.test_id, title = excluded.title, \
+         severity = excluded.severity, status = excluded.status, reported_at = excluded.reported_at, \
+         known = excluded.known, raw_data = excluded.raw_data, reported_by_user_id = excluded.reported_by_user_id, \
+         record_at = COALESCE(excluded.reported_at, bugs.record_at), synced_at = excluded.synced_at, \
+         version = bugs.version + 1 \
+         WHERE bugs.raw_data IS DISTINCT FROM excluded.raw_data \
+         OR bugs.reported_by_user_id IS DISTINCT FROM excluded.reported_by_user_id \
+         RETURNING id, version",
+        params,
+    )
+    .await
 }
 
 /// Insert new test cycles and rewrite changed ones, as [`upsert_bugs`].
@@ -235,6 +283,9 @@ pub(super) async fn add_contributions(
         *per_user.entry(*user).or_default() += change;
     }
     let totals: Vec<(Uuid, i64)> = per_user.into_iter().filter(|(_, n)| *n != 0).collect();
+    if tx.backend() == crate::store::Backend::Postgres {
+        return add_contributions_unnested(tx, tenant_id, ranked, changes, &totals).await;
+    }
     for chunk in crate::store::statement_chunks(changes) {
         let sql = crate::store::statement_text("add_contribution_days", chunk.len(), || {
             format!(
@@ -264,6 +315,47 @@ pub(super) async fn add_contributions(
             params.extend([tenant_id.into(), ranked.as_str().into(), (*user).into(), (*change).into()]);
         }
         tx.execute(sql, params).await?;
+    }
+    Ok(())
+}
+
+/// [`add_contributions`] on PostgreSQL: each table's rows travel as arrays in one statement instead of one statement
+/// per 500 rows (1M bugs: the counts took 18.4 s instead of 20.8 s).
+async fn add_contributions_unnested(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    ranked: Ranked,
+    changes: &[(i64, Uuid, i64)],
+    totals: &[(Uuid, i64)],
+) -> Result<(), StoreError> {
+    if !changes.is_empty() {
+        let days = Value::Array(changes.iter().map(|(day, _, _)| (*day).into()).collect());
+        let users = Value::Array(changes.iter().map(|(_, user, _)| (*user).into()).collect());
+        let counts = Value::Array(changes.iter().map(|(_, _, n)| (*n).into()).collect());
+        tx.execute(
+            "INSERT INTO contribution_days (tenant_id, kind, day, user_id, records) \
+             SELECT $1, $2, c.day, c.user_id, c.records \
+             FROM unnest($3::bigint[], $4::uuid[], $5::bigint[]) WITH ORDINALITY AS c (day, user_id, records, n) \
+             ORDER BY c.n \
+             ON CONFLICT (tenant_id, kind, day, user_id) \
+             DO UPDATE SET records = contribution_days.records + excluded.records",
+            vec![tenant_id.into(), ranked.as_str().into(), days, users, counts],
+        )
+        .await?;
+    }
+    if !totals.is_empty() {
+        let users = Value::Array(totals.iter().map(|(user, _)| (*user).into()).collect());
+        let counts = Value::Array(totals.iter().map(|(_, n)| (*n).into()).collect());
+        tx.execute(
+            "INSERT INTO contribution_totals (tenant_id, kind, user_id, records) \
+             SELECT $1, $2, c.user_id, c.records \
+             FROM unnest($3::uuid[], $4::bigint[]) WITH ORDINALITY AS c (user_id, records, n) \
+             ORDER BY c.n \
+             ON CONFLICT (tenant_id, kind, user_id) \
+             DO UPDATE SET records = contribution_totals.records + excluded.records",
+            vec![tenant_id.into(), ranked.as_str().into(), users, counts],
+        )
+        .await?;
     }
     Ok(())
 }

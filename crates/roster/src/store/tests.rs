@@ -159,3 +159,27 @@ store_test!(a_failed_deferred_write_fails_the_commit_and_writes_nothing, |db| as
     assert!(err.unique_violation().is_some(), "{err:?}");
     assert_eq!(count_tenants(store).await, 0, "the whole transaction rolled back");
 });
+
+store_test!(arrays_bind_on_postgres_and_are_refused_on_sqlite, |db| async move {
+    let store = &db.store;
+    scratch_table(store).await;
+    let a = Uuid::now_v7();
+    let ids = Value::Array(vec![3i64.into(), 4i64.into()]);
+    let uuids = Value::Array(vec![a.into(), Value::Null]);
+    let texts = Value::Array(vec!["x".into(), Value::Null]);
+    let mut tx = store.begin().await.unwrap();
+    let sql = "INSERT INTO scratch (id, u, t) SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[])";
+    match store.backend() {
+        Backend::Postgres => {
+            assert_eq!(tx.execute(sql, vec![ids, uuids, texts]).await.unwrap(), 2);
+            tx.commit().await.unwrap();
+            let rows: Vec<(i64, Option<Uuid>, Option<String>)> =
+                store.query("SELECT id, u, t FROM scratch ORDER BY id", vec![]).await.unwrap();
+            assert_eq!(rows, vec![(3, Some(a), Some("x".into())), (4, None, None)]);
+        }
+        Backend::Sqlite => {
+            let refused = tx.execute("INSERT INTO scratch (id, u) VALUES ($1, $2)", vec![1i64.into(), uuids]).await;
+            assert!(refused.is_err(), "SQLite has no arrays: {refused:?}");
+        }
+    }
+});

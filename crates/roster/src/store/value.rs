@@ -25,6 +25,9 @@ pub enum Value {
     Json(serde_json::Value),
     /// A JSON document already serialised (compact), bound as TEXT / `jsonb` without another pass over it.
     JsonText(String),
+    /// A PostgreSQL array of the element type the statement names (`$3::uuid[]`): many rows in one parameter, for
+    /// `unnest`. SQLite has no arrays and refuses it.
+    Array(Vec<Value>),
 }
 
 macro_rules! value_from {
@@ -79,6 +82,9 @@ impl rusqlite::ToSql for Value {
             Value::Timestamp(t) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(to_micros(*t))),
             Value::Json(j) => ToSqlOutput::Owned(rusqlite::types::Value::Text(j.to_string())),
             Value::JsonText(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Array(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure("SQLite cannot bind an array".into()));
+            }
         })
     }
 }
@@ -106,6 +112,7 @@ impl PgToSql for Value {
                 out.extend_from_slice(v.as_bytes());
                 Ok(IsNull::No)
             }
+            Value::Array(v) => v.to_sql_checked(ty, out),
         }
     }
 
