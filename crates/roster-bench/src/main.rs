@@ -160,7 +160,12 @@ fn roster_binary(args: &Args) -> anyhow::Result<PathBuf> {
 }
 
 /// Generate the exports and ingest them with the real binary: test cycles, then bug reports.
-async fn ingest(args: &Args, url: &str, report: &mut serde_json::Map<String, serde_json::Value>) -> anyhow::Result<()> {
+async fn ingest(
+    args: &Args,
+    store: &Store,
+    url: &str,
+    report: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
     let binary = roster_binary(args)?;
     let temporary = tempfile::tempdir()?;
     let dir = args.exports_dir.as_deref().unwrap_or(temporary.path());
@@ -197,8 +202,63 @@ async fn ingest(args: &Args, url: &str, report: &mut serde_json::Map<String, ser
             serde_json::json!({"records_per_s": run.rate(), "records": run.records, "seconds": run.seconds,
                 "peak_rss_kib": run.peak_rss_kib, "peak_anon_kib": run.peak_anon_kib, "summary": run.report}),
         );
+        if what == "bugs" {
+            let (rows, seconds) = storage_floor(store).await.context("the storage floor")?;
+            let floor = rows as f64 / seconds;
+            println!(
+                "{:<28} {floor:>10.0} records/s  ({rows} bugs copied in {seconds:.1} s; the ingest took {:.2}× as long)",
+                "storage floor (bugs copied)",
+                run.seconds / seconds
+            );
+            report.insert(
+                "storage_floor_bugs".into(),
+                serde_json::json!({"records_per_s": floor, "records": rows, "seconds": seconds,
+                    "ingest_over_floor": run.seconds / seconds}),
+            );
+        }
     }
     Ok(())
+}
+
+/// What the database alone takes to store the ingested bugs: the same rows copied inside it into a twin of their
+/// table (same columns, keys and indexes), 100,000 per transaction like the ingest's batches, with no reading,
+/// parsing, people or ranking counts. The ingest is reported as a multiple of it, both measured in one run on one
+/// machine. The twin is dropped afterwards.
+async fn storage_floor(store: &Store) -> anyhow::Result<(u64, f64)> {
+    const BATCH: i64 = 100_000;
+    let twin = match store.backend() {
+        Backend::Sqlite => {
+            let ddl: Vec<(String,)> = store
+                .query("SELECT sql FROM sqlite_master WHERE tbl_name = 'bugs' AND sql IS NOT NULL", vec![])
+                .await?;
+            ddl.iter().map(|(sql,)| sql.replace("bugs", "floor_bugs") + ";").collect::<Vec<_>>().join("\n")
+        }
+        Backend::Postgres => "CREATE TABLE floor_bugs (LIKE bugs INCLUDING ALL)".to_owned(),
+    };
+    let mut tx = store.begin().await?;
+    tx.execute_batch(twin).await?;
+    tx.commit().await?;
+    let (tenant, low, high): (Uuid, i64, i64) =
+        store.query_one("SELECT tenant_id, MIN(id), MAX(id) FROM bugs GROUP BY tenant_id LIMIT 1", vec![]).await?;
+    let started = Instant::now();
+    let mut rows = 0;
+    let mut from = low;
+    while from <= high {
+        let mut tx = store.begin().await?;
+        rows += tx
+            .execute(
+                "INSERT INTO floor_bugs SELECT * FROM bugs WHERE tenant_id = $1 AND id >= $2 AND id < $3",
+                vec![tenant.into(), from.into(), (from + BATCH).into()],
+            )
+            .await?;
+        tx.commit().await?;
+        from += BATCH;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let mut tx = store.begin().await?;
+    tx.execute_batch("DROP TABLE floor_bugs").await?;
+    tx.commit().await?;
+    Ok((rows, seconds))
 }
 
 /// Top contributors and active users over the ingested records, one connection at a time (latency) .
@@ -290,7 +350,7 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|p| anyhow::anyhow!("{p}"))?;
 
     if args.bugs > 0 {
-        ingest(&args, &db.url, &mut report).await?;
+        ingest(&args, &db.store, &db.url, &mut report).await?;
         let mut tx = db.store.begin().await?;
         tx.execute_batch("ANALYZE").await?;
         tx.commit().await?;

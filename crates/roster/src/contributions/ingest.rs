@@ -476,7 +476,12 @@ impl Run<'_> {
                     })
                     .collect();
                 for run in distinct_runs(&rows, |r| r.bug.id) {
-                    let done = repo::upsert_bugs(tx, tenant_id, run, now).await?;
+                    // bugs not stored yet are plainly inserted (on SQLite without waiting); the others upserted
+                    let (new, stored): (Vec<BugRow>, Vec<BugRow>) =
+                        run.iter().partition(|row| !batch.tally.current.contains_key(&row.bug.id));
+                    repo::insert_bugs(tx, tenant_id, &new, now).await?;
+                    let mut done: Vec<(i64, i64)> = new.iter().map(|row| (row.bug.id, 1)).collect();
+                    done.extend(repo::upsert_bugs(tx, tenant_id, &stored, now).await?);
                     let versions: HashSet<i64> = done.iter().map(|(id, _)| *id).collect();
                     for row in run.iter().filter(|row| versions.contains(&row.bug.id)) {
                         batch.tally.written(row.bug.id, row.reporter, row.bug.record_time(), now);
