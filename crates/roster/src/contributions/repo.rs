@@ -278,6 +278,15 @@ pub(super) async fn existing(
         Ranked::Reported => ("bugs", "reported_by_user_id"),
         Ranked::Created => ("tests", "created_by_user_id"),
     };
+    if tx.backend() == crate::store::Backend::Postgres {
+        let ids = Value::Array(ids.iter().map(|&id| id.into()).collect());
+        return tx
+            .query(
+                format!("SELECT id, {column}, record_at FROM {table} WHERE tenant_id = $1 AND id = ANY($2::bigint[])"),
+                vec![tenant_id.into(), ids],
+            )
+            .await;
+    }
     let mut out = Vec::new();
     for chunk in crate::store::statement_chunks(ids) {
         let name = if table == "bugs" { "existing_bugs" } else { "existing_tests" };

@@ -459,6 +459,9 @@ pub(super) async fn upsert_seen(
     people: &[&super::SeenPerson],
     now: OffsetDateTime,
 ) -> Result<Vec<(String, Uuid, i64)>, StoreError> {
+    if tx.backend() == crate::store::Backend::Postgres {
+        return upsert_seen_unnested(tx, tenant_id, user_type, people, now).await;
+    }
     let mut out = Vec::with_capacity(people.len());
     for chunk in crate::store::statement_chunks(people) {
         let sql = crate::store::statement_text("upsert_seen", chunk.len(), || upsert_seen_sql(chunk.len()));
@@ -481,10 +484,8 @@ pub(super) async fn upsert_seen(
 }
 
 fn upsert_seen_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO users (tenant_id, id, username, display_name, user_type, raw_data, first_seen, last_seen, \
-         created_at, updated_at) VALUES ",
-    );
+    let mut sql = String::from(SEEN_INSERT);
+    sql.push_str(" VALUES ");
     for i in 0..rows {
         let n = i * 8;
         if i > 0 {
@@ -504,23 +505,59 @@ fn upsert_seen_sql(rows: usize) -> String {
             n + 8
         );
     }
-    sql.push_str(
-        " ON CONFLICT (tenant_id, username) WHERE deleted_at IS NULL DO UPDATE SET \
-         first_seen = CASE WHEN users.first_seen IS NULL OR excluded.first_seen < users.first_seen \
-             THEN excluded.first_seen ELSE users.first_seen END, \
-         last_seen = CASE WHEN users.last_seen IS NULL OR excluded.last_seen > users.last_seen \
-             THEN excluded.last_seen ELSE users.last_seen END, \
-         raw_data = CASE WHEN excluded.raw_data IS NOT NULL \
-             AND (users.last_seen IS NULL OR excluded.last_seen >= users.last_seen) \
-             THEN excluded.raw_data ELSE users.raw_data END, \
-         updated_at = excluded.updated_at, version = users.version + 1 \
-         WHERE users.first_seen IS NULL OR users.last_seen IS NULL \
-             OR excluded.first_seen < users.first_seen OR excluded.last_seen > users.last_seen \
-             OR (excluded.raw_data IS NOT NULL AND excluded.last_seen >= users.last_seen \
-                 AND users.raw_data IS DISTINCT FROM excluded.raw_data) \
-         RETURNING username, id, version",
-    );
+    sql.push(' ');
+    sql.push_str(SEEN_UPSERT);
     sql
+}
+
+/// The columns a person seen in records is inserted with.
+const SEEN_INSERT: &str = "INSERT INTO users (tenant_id, id, username, display_name, user_type, raw_data, first_seen, \
+     last_seen, created_at, updated_at)";
+
+/// What makes inserting a person seen in records an upsert (see [`upsert_seen`]).
+const SEEN_UPSERT: &str = "ON CONFLICT (tenant_id, username) WHERE deleted_at IS NULL DO UPDATE SET \
+     first_seen = CASE WHEN users.first_seen IS NULL OR excluded.first_seen < users.first_seen \
+         THEN excluded.first_seen ELSE users.first_seen END, \
+     last_seen = CASE WHEN users.last_seen IS NULL OR excluded.last_seen > users.last_seen \
+         THEN excluded.last_seen ELSE users.last_seen END, \
+     raw_data = CASE WHEN excluded.raw_data IS NOT NULL \
+         AND (users.last_seen IS NULL OR excluded.last_seen >= users.last_seen) \
+         THEN excluded.raw_data ELSE users.raw_data END, \
+     updated_at = excluded.updated_at, version = users.version + 1 \
+     WHERE users.first_seen IS NULL OR users.last_seen IS NULL \
+         OR excluded.first_seen < users.first_seen OR excluded.last_seen > users.last_seen \
+         OR (excluded.raw_data IS NOT NULL AND excluded.last_seen >= users.last_seen \
+             AND users.raw_data IS DISTINCT FROM excluded.raw_data) \
+     RETURNING username, id, version";
+
+/// [`upsert_seen`] on PostgreSQL: the people travel as arrays in one statement.
+async fn upsert_seen_unnested(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    user_type: &str,
+    people: &[&super::SeenPerson],
+    now: OffsetDateTime,
+) -> Result<Vec<(String, Uuid, i64)>, StoreError> {
+    let column = |f: &dyn Fn(&super::SeenPerson) -> Value| Value::Array(people.iter().map(|p| f(p)).collect());
+    let params = vec![
+        tenant_id.into(),
+        user_type.into(),
+        now.into(),
+        column(&|_| Uuid::now_v7().into()),
+        column(&|p| p.name.clone().into()),
+        column(&|p| p.raw_data.clone().into()),
+        column(&|p| p.first_seen.into()),
+        column(&|p| p.last_seen.into()),
+    ];
+    tx.query(
+        format!(
+            "{SEEN_INSERT} SELECT $1, p.id, p.username, p.username, $2, p.raw_data, p.first_seen, p.last_seen, $3, $3 \
+             FROM unnest($4::uuid[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::timestamptz[]) WITH ORDINALITY \
+             AS p (id, username, raw_data, first_seen, last_seen, n) ORDER BY p.n {SEEN_UPSERT}"
+        ),
+        params,
+    )
+    .await
 }
 
 /// The ids of the live users with these usernames.
