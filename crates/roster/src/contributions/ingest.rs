@@ -478,7 +478,7 @@ impl Run<'_> {
                 for run in distinct_runs(&rows, |r| r.bug.id) {
                     // bugs not stored yet are plainly inserted (on SQLite without waiting); the others upserted
                     let (new, stored): (Vec<BugRow>, Vec<BugRow>) =
-                        run.iter().partition(|row| !batch.tally.current.contains_key(&row.bug.id));
+                        run.iter().partition(|row| !batch.tally.is_stored(row.bug.id));
                     repo::insert_bugs(tx, tenant_id, &new, now).await?;
                     let mut done: Vec<(i64, i64)> = new.iter().map(|row| (row.bug.id, 1)).collect();
                     done.extend(repo::upsert_bugs(tx, tenant_id, &stored, now).await?);
@@ -732,6 +732,11 @@ impl Tally {
         for (id, person, at) in stored {
             self.current.insert(id, (person, at));
         }
+    }
+
+    /// Whether the record `id` is stored: found before this write, or written by it.
+    fn is_stored(&self, id: i64) -> bool {
+        self.current.contains_key(&id)
     }
 
     /// A record was written with `person` and `time` (the record's own, else the stored one, else now — as the
