@@ -344,6 +344,11 @@ e2e_test!(external_identities_sign_in_through_the_application, |server| async mo
     assert_eq!((refused.status, &refused.body["errors"][0]["field"]), (StatusCode::CONFLICT, &json!("email")));
     let mut link = clash.clone();
     link["link_by_email"] = json!(true);
+    // and only to an address its owner verified
+    assert_eq!(external(link.clone(), Some(admin_key.clone())).await.status, StatusCode::CONFLICT);
+    let mut tx = server.db.store.begin().await.unwrap();
+    tx.execute("UPDATE users SET email_verified_at = created_at WHERE email = 'ana@example.com'", vec![]).await.unwrap();
+    tx.commit().await.unwrap();
     let linked = external(link, Some(admin_key.clone())).await;
     assert_eq!((linked.status, linked.body["user"]["id"].as_str()), (StatusCode::OK, Some(ana_id.as_str())));
 

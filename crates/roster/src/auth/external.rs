@@ -1,16 +1,28 @@
-//! Sign-in through an external identity provider, vouched for by the application (an API key): the user is found or
-//! created by `(identity_provider, identity_provider_id)`, and the sign-in is recorded like a password sign-in.
+//! Sign-in through an external identity provider, vouched for by the application (an API key of role admin or
+//! above): the user is found or created by `(identity_provider, identity_provider_id)`, and the sign-in is recorded
+//! like a password sign-in.
+//!
+//! The rules that keep it from being a way to become someone else:
+//! - only an API key of role `admin` or `sysadmin` may call it (a `user` key may not even create users);
+//! - it never opens a session for a user whose role is above the key's;
+//! - `link_by_email` links only a user whose email was verified and that has no identity yet;
+//! - a user who enrolled TOTP must also send a current `totp_code` (or a recovery code), as at password sign-in;
+//! - a refused attempt (locked, suspended, role too high, unverified email) writes nothing; a wrong TOTP code counts
+//!   toward the lockout like a wrong one at password sign-in.
+//!
+//! Everything the sign-in changes — the link, a new user, the login record and the session — is one transaction.
 
 use serde::Deserialize;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 
-use super::login::{invalid_credentials, open_session, LoginResponse};
+use super::login::{invalid_credentials, open_session_in, totp_required, LoginResponse};
 use crate::config::Config;
 use crate::http::Problem;
-use crate::principal::{Actor, ActorKind, TenantScope};
+use crate::principal::{Actor, ActorKind, Role, TenantScope};
+use crate::secrets::SecretKey;
 use crate::store::Store;
-use crate::users::{self, ExternalIdentity, NewUser, Passwords, UserStatus};
+use crate::users::{self, Attempt, ExternalIdentity, NewUser, Passwords, User};
 
 /// `POST …/auth/external`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -21,14 +33,24 @@ pub struct ExternalRequest {
     pub identity_provider_id: String,
     pub email: Option<String>,
     pub display_name: Option<String>,
-    /// Link an existing user with the same email that has no identity yet; without it such a user is a conflict.
+    /// Link an existing user with the same, verified email that has no identity yet; without it such a user is a
+    /// conflict.
     #[serde(default)]
     pub link_by_email: bool,
+    /// For a user who enrolled two-factor sign-in: a current code of its authenticator app, or a recovery code.
+    pub totp_code: Option<String>,
+}
+
+/// Who the sign-in is for, as read before anything is written.
+enum Target {
+    Existing(User),
+    New,
 }
 
 pub async fn sign_in(
     store: &Store,
     config: &Config,
+    key: Option<&SecretKey>,
     now: OffsetDateTime,
     scope: &TenantScope,
     request: ExternalRequest,
@@ -36,47 +58,118 @@ pub async fn sign_in(
     if scope.actor().api_key_id.is_none() {
         return Err(Problem::forbidden("external sign-in is for applications: call it with an API key"));
     }
+    if scope.role() < Role::Admin {
+        return Err(Problem::forbidden("external sign-in needs an API key of role admin or sysadmin"));
+    }
     if scope.tenant().status != "active" {
         return Err(invalid_credentials());
     }
-    let (provider, provider_id) = (request.identity_provider.as_str(), request.identity_provider_id.as_str());
-    let email = request.email.as_deref();
-    let identity = ExternalIdentity { provider, provider_id, email, display_name: request.display_name.as_deref() };
-    let user = match users::find_by_identity(store, scope.tenant_id(), provider, provider_id).await? {
-        Some(user) => users::link_identity(store, scope, now, &user, identity).await?,
-        None => match email {
-            Some(address) => match users::find_by_email_in(store, scope.tenant_id(), address).await? {
-                Some(existing) if request.link_by_email && existing.identity_provider.is_none() => {
-                    users::link_identity(store, scope, now, &existing, identity).await?
-                }
-                Some(_) => {
-                    return Err(Problem::conflict(
-                        "email",
-                        "a user with this email exists; send link_by_email to link it to this identity",
-                    ))
-                }
-                None => create(store, config, now, scope, &request).await?,
-            },
-            None => create(store, config, now, scope, &request).await?,
-        },
+    let identity = ExternalIdentity {
+        provider: &request.identity_provider,
+        provider_id: &request.identity_provider_id,
+        email: request.email.as_deref(),
+        display_name: request.display_name.as_deref(),
     };
-    if user.status != UserStatus::Active.as_str() {
-        return Err(invalid_credentials());
+    identity.check()?;
+
+    let target = find_target(store, scope, &request).await?;
+    if let Target::Existing(user) = &target {
+        if user.role() > scope.role() {
+            return Err(Problem::forbidden(format!("a {} key cannot sign in a {}", scope.role(), user.role)));
+        }
+        if !users::may_sign_in(user, now) {
+            return Err(invalid_credentials());
+        }
+        if user.totp_enabled_at.is_some() {
+            second_factor(store, config, key, now, scope, user, &request).await?;
+        }
     }
+
+    let mut tx = store.begin().await?;
+    let user = match target {
+        Target::Existing(seen) => {
+            let user = users::link_identity(&mut tx, scope, now, &seen, identity).await?;
+            // read again in the transaction: the account may have changed since it was first read
+            if user.role() > scope.role() || !users::may_sign_in(&user, now) {
+                return Err(invalid_credentials());
+            }
+            user
+        }
+        Target::New => {
+            let input = new_user(&request);
+            users::insert_external(&mut tx, scope, &Passwords::from_config(config), now, input).await?
+        }
+    };
     let signing_in = Actor { kind: Some(ActorKind::ApiKey), user_id: Some(user.id), ..scope.actor().clone() };
-    let scope = TenantScope::anonymous(scope.tenant().clone(), signing_in);
-    let facts = serde_json::json!({"method": "external", "identity_provider": provider});
-    open_session(store, config, &scope, &user, now, None, facts).await
+    let session_scope = TenantScope::anonymous(scope.tenant().clone(), signing_in);
+    let facts = serde_json::json!({"method": "external", "identity_provider": request.identity_provider});
+    let opened =
+        open_session_in(&mut tx, config, &session_scope, &user, now, None, facts).await.map_err(users::conflict)?;
+    tx.commit().await.map_err(users::conflict)?;
+    opened.answer(store, scope.tenant_id(), user.id).await
 }
 
-async fn create(
+/// The user this identity signs in as: the one linked to it, else (with `link_by_email`) the one with its verified
+/// email, else a new one.
+async fn find_target(store: &Store, scope: &TenantScope, request: &ExternalRequest) -> Result<Target, Problem> {
+    let (provider, provider_id) = (request.identity_provider.as_str(), request.identity_provider_id.as_str());
+    if let Some(user) = users::find_by_identity(store, scope.tenant_id(), provider, provider_id).await? {
+        return Ok(Target::Existing(user));
+    }
+    let Some(address) = request.email.as_deref() else { return Ok(Target::New) };
+    let Some(existing) = users::find_by_email_in(store, scope.tenant_id(), address).await? else {
+        return Ok(Target::New);
+    };
+    if !request.link_by_email {
+        return Err(Problem::conflict(
+            "email",
+            "a user with this email exists; send link_by_email to link it to this identity",
+        ));
+    }
+    if existing.identity_provider.is_some() {
+        return Err(Problem::conflict("email", "the user with this email is already linked to another identity"));
+    }
+    if existing.email_verified_at.is_none() {
+        return Err(Problem::conflict(
+            "email",
+            "the user with this email has not verified it, so it cannot be linked by email",
+        ));
+    }
+    Ok(Target::Existing(existing))
+}
+
+/// The TOTP code of a user who enrolled two-factor sign-in, checked and counted like one at password sign-in.
+async fn second_factor(
     store: &Store,
     config: &Config,
+    key: Option<&SecretKey>,
     now: OffsetDateTime,
     scope: &TenantScope,
+    user: &User,
     request: &ExternalRequest,
-) -> Result<users::User, Problem> {
-    // Without an email the user still needs a name to be found by: the provider and its id, in username characters.
+) -> Result<(), Problem> {
+    let Some(code) = request.totp_code.as_deref() else { return Err(totp_required()) };
+    let threshold = config.lock_after_failures;
+    let Attempt::Allowed { number } = users::begin_login_attempt(store, user, now, threshold).await? else {
+        return Err(invalid_credentials());
+    };
+    let mut tx = store.begin().await?;
+    let passed = users::two_factor::check(&mut tx, key, scope.tenant_id(), user.id, code, now).await?;
+    tx.commit().await?;
+    if passed {
+        return Ok(());
+    }
+    let lock_until = (number >= threshold).then(|| now + Duration::minutes(config.lock_minutes));
+    let attempt = Actor { kind: Some(ActorKind::ApiKey), user_id: Some(user.id), ..scope.actor().clone() };
+    let attempt = TenantScope::anonymous(scope.tenant().clone(), attempt);
+    let login = format!("{}:{}", request.identity_provider, request.identity_provider_id);
+    users::record_login_failure(store, &attempt, Some(user), &login, now, lock_until).await?;
+    Err(invalid_credentials())
+}
+
+/// A new user for an identity: without an email it still needs a name to be found by, the provider and its id in
+/// username characters.
+fn new_user(request: &ExternalRequest) -> NewUser {
     let username = request.email.is_none().then(|| {
         format!("{}-{}", request.identity_provider, request.identity_provider_id)
             .chars()
@@ -84,13 +177,12 @@ async fn create(
             .take(100)
             .collect::<String>()
     });
-    let input = NewUser {
+    NewUser {
         email: request.email.clone(),
         username,
         display_name: request.display_name.clone(),
         identity_provider: Some(request.identity_provider.clone()),
         identity_provider_id: Some(request.identity_provider_id.clone()),
         ..NewUser::default()
-    };
-    users::create_external(store, scope, &Passwords::from_config(config), now, input).await
+    }
 }

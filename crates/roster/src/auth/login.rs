@@ -151,6 +151,36 @@ pub(super) async fn open_session(
     new_hash: Option<String>,
     facts: serde_json::Value,
 ) -> Result<LoginResponse, Problem> {
+    let mut tx = store.begin().await?;
+    let opened = open_session_in(&mut tx, config, scope, user, now, new_hash, facts).await?;
+    tx.commit().await?;
+    opened.answer(store, scope.tenant_id(), user.id).await
+}
+
+/// A session opened in a transaction, to be answered once it commits.
+pub(super) struct Opened {
+    token: String,
+    expires_at: OffsetDateTime,
+}
+
+impl Opened {
+    /// The sign-in's answer, with the user as it stands after the commit.
+    pub(super) async fn answer(self, store: &Store, tenant_id: Uuid, user_id: Uuid) -> Result<LoginResponse, Problem> {
+        let user = users::find_live(store, tenant_id, user_id).await?.ok_or_else(invalid_credentials)?;
+        Ok(LoginResponse { token: self.token, expires_at: self.expires_at, user })
+    }
+}
+
+/// Record a successful sign-in and open a session inside the caller's transaction, with its `login` audit entry.
+pub(super) async fn open_session_in(
+    tx: &mut crate::store::Tx,
+    config: &Config,
+    scope: &TenantScope,
+    user: &User,
+    now: OffsetDateTime,
+    new_hash: Option<String>,
+    facts: serde_json::Value,
+) -> Result<Opened, StoreError> {
     let token = model::generate_token(model::SESSION_PREFIX);
     let session = repo::SessionRow {
         tenant_id: scope.tenant_id(),
@@ -162,14 +192,11 @@ pub(super) async fn open_session(
         scope.tenant().clone(),
         Actor { user_id: Some(user.id), session_id: Some(session.id.to_string()), ..scope.actor().clone() },
     );
-    let mut tx = store.begin().await?;
-    users::record_login_success(&mut tx, &scope, user, now, new_hash).await?;
+    users::record_login_success(tx, &scope, user, now, new_hash).await?;
     let (ip, agent) = (scope.actor().ip_address.clone(), scope.actor().user_agent.clone());
-    repo::insert_session(&mut tx, &session, model::token_hash(&token), now, ip, agent).await?;
-    audit::record(&mut tx, &scope, now, Change::new(Action::Login, "user", user.id).values(None, Some(facts))).await?;
-    tx.commit().await?;
-    let user = users::find_live(store, scope.tenant_id(), user.id).await?.ok_or_else(invalid_credentials)?;
-    Ok(LoginResponse { token, expires_at: session.expires_at, user })
+    repo::insert_session(tx, &session, model::token_hash(&token), now, ip, agent).await?;
+    audit::record(tx, &scope, now, Change::new(Action::Login, "user", user.id).values(None, Some(facts))).await?;
+    Ok(Opened { token, expires_at: session.expires_at })
 }
 
 /// The principal behind a session token: a live session of a user who may still act.

@@ -193,17 +193,21 @@ impl axum::extract::FromRequestParts<AppState> for OptionalCaller {
     }
 }
 
-/// Sign a user in through an external identity provider (API keys only): found or created by the provider's id.
+/// Sign a user in through an external identity provider (API keys of role admin or sysadmin only): found or created
+/// by the provider's id; never a user whose role is above the key's; a user with two-factor sign-in sends its code.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/auth/external", tag = "auth", params(("tenant" = String, Path)),
     request_body = super::external::ExternalRequest,
-    responses((status = 200, body = LoginResponse), (status = 403, body = Problem), (status = 409, body = Problem)),
+    responses((status = 200, body = LoginResponse), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 async fn external(
     State(state): State<AppState>,
     crate::http::Scoped(scope): crate::http::Scoped,
     JsonBody(request): JsonBody<super::external::ExternalRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let response = super::external::sign_in(&state.store, &state.config, state.clock.now(), &scope, request).await?;
+    let key = state.secret_key.as_ref();
+    let response =
+        super::external::sign_in(&state.store, &state.config, key, state.clock.now(), &scope, request).await?;
     Ok(Json(response))
 }
 

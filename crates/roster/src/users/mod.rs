@@ -578,20 +578,31 @@ pub async fn find_by_email_in(store: &Store, tenant_id: Uuid, email: &str) -> Re
     repo::by_email(store, tenant_id, &model::email_key(email)).await
 }
 
-/// Create a user that an identity provider vouches for (external sign-in), with its audit entry.
-pub async fn create_external(
-    store: &Store,
+/// May this account sign in now? Active, or locked with a lock that has run out; never deleted.
+pub fn may_sign_in(user: &User, now: OffsetDateTime) -> bool {
+    if user.deleted_at.is_some() {
+        return false;
+    }
+    match UserStatus::parse(&user.status) {
+        Some(UserStatus::Active) => true,
+        Some(UserStatus::Locked) => user.locked_until.is_some_and(|until| until <= now),
+        _ => false,
+    }
+}
+
+/// Create a user that an identity provider vouches for (external sign-in) inside the caller's transaction, with its
+/// audit entry. It gets the role `user` and an unverified email.
+pub async fn insert_external(
+    tx: &mut crate::store::Tx,
     scope: &TenantScope,
     passwords: &Passwords,
     now: OffsetDateTime,
     input: NewUser,
 ) -> Result<User, Problem> {
     let user = build_user(scope.tenant_id(), Role::User, passwords, now, input).await?;
-    let mut tx = store.begin().await?;
-    repo::insert(&mut tx, &user).await.map_err(taken)?;
+    repo::insert(tx, &user).await.map_err(taken)?;
     let change = Change::new(Action::Create, "user", user.id).values(None, Some(user.view()));
-    audit::record(&mut tx, scope, now, change).await.map_err(taken)?;
-    tx.commit().await.map_err(taken)?;
+    audit::record(tx, scope, now, change).await.map_err(taken)?;
     Ok(user)
 }
 
@@ -604,39 +615,67 @@ pub struct ExternalIdentity<'a> {
     pub display_name: Option<&'a str>,
 }
 
-/// Link an identity provider account to a user, and take the provider's email and display name when given.
+impl ExternalIdentity<'_> {
+    /// Every field checked at once, before anything is read or written.
+    pub fn check(&self) -> Result<(), Problem> {
+        let mut checks = Checks::default();
+        checks.take(model::identity_provider(self.provider));
+        checks.take(model::identity_provider_id(self.provider_id));
+        if let Some(email) = self.email {
+            checks.take(Email::parse(email));
+        }
+        if let Some(name) = self.display_name {
+            checks.take(model::display_name(name));
+        }
+        checks.finish()
+    }
+}
+
+/// Link an identity provider account to `seen` (read before the caller's transaction began) and take the provider's
+/// email and display name when given. The user is read again inside the transaction: if it changed since it was
+/// seen, this is a stale-version conflict and nothing is written. A new email is not verified. Returns the user as
+/// it now stands in the transaction.
 pub async fn link_identity(
-    store: &Store,
+    tx: &mut crate::store::Tx,
     scope: &TenantScope,
     now: OffsetDateTime,
-    current: &User,
+    seen: &User,
     identity: ExternalIdentity<'_>,
 ) -> Result<User, Problem> {
+    identity.check()?;
+    let current = repo::get_in(tx, scope.tenant_id(), seen.id)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(|| Problem::not_found("user"))?;
+    if current.version != seen.version {
+        return Err(Problem::stale("the user was changed meanwhile; retry the sign-in"));
+    }
     let ExternalIdentity { provider, provider_id, email, display_name } = identity;
-    let mut checks = Checks::default();
     let mut next = current.clone();
-    next.identity_provider = checks.take(model::identity_provider(provider));
-    next.identity_provider_id = checks.take(model::identity_provider_id(provider_id));
-    if let Some(email) = email.and_then(|e| checks.take(Email::parse(e))) {
+    next.identity_provider = Some(provider.to_owned());
+    next.identity_provider_id = Some(provider_id.to_owned());
+    if let Some(email) = email.and_then(|e| Email::parse(e).ok()) {
+        if next.email_key.as_deref() != Some(email.key().as_str()) {
+            next.email_verified_at = None;
+        }
         next.email_key = Some(email.key());
         next.email = Some(email.as_str().to_owned());
     }
-    if let Some(name) = display_name.and_then(|n| checks.take(model::display_name(n))) {
+    if let Some(name) = display_name.and_then(|n| model::display_name(n).ok()) {
         next.display_name = name;
     }
-    checks.finish()?;
-    if next == *current {
-        return Ok(next);
+    if next == current {
+        return Ok(current);
     }
     next.updated_at = now;
-    let mut tx = store.begin().await?;
-    repo::set_identity(&mut tx, &next).await.map_err(taken)?;
+    if !repo::set_identity(tx, &next, current.version).await.map_err(taken)? {
+        return Err(Problem::stale("the user was changed meanwhile; retry the sign-in"));
+    }
     next.version = current.version + 1;
     let (old, new) = audit::diff(&current.view(), &next.view());
-    audit::record(&mut tx, scope, now, Change::new(Action::Update, "user", next.id).values(Some(old), Some(new)))
+    audit::record(tx, scope, now, Change::new(Action::Update, "user", next.id).values(Some(old), Some(new)))
         .await
         .map_err(taken)?;
-    tx.commit().await.map_err(taken)?;
     Ok(next)
 }
 

@@ -225,7 +225,9 @@ pub(super) async fn record_login(
 ) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE users SET failed_login_attempts = 0, login_count = login_count + 1, last_login_at = $3, \
-         last_session_start = $3, last_active_at = $3, password_hash = COALESCE($4, password_hash) \
+         last_session_start = $3, last_active_at = $3, password_hash = COALESCE($4, password_hash), \
+         status = CASE WHEN status = 'locked' AND locked_until <= $3 THEN 'active' ELSE status END, \
+         locked_until = CASE WHEN locked_until <= $3 THEN NULL ELSE locked_until END \
          WHERE tenant_id = $1 AND id = $2",
         vec![tenant_id.into(), id.into(), now.into(), new_hash.into()],
     )
@@ -347,10 +349,12 @@ pub(super) async fn by_identity(
         .await
 }
 
-pub(super) async fn set_identity(tx: &mut Tx, u: &User) -> Result<(), StoreError> {
+/// Only if the user is still at `expected`; false when it moved on.
+pub(super) async fn set_identity(tx: &mut Tx, u: &User, expected: i64) -> Result<bool, StoreError> {
     tx.execute(
         "UPDATE users SET identity_provider = $3, identity_provider_id = $4, email = $5, email_key = $6, \
-         display_name = $7, updated_at = $8, version = version + 1 WHERE tenant_id = $1 AND id = $2",
+         display_name = $7, email_verified_at = $8, updated_at = $9, version = version + 1 \
+         WHERE tenant_id = $1 AND id = $2 AND version = $10",
         vec![
             u.tenant_id.into(),
             u.id.into(),
@@ -359,11 +363,13 @@ pub(super) async fn set_identity(tx: &mut Tx, u: &User) -> Result<(), StoreError
             u.email.clone().into(),
             u.email_key.clone().into(),
             u.display_name.clone().into(),
+            u.email_verified_at.into(),
             u.updated_at.into(),
+            expected.into(),
         ],
     )
     .await
-    .map(drop)
+    .map(|n| n == 1)
 }
 
 /// The stored TOTP secret (sealed), when it was enabled, and the newest step used.
