@@ -347,7 +347,9 @@ e2e_test!(external_identities_sign_in_through_the_application, |server| async mo
     // and only to an address its owner verified
     assert_eq!(external(link.clone(), Some(admin_key.clone())).await.status, StatusCode::CONFLICT);
     let mut tx = server.db.store.begin().await.unwrap();
-    tx.execute("UPDATE users SET email_verified_at = created_at WHERE email = 'ana@example.com'", vec![]).await.unwrap();
+    tx.execute("UPDATE users SET email_verified_at = created_at WHERE email = 'ana@example.com'", vec![])
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let linked = external(link, Some(admin_key.clone())).await;
     assert_eq!((linked.status, linked.body["user"]["id"].as_str()), (StatusCode::OK, Some(ana_id.as_str())));
@@ -435,4 +437,21 @@ e2e_test!(a_user_changes_its_password_and_other_sessions_end, |server| async mov
     assert_eq!(server.get("/v1/me", &elsewhere).await.status, StatusCode::UNAUTHORIZED, "the others end");
     assert_eq!(sign_in(PASSWORD).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(sign_in("a fresh password").await.status, StatusCode::OK);
+});
+
+e2e_test!(imported_hashes_beyond_the_cost_bounds_are_refused_and_nothing_is_written, |server| async move {
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    let users = server.count("users").await;
+    let costly =
+        "$argon2id$v=19$m=4194304,t=100,p=1$c29tZXNhbHRzb21lc2FsdA$ZaS5Yq3J3kJx0cQ6Qz2kq3XbYd0lJwR2y1o3pY8m2cQ";
+    let bcrypt = "$2b$31$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+    for (hash, bound) in [(costly, "memory"), (bcrypt, "bcrypt cost")] {
+        let reply = server
+            .post("/v1/tenants/acme/users", &key, json!({"email": "imp@example.com", "password_hash": hash}))
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", reply.body);
+        assert_eq!(reply.body["errors"][0]["field"], "password_hash");
+        assert!(reply.body["errors"][0]["message"].as_str().unwrap().contains(bound), "{:?}", reply.body);
+    }
+    assert_eq!(server.count("users").await, users);
 });

@@ -7,6 +7,14 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+/// The most a password hash may cost to verify, imported or configured. One anonymous sign-in runs one verification,
+/// so these bound what a stranger can make the server spend: Argon2 at most 64 MiB, 10 passes and 8 lanes (about a
+/// second of one core at the worst), bcrypt at most cost 14 (2^14 rounds).
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 65_536;
+pub const MAX_ARGON2_ITERATIONS: u32 = 10;
+pub const MAX_ARGON2_PARALLELISM: u32 = 8;
+pub const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=14;
+
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -151,6 +159,17 @@ impl Config {
         }
         if self.argon2_memory_kib < 19_456 || self.argon2_iterations < 2 || self.argon2_parallelism < 1 {
             return invalid("argon2_memory_kib", "Argon2id must be at least m=19456 KiB, t=2, p=1 (OWASP)");
+        }
+        {
+            if self.argon2_memory_kib > MAX_ARGON2_MEMORY_KIB
+                || self.argon2_iterations > MAX_ARGON2_ITERATIONS
+                || self.argon2_parallelism > MAX_ARGON2_PARALLELISM
+            {
+                return invalid(
+                    "argon2_memory_kib",
+                    "Argon2id may be at most m=65536 KiB, t=10, p=8 (what one sign-in may cost)",
+                );
+            }
         }
         if !(8..=128).contains(&self.password_min_length) {
             return invalid("password_min_length", "must be between 8 and 128");

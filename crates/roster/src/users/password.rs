@@ -79,6 +79,11 @@ impl Passwords {
         let dummy = self.dummy_hash();
         hashing(move || {
             let (hash, real) = match stored {
+                Some(hash) if beyond_bounds(&hash).is_some() => {
+                    // stored before imports were bounded: checking it would cost more than any sign-in may
+                    tracing::warn!("a stored password hash is beyond the cost bounds; the sign-in is refused");
+                    (dummy, false)
+                }
                 Some(hash) => (hash, true),
                 None => (dummy, false),
             };
@@ -118,7 +123,30 @@ impl Passwords {
     }
 }
 
-/// Accept an imported hash: an Argon2 PHC string or bcrypt (`$2a$`, `$2b$`, `$2y$`).
+pub use crate::config::{BCRYPT_COSTS, MAX_ARGON2_ITERATIONS, MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PARALLELISM};
+
+/// Why a hash is outside the bounds, if it is.
+fn beyond_bounds(hash: &str) -> Option<String> {
+    if let Some(rest) = ["$2a$", "$2b$", "$2y$"].iter().find_map(|p| hash.strip_prefix(p)) {
+        let cost: u32 = rest.get(..2)?.parse().ok()?;
+        return (!BCRYPT_COSTS.contains(&cost))
+            .then(|| format!("bcrypt cost must be {} to {}, not {cost}", BCRYPT_COSTS.start(), BCRYPT_COSTS.end()));
+    }
+    let parsed = PasswordHash::new(hash).ok()?;
+    let value = |name: &str| parsed.params.get_decimal(name);
+    let limits = [
+        ("m", "Argon2 memory (m, KiB)", MAX_ARGON2_MEMORY_KIB),
+        ("t", "Argon2 iterations (t)", MAX_ARGON2_ITERATIONS),
+        ("p", "Argon2 parallelism (p)", MAX_ARGON2_PARALLELISM),
+    ];
+    limits.into_iter().find_map(|(name, what, max)| match value(name) {
+        Some(v) if v > max => Some(format!("{what} must be at most {max}, not {v}")),
+        Some(_) => None,
+        None => Some(format!("{what} is missing")),
+    })
+}
+
+/// Accept an imported hash: an Argon2 PHC string or bcrypt (`$2a$`, `$2b$`, `$2y$`), within the cost bounds above.
 pub fn imported_hash(hash: &str) -> Result<String, FieldError> {
     let invalid =
         || FieldError::new("password_hash", "must be an Argon2 PHC string or a bcrypt hash ($2a$, $2b$, $2y$)");
@@ -128,11 +156,21 @@ pub fn imported_hash(hash: &str) -> Result<String, FieldError> {
             && rest[..2].bytes().all(|b| b.is_ascii_digit())
             && &rest[2..3] == "$"
             && rest[3..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/');
-        return if ok { Ok(hash.to_owned()) } else { Err(invalid()) };
+        if !ok {
+            return Err(invalid());
+        }
+    } else {
+        match PasswordHash::new(hash) {
+            Ok(parsed)
+                if parsed.algorithm.as_str().starts_with("argon2")
+                    && parsed.hash.is_some()
+                    && Params::try_from(&parsed).is_ok() => {}
+            _ => return Err(invalid()),
+        }
     }
-    match PasswordHash::new(hash) {
-        Ok(parsed) if parsed.algorithm.as_str().starts_with("argon2") && parsed.hash.is_some() => Ok(hash.to_owned()),
-        _ => Err(invalid()),
+    match beyond_bounds(hash) {
+        Some(why) => Err(FieldError::new("password_hash", why)),
+        None => Ok(hash.to_owned()),
     }
 }
 
@@ -160,6 +198,39 @@ mod tests {
             "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZaS5Yq3J3kJx0cQ6Qz2kq3XbYd0lJwR2y1o3pY8m2cQ"
         )
         .is_ok());
+    }
+
+    #[test]
+    fn imported_hashes_beyond_the_cost_bounds_are_refused_naming_the_bound() {
+        let tail = "$c29tZXNhbHRzb21lc2FsdA$ZaS5Yq3J3kJx0cQ6Qz2kq3XbYd0lJwR2y1o3pY8m2cQ";
+        for (params, needle) in [
+            ("m=4194304,t=100,p=1", "memory"),
+            ("m=65537,t=2,p=1", "memory"),
+            ("m=19456,t=11,p=1", "iterations"),
+            ("m=19456,t=2,p=9", "parallelism"),
+        ] {
+            let error = imported_hash(&format!("$argon2id$v=19${params}{tail}")).unwrap_err();
+            assert_eq!(error.field, "password_hash");
+            assert!(error.message.contains(needle), "{params}: {}", error.message);
+        }
+        assert!(imported_hash(&format!("$argon2id$v=19$m=65536,t=10,p=8{tail}")).is_ok(), "the bounds themselves pass");
+        let bcrypt_tail = "$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+        assert!(imported_hash(&format!("$2b$14{bcrypt_tail}")).is_ok());
+        for cost in ["15", "31", "03"] {
+            let error = imported_hash(&format!("$2b${cost}{bcrypt_tail}")).unwrap_err();
+            assert!(error.message.contains("bcrypt cost must be 4 to 14"), "{}", error.message);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_beyond_the_bounds_is_not_computed() {
+        let passwords = Passwords::from_config(&Config::default());
+        // 4 GiB and 100 passes: verifying it would take minutes; refusing it takes one ordinary verification
+        let costly =
+            "$argon2id$v=19$m=4194304,t=100,p=1$c29tZXNhbHRzb21lc2FsdA$ZaS5Yq3J3kJx0cQ6Qz2kq3XbYd0lJwR2y1o3pY8m2cQ";
+        let started = std::time::Instant::now();
+        assert!(!passwords.verify(Some(costly.into()), "anything".into()).await.matches);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 
     #[tokio::test]
