@@ -1,6 +1,5 @@
 //! Wire the modules together: the router with every module's routes, the operational endpoints and the middleware.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -175,6 +174,7 @@ impl App {
                 )
             })
             .layer(DefaultBodyLimit::max(self.state.config.body_limit_bytes))
+            .layer(axum::middleware::from_fn_with_state(self.state.clone(), crate::http::middleware::limit_bodies))
             .layer(axum::middleware::from_fn(crate::http::middleware::record_metrics))
             .layer(
                 ServiceBuilder::new()
@@ -196,10 +196,11 @@ impl App {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         prometheus();
-        let router = self.router();
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
+        let limits = crate::http::server::ConnectionLimits {
+            header_read_timeout: Duration::from_secs(self.state.config.header_read_timeout_seconds),
+            max_connections: self.state.config.max_connections,
+        };
+        crate::http::server::serve(listener, self.router(), limits, shutdown).await
     }
 }
 

@@ -46,6 +46,13 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// Largest accepted ingest request body.
     pub ingest_body_limit_bytes: usize,
+    /// Seconds a client has to send a request's headers; an idle kept-alive connection is closed after as long.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a client has to send a request's whole body (for a streamed ingest: the longest pause between parts).
+    pub body_read_timeout_seconds: u64,
+    /// Open connections at most; further clients wait in the listen queue until one closes. Keep it below the
+    /// process's open-file limit (`ulimit -n`).
+    pub max_connections: usize,
     /// SQLite reader threads (0: one per core, at least 2).
     pub sqlite_readers: usize,
     /// PostgreSQL connections (0: four per core, 8 to 32).
@@ -95,6 +102,9 @@ impl Default for Config {
             admin_password: None,
             body_limit_bytes: 1024 * 1024,
             ingest_body_limit_bytes: 10 * 1024 * 1024,
+            header_read_timeout_seconds: 5,
+            body_read_timeout_seconds: 10,
+            max_connections: 4096,
             sqlite_readers: 0,
             postgres_pool_size: 0,
             password_min_length: 8,
@@ -183,6 +193,14 @@ impl Config {
                 "lock_after_failures",
                 "lock_after_failures, lock_minutes, session_hours and activity_gap_minutes must be at least 1",
             );
+        }
+        if !(1..=3600).contains(&self.header_read_timeout_seconds)
+            || !(1..=3600).contains(&self.body_read_timeout_seconds)
+        {
+            return invalid("header_read_timeout_seconds", "read timeouts must be 1 to 3600 seconds");
+        }
+        if self.max_connections < 1 {
+            return invalid("max_connections", "must be at least 1");
         }
         if self.verification_token_hours < 1 || self.invitation_token_hours < 1 || self.reset_token_minutes < 1 {
             return invalid("reset_token_minutes", "token lifetimes must be at least 1");

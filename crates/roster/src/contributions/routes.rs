@@ -133,10 +133,14 @@ async fn run_ingest(
 
     // The body goes to a blocking reader thread as it arrives; the limit stops a body without a length mid-stream.
     let over_limit = Arc::new(AtomicBool::new(false));
-    let flag = over_limit.clone();
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let (flag, late) = (over_limit.clone(), timed_out.clone());
     let stream = BodyDataStream::new(Limited::new(body, limit)).map_err(move |e| {
         if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
             flag.store(true, Ordering::Relaxed);
+        }
+        if crate::http::middleware::BodyTimedOut::caused(e.as_ref()) {
+            late.store(true, Ordering::Relaxed);
         }
         std::io::Error::other(e)
     });
@@ -168,6 +172,11 @@ async fn run_ingest(
                     // a body without a length is only found too large as it arrives: say what landed before
                     let mut problem = too_large();
                     problem.detail = format!("{}; {landed}", problem.detail);
+                    problem
+                }
+                IngestError::Read(_) if timed_out.load(Ordering::Relaxed) => {
+                    let mut problem = Problem::request_timeout();
+                    problem.detail = format!("the body paused for too long; {landed}");
                     problem
                 }
                 IngestError::Read(e) => Problem::bad_request(format!("{e}; {landed}")),

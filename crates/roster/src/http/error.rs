@@ -109,6 +109,16 @@ impl Problem {
         Self::validation(vec![FieldError::new(field, message)])
     }
 
+    /// 408: the client did not send its request in time.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request timeout",
+            "the request body did not arrive in time; send it again",
+        )
+    }
+
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail)
     }

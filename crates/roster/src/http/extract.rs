@@ -71,7 +71,9 @@ where
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            if super::middleware::BodyTimedOut::caused(&e) {
+                Problem::request_timeout()
+            } else if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 Problem::new(e.status(), "too-large", "Request body too large", e.body_text())
             } else {
                 Problem::bad_request(e.body_text())

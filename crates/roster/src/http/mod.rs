@@ -5,6 +5,7 @@ pub mod extract;
 pub mod middleware;
 pub mod pagination;
 pub mod ratelimit;
+pub mod server;
 pub mod state;
 
 pub use error::{FieldError, Problem};

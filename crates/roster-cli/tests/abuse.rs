@@ -1,0 +1,145 @@
+//! Clients that hold the server's sockets: half-sent headers and bodies, idle connections, bodies declared too large.
+//! Spoken over raw sockets, since a well-behaved HTTP client cannot misbehave on purpose.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use roster::clock::SystemClock;
+use roster::config::Config;
+use roster::store::Backend;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn config(max_connections: usize, header_seconds: u64) -> Config {
+    Config {
+        header_read_timeout_seconds: header_seconds,
+        body_read_timeout_seconds: 1,
+        max_connections,
+        ..Config::default()
+    }
+}
+
+async fn connect(server: &common::Server) -> TcpStream {
+    TcpStream::connect(server.base.trim_start_matches("http://")).await.unwrap()
+}
+
+/// Everything the server sends until it closes the connection, or `None` if it is still open after `wait`.
+async fn read_to_close(stream: &mut TcpStream, wait: Duration) -> Option<String> {
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        match tokio::time::timeout(left, stream.read(&mut buffer)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(String::from_utf8_lossy(&received).into_owned()),
+            Ok(Ok(n)) => received.extend_from_slice(&buffer[..n]),
+        }
+    }
+}
+
+async fn half_sent_headers(backend: Backend) {
+    let Some(server) = common::Server::start_with(backend, config(64, 1), Arc::new(SystemClock)).await else { return };
+    let mut stream = connect(&server).await;
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\nx-slow: ").await.unwrap();
+    let started = Instant::now();
+    let answer = read_to_close(&mut stream, Duration::from_secs(10)).await;
+    assert!(answer.is_some(), "a connection with half-sent headers must be closed");
+    assert!(started.elapsed() < Duration::from_secs(5), "closed after {:?}", started.elapsed());
+    // and an idle connection that never sent anything is closed too
+    let mut idle = connect(&server).await;
+    assert!(read_to_close(&mut idle, Duration::from_secs(10)).await.is_some(), "an idle connection must be closed");
+}
+roster::backend_test!(half_sent_headers_and_idle_connections_are_closed_after_the_header_timeout, half_sent_headers);
+
+async fn half_sent_body(backend: Backend) {
+    let Some(server) = common::Server::start_with(backend, config(64, 5), Arc::new(SystemClock)).await else { return };
+    for (path, key) in [
+        ("/v1/tenants/default/auth/login", None),
+        ("/v1/tenants/default/users", Some(server.root_key.as_str())),
+        ("/v1/tenants/default/ingest/bugs", Some(server.root_key.as_str())),
+    ] {
+        let users = server.count("users").await;
+        let mut stream = connect(&server).await;
+        let auth = key.map(|k| format!("authorization: Bearer {k}\r\n")).unwrap_or_default();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: test\r\n{auth}content-type: application/json\r\ncontent-length: 100\r\n\r\n\
+             {{\"email\": \"slo"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let started = Instant::now();
+        let answer = read_to_close(&mut stream, Duration::from_secs(10)).await.expect("answered and closed");
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains("application/problem+json") && answer.contains("request-timeout"), "{answer}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{path}: after {:?}", started.elapsed());
+        assert_eq!(server.count("users").await, users, "nothing written");
+    }
+}
+roster::backend_test!(a_half_sent_body_is_answered_408_and_closed, half_sent_body);
+
+async fn declared_too_large(backend: Backend) {
+    let Some(server) = common::Server::start_with(backend, config(64, 5), Arc::new(SystemClock)).await else { return };
+    for (path, size) in [
+        ("/v1/tenants/default/auth/login", 2 * 1024 * 1024),
+        ("/v1/tenants/default/users", 1024 * 1024 + 1),
+        ("/v1/tenants/default/ingest/bugs", 10 * 1024 * 1024 + 1),
+    ] {
+        let mut stream = connect(&server).await;
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: {size}\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // no body is sent: the answer must come from the declared length alone, and at once
+        let answer = read_to_close(&mut stream, Duration::from_secs(2)).await.expect("answered at once and closed");
+        assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
+        assert!(answer.contains("payload-too-large"), "{answer}");
+    }
+}
+roster::backend_test!(a_declared_content_length_over_the_limit_is_answered_413_at_once, declared_too_large);
+
+async fn bounded_connections(backend: Backend) {
+    // with a long header timeout, four idle connections take every slot: a fifth client waits
+    let Some(server) = common::Server::start_with(backend, config(4, 30), Arc::new(SystemClock)).await else { return };
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(connect(&server).await);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut late = connect(&server).await;
+    late.write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n").await.unwrap();
+    assert!(read_to_close(&mut late, Duration::from_secs(1)).await.is_none(), "the fifth connection must wait");
+    // one slot frees, and the waiting client is served
+    drop(idle.pop());
+    let answer = read_to_close(&mut late, Duration::from_secs(5)).await.expect("served once a slot frees");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // with a short header timeout, idle connections cannot keep the server from answering for long
+    let Some(server) = common::Server::start_with(backend, config(4, 1), Arc::new(SystemClock)).await else { return };
+    let mut idle = Vec::new();
+    for _ in 0..12 {
+        idle.push(connect(&server).await);
+    }
+    let started = Instant::now();
+    let mut health = connect(&server).await;
+    health.write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n").await.unwrap();
+    let answer = read_to_close(&mut health, Duration::from_secs(15)).await.expect("healthz answers");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(10), "after {:?}", started.elapsed());
+}
+roster::backend_test!(open_connections_are_bounded_and_idle_ones_cannot_starve_the_server, bounded_connections);
+
+async fn oversized_heads(backend: Backend) {
+    let Some(server) = common::Server::start_with(backend, config(64, 5), Arc::new(SystemClock)).await else { return };
+    let long_uri = format!("GET /v1/tenants/default/users?q={} HTTP/1.1\r\nhost: test\r\n\r\n", "a".repeat(9000));
+    let big_headers = format!("GET /healthz HTTP/1.1\r\nhost: test\r\nx-filler: {}\r\n\r\n", "b".repeat(40_000));
+    for (request, status, kind) in [(long_uri, "414", "uri-too-long"), (big_headers, "431", "headers-too-large")] {
+        let mut stream = connect(&server).await;
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let answer = read_to_close(&mut stream, Duration::from_secs(5)).await.expect("answered and closed");
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{answer}");
+        assert!(answer.contains("application/problem+json") && answer.contains(kind), "{answer}");
+    }
+}
+roster::backend_test!(over_long_uris_and_headers_are_answered_in_problem_json, oversized_heads);
