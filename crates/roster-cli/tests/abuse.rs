@@ -143,3 +143,60 @@ async fn oversized_heads(backend: Backend) {
     }
 }
 roster::backend_test!(over_long_uris_and_headers_are_answered_in_problem_json, oversized_heads);
+
+e2e_test!(a_nul_character_in_any_text_is_refused_with_422_naming_the_field, |server| async move {
+    use reqwest::{Method, StatusCode};
+    use serde_json::json;
+    let key = server.root_key.clone();
+    let users = server.count("users").await;
+    let bodies = [
+        ("/v1/tenants/default/auth/login", None, json!({"email": "a\u{0}b@example.com", "password": "x"}), "email"),
+        (
+            "/v1/tenants/default/auth/register",
+            None,
+            json!({"email": "n\u{0}@example.com", "password": "long enough"}),
+            "email",
+        ),
+        (
+            "/v1/tenants/default/users",
+            Some(&key),
+            json!({"email": "ok@example.com", "display_name": "Ana\u{0}"}),
+            "display_name",
+        ),
+        (
+            "/v1/tenants/default/users",
+            Some(&key),
+            json!({"email": "ok@example.com", "metadata": {"team": ["a", "b\u{0}"]}}),
+            "metadata.team[1]",
+        ),
+        ("/v1/tenants", Some(&key), json!({"slug": "nul\u{0}", "name": "x"}), "slug"),
+    ];
+    for (path, key, body, field) in bodies {
+        let reply = server.send(Method::POST, path, key.map(String::as_str), Some(&body), &[]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {:?}", reply.body);
+        assert_eq!(reply.body["errors"][0]["field"], field, "{path}: {:?}", reply.body);
+    }
+    for (path, field) in [
+        ("/v1/tenants/default/users/by-email/a%00b@example.com", "email"),
+        ("/v1/tenants/default/users/by-username/an%00a", "username"),
+        ("/v1/tenants/default/users?q=an%00a", "q"),
+        ("/v1/tenants/def%00ault/users", "tenant"),
+    ] {
+        let reply = server.get(path, &key).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {:?}", reply.body);
+        assert_eq!(reply.body["errors"][0]["field"], field, "{path}: {:?}", reply.body);
+    }
+    assert_eq!(server.count("users").await, users, "nothing written");
+
+    // an ingested record with one is rejected with its position; the others land
+    let bugs = json!({"bugs": [
+        {"id": 1, "title": "fine", "reported_at": "2026-11-01T10:00:00Z", "author": {"name": "Ana"}},
+        {"id": 2, "title": "bad", "reported_at": "2026-11-01T10:00:00Z", "steps": ["Open", "Cl\u{0}ick"]},
+    ]});
+    let reply = server.post("/v1/tenants/default/ingest/bugs", &key, bugs).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.body["bugs"]["inserted"], 1);
+    assert_eq!(reply.body["rejected"][0]["index"], 1, "{:?}", reply.body);
+    let reason = reply.body["rejected"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("steps[1] must not contain the NUL character"), "{reason}");
+});

@@ -174,7 +174,7 @@ impl App {
                 )
             })
             .layer(DefaultBodyLimit::max(self.state.config.body_limit_bytes))
-            .layer(axum::middleware::from_fn_with_state(self.state.clone(), crate::http::middleware::limit_bodies))
+            .layer(axum::middleware::from_fn_with_state(self.state.clone(), crate::http::middleware::limit_requests))
             .layer(axum::middleware::from_fn(crate::http::middleware::record_metrics))
             .layer(
                 ServiceBuilder::new()

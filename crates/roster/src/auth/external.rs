@@ -41,12 +41,6 @@ pub struct ExternalRequest {
     pub totp_code: Option<String>,
 }
 
-/// Who the sign-in is for, as read before anything is written.
-enum Target {
-    Existing(User),
-    New,
-}
-
 pub async fn sign_in(
     store: &Store,
     config: &Config,
@@ -73,7 +67,7 @@ pub async fn sign_in(
     identity.check()?;
 
     let target = find_target(store, scope, &request).await?;
-    if let Target::Existing(user) = &target {
+    if let Some(user) = &target {
         if user.role() > scope.role() {
             return Err(Problem::forbidden(format!("a {} key cannot sign in a {}", scope.role(), user.role)));
         }
@@ -87,7 +81,7 @@ pub async fn sign_in(
 
     let mut tx = store.begin().await?;
     let user = match target {
-        Target::Existing(seen) => {
+        Some(seen) => {
             let user = users::link_identity(&mut tx, scope, now, &seen, identity).await?;
             // read again in the transaction: the account may have changed since it was first read
             if user.role() > scope.role() || !users::may_sign_in(&user, now) {
@@ -95,7 +89,7 @@ pub async fn sign_in(
             }
             user
         }
-        Target::New => {
+        None => {
             let input = new_user(&request);
             users::insert_external(&mut tx, scope, &Passwords::from_config(config), now, input).await?
         }
@@ -109,16 +103,16 @@ pub async fn sign_in(
     opened.answer(store, scope.tenant_id(), user.id).await
 }
 
-/// The user this identity signs in as: the one linked to it, else (with `link_by_email`) the one with its verified
-/// email, else a new one.
-async fn find_target(store: &Store, scope: &TenantScope, request: &ExternalRequest) -> Result<Target, Problem> {
+/// The user this identity signs in as, read before anything is written: the one linked to it, else (with
+/// `link_by_email`) the one with its verified email, else `None` for a new one.
+async fn find_target(store: &Store, scope: &TenantScope, request: &ExternalRequest) -> Result<Option<User>, Problem> {
     let (provider, provider_id) = (request.identity_provider.as_str(), request.identity_provider_id.as_str());
     if let Some(user) = users::find_by_identity(store, scope.tenant_id(), provider, provider_id).await? {
-        return Ok(Target::Existing(user));
+        return Ok(Some(user));
     }
-    let Some(address) = request.email.as_deref() else { return Ok(Target::New) };
+    let Some(address) = request.email.as_deref() else { return Ok(None) };
     let Some(existing) = users::find_by_email_in(store, scope.tenant_id(), address).await? else {
-        return Ok(Target::New);
+        return Ok(None);
     };
     if !request.link_by_email {
         return Err(Problem::conflict(
@@ -135,7 +129,7 @@ async fn find_target(store: &Store, scope: &TenantScope, request: &ExternalReque
             "the user with this email has not verified it, so it cannot be linked by email",
         ));
     }
-    Ok(Target::Existing(existing))
+    Ok(Some(existing))
 }
 
 /// The TOTP code of a user who enrolled two-factor sign-in, checked and counted like one at password sign-in.

@@ -165,6 +165,9 @@ impl From<StoreError> for Problem {
         match &e {
             // A module that expects a particular violation maps it to its field first; this is the fallback.
             StoreError::Unique(what) => Problem::conflict("", format!("already exists ({what})")),
+            StoreError::InvalidText(what) => {
+                Problem::invalid("", format!("a text holds a character that cannot be stored ({what})"))
+            }
             _ => {
                 tracing::error!(error = %e, "database error");
                 Problem::internal()

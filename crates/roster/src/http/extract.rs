@@ -17,8 +17,59 @@ use crate::principal::{Actor, Principal, TenantScope};
 #[derive(Debug, Clone)]
 pub struct JsonBody<T>(pub T);
 
+/// The path (`a.b[2].c`) of the first string or key in `value` that holds a NUL character. No database stores one
+/// (PostgreSQL refuses it, SQLite cuts text at it), so every input with one is refused, naming where it was.
+pub fn nul_path(value: &serde_json::Value) -> Option<String> {
+    fn walk(value: &serde_json::Value, path: &mut String) -> bool {
+        match value {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            serde_json::Value::Object(map) => map.iter().any(|(key, item)| {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&key.replace('\0', "\\u0000"));
+                let found = key.contains('\0') || walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let mut path = String::new();
+    walk(value, &mut path).then_some(path)
+}
+
+/// Whether JSON text may hold a NUL character: only the escape `\u0000` can put one there.
+pub fn may_hold_nul(json: &[u8]) -> bool {
+    json.windows(6).any(|w| w == b"\\u0000")
+}
+
+fn refuse_nul(bytes: &[u8]) -> Result<(), Problem> {
+    if !may_hold_nul(bytes) {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else { return Ok(()) };
+    match nul_path(&value) {
+        Some(path) => Err(Problem::validation(vec![FieldError::new(path, "must not contain a NUL character")])),
+        None => Ok(()),
+    }
+}
+
 /// Parse a JSON document into `T`, naming the offending field on failure.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    refuse_nul(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();

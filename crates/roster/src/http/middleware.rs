@@ -25,10 +25,11 @@ fn is_streamed(route: &str) -> bool {
     route.contains("/ingest/")
 }
 
-/// The body limits and read deadline of a request: a declared `Content-Length` over the route's limit is answered 413
+/// What every request must keep to before a handler sees it: a head of bounded size, no NUL character in a path
+/// segment or query parameter (422 naming it), and the body limits and read deadline: a declared `Content-Length` over the route's limit is answered 413
 /// at once, before anything else reads the request; a body that does not arrive in time fails its read with
 /// [`BodyTimedOut`], which extractors answer 408 (and the connection is then closed).
-pub async fn limit_bodies(
+pub async fn limit_requests(
     axum::extract::State(state): axum::extract::State<crate::http::AppState>,
     request: Request,
     next: Next,
@@ -40,6 +41,10 @@ pub async fn limit_bodies(
         return response;
     }
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    if let Some(field) = nul_in_uri(request.uri(), &route) {
+        let problem = super::Problem::invalid(&field, "must not contain a NUL character");
+        return problem.into_response();
+    }
     let streamed = is_streamed(&route);
     let limit = if streamed { state.config.ingest_body_limit_bytes } else { state.config.body_limit_bytes };
     let headers = request.headers();
@@ -96,6 +101,19 @@ fn oversized_head(request: &Request) -> Option<super::Problem> {
         ));
     }
     None
+}
+
+/// The path parameter (named as the route names it) or query parameter that holds an encoded NUL (`%00`).
+fn nul_in_uri(uri: &axum::http::Uri, route: &str) -> Option<String> {
+    let has_nul = |text: &str| text.as_bytes().windows(3).any(|w| w == b"%00");
+    if has_nul(uri.path()) {
+        let template: Vec<&str> = route.split('/').collect();
+        let segment = uri.path().split('/').position(has_nul)?;
+        let name = template.get(segment).and_then(|t| t.strip_prefix('{')?.strip_suffix('}'));
+        return Some(name.unwrap_or("path").to_owned());
+    }
+    let query = uri.query()?;
+    query.split('&').find(|pair| has_nul(pair)).map(|pair| pair.split('=').next().unwrap_or_default().to_owned())
 }
 
 /// The client did not send the request body in time.

@@ -75,6 +75,9 @@ pub enum StoreError {
     Sqlite(rusqlite::Error),
     #[error("postgres: {}", postgres_message(.0))]
     Postgres(tokio_postgres::Error),
+    /// Text the database cannot store (a NUL character).
+    #[error("text the database cannot store: {0}")]
+    InvalidText(String),
     #[error("cannot decode {0}")]
     Decode(String),
     #[error("expected one row, found none")]

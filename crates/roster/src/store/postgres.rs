@@ -23,6 +23,10 @@ pub(super) fn map_error(e: tokio_postgres::Error) -> StoreError {
             SqlState::UNIQUE_VIOLATION => return StoreError::Unique(what),
             SqlState::FOREIGN_KEY_VIOLATION => return StoreError::ForeignKey(what),
             SqlState::CHECK_VIOLATION => return StoreError::Check(what),
+            // a NUL character in text or JSON: every input is checked for one, so this is the last line of defence
+            SqlState::CHARACTER_NOT_IN_REPERTOIRE | SqlState::UNTRANSLATABLE_CHARACTER => {
+                return StoreError::InvalidText(db.message().to_owned())
+            }
             _ => {}
         }
     }

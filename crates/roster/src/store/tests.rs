@@ -183,3 +183,19 @@ store_test!(arrays_bind_on_postgres_and_are_refused_on_sqlite, |db| async move {
         }
     }
 });
+
+store_test!(a_nul_character_that_reaches_postgres_is_invalid_text_not_an_internal_error, |db| async move {
+    let store = &db.store;
+    scratch_table(store).await;
+    let mut tx = store.begin().await.unwrap();
+    let result = tx.execute("INSERT INTO scratch (id, t) VALUES (1, $1)", vec!["a\0b".into()]).await;
+    match store.backend() {
+        // SQLite keeps the bytes; inputs are refused before they get here
+        Backend::Sqlite => assert!(result.is_ok(), "{result:?}"),
+        Backend::Postgres => {
+            let error = result.unwrap_err();
+            assert!(matches!(error, StoreError::InvalidText(_)), "{error:?}");
+            assert_eq!(crate::http::Problem::from(error).status, 422);
+        }
+    }
+});
