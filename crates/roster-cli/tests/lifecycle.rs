@@ -22,10 +22,16 @@ async fn start(backend: roster::store::Backend) -> Option<(common::Server, Arc<M
     Some((server, clock, key))
 }
 
+/// Registration as the application calls it: with its API key, which receives the token to deliver.
+async fn application(server: &common::Server, key: &str, path: &str, body: Value) -> common::Reply {
+    server.send(Method::POST, &format!("/v1/tenants/acme{path}"), Some(key), Some(&body), &[]).await
+}
+
 async fn registration(backend: roster::store::Backend) {
-    let Some((server, clock, _)) = start(backend).await else { return };
+    let Some((server, clock, key)) = start(backend).await else { return };
     let registered =
-        public(&server, "/auth/register", json!({"email": "new@example.com", "password": "a new password"})).await;
+        application(&server, &key, "/auth/register", json!({"email": "new@example.com", "password": "a new password"}))
+            .await;
     assert_eq!(registered.status, StatusCode::CREATED, "{:?}", registered.body);
     assert_eq!(registered.body["user"]["status"], "pending_verification");
     let token = registered.body["verification_token"].as_str().unwrap().to_owned();
@@ -36,8 +42,13 @@ async fn registration(backend: roster::store::Backend) {
         "not yet verified"
     );
 
-    let again =
-        public(&server, "/auth/register", json!({"email": "NEW@example.com", "password": "another password"})).await;
+    let again = application(
+        &server,
+        &key,
+        "/auth/register",
+        json!({"email": "NEW@example.com", "password": "another password"}),
+    )
+    .await;
     assert_eq!((again.status, &again.body["errors"][0]["field"]), (StatusCode::CONFLICT, &json!("email")));
     let sneaky = public(
         &server,
@@ -62,13 +73,59 @@ async fn registration(backend: roster::store::Backend) {
     assert_eq!(public(&server, "/auth/login", login).await.status, StatusCode::OK);
 
     // a token expires
-    let late =
-        public(&server, "/auth/register", json!({"email": "late@example.com", "password": "a late password"})).await;
+    let late = application(
+        &server,
+        &key,
+        "/auth/register",
+        json!({"email": "late@example.com", "password": "a late password"}),
+    )
+    .await;
     clock.advance(time::Duration::hours(49));
     let expired = public(&server, "/auth/verify-email", json!({"token": late.body["verification_token"]})).await;
     assert_eq!(expired.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 roster::backend_test!(registration_needs_a_verified_email, registration);
+
+async fn anonymous_registration(backend: roster::store::Backend) {
+    let Some((server, _, _)) = start(backend).await else { return };
+    let taken = json!({"email": "taken@example.com", "username": "taken", "password": "a new password"});
+    let first = public(&server, "/auth/register", taken.clone()).await;
+    // a stranger hears the same for a new address, a taken email and a taken username: never the user or a token
+    let mut answers = vec![first];
+    answers.push(public(&server, "/auth/register", taken).await);
+    answers.push(
+        public(&server, "/auth/register", json!({"email": "TAKEN@example.com", "password": "pw pw pw pw"})).await,
+    );
+    answers.push(
+        public(
+            &server,
+            "/auth/register",
+            json!({"email": "other@example.com", "username": "taken", "password": "pw pw pw pw"}),
+        )
+        .await,
+    );
+    answers.push(
+        public(&server, "/auth/register", json!({"email": "fresh@example.com", "password": "pw pw pw pw"})).await,
+    );
+    for answer in &answers {
+        assert_eq!((answer.status, &answer.body), (StatusCode::ACCEPTED, &json!({"accepted": true})));
+    }
+    // the new addresses were registered, pending verification
+    let (pending,): (i64,) = server
+        .db
+        .store
+        .query_one("SELECT COUNT(*) FROM users WHERE status = 'pending_verification'", vec![])
+        .await
+        .unwrap();
+    assert_eq!(pending, 2);
+    // validation errors still name the field: they say nothing about who has an account
+    let bad = public(&server, "/auth/register", json!({"email": "not an address", "password": "pw pw pw pw"})).await;
+    assert_eq!((bad.status, &bad.body["errors"][0]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("email")));
+}
+roster::backend_test!(
+    anonymous_registration_answers_the_same_whether_or_not_the_address_is_taken,
+    anonymous_registration
+);
 
 async fn invitation(backend: roster::store::Backend) {
     let Some((server, _, key)) = start(backend).await else { return };

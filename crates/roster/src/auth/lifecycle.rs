@@ -31,6 +31,12 @@ pub struct RegisterResponse {
     pub verification_token: String,
 }
 
+/// What an anonymous caller hears from registration, whether or not the address was free.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RegisterAccepted {
+    pub accepted: bool,
+}
+
 /// `POST …/auth/verify-email`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

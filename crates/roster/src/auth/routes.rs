@@ -97,23 +97,33 @@ async fn activity(State(state): State<AppState>, auth: Authenticated) -> ApiResu
     Ok(versioned(StatusCode::OK, user.version, &user))
 }
 
-/// Register: a `pending_verification` user and its email verification token, for the application to deliver.
+/// Register a `pending_verification` user. The application (an API key of the tenant) receives the user and the
+/// email verification token to deliver (201), or 409 when the email or username is taken. Anyone else gets the same
+/// 202 whether or not the address is taken, so the answer does not tell a stranger who has an account.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/auth/register", tag = "auth", params(("tenant" = String, Path)),
     request_body = RegisterRequest,
-    responses((status = 201, body = RegisterResponse), (status = 409, body = Problem), (status = 422, body = Problem),
-        (status = 429, body = Problem)))]
+    responses((status = 201, body = RegisterResponse), (status = 202, body = lifecycle::RegisterAccepted),
+        (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 async fn register(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     RequestFacts(actor): RequestFacts,
+    caller: OptionalCaller,
     JsonBody(request): JsonBody<RegisterRequest>,
 ) -> ApiResult<Response> {
     state
         .signin_limits
         .check(actor.ip_address.as_deref(), &format!("{slug}/{}", request.email.trim().to_lowercase()))?;
     let tenant = state.directory.tenant(&slug).await?;
-    let response = lifecycle::register(&state.store, &state.config, state.clock.now(), tenant, actor, request).await?;
-    Ok((StatusCode::CREATED, Json(response)).into_response())
+    let for_application = caller.for_application(tenant.as_ref());
+    let registered = lifecycle::register(&state.store, &state.config, state.clock.now(), tenant, actor, request).await;
+    match registered {
+        Ok(response) if for_application => Ok((StatusCode::CREATED, Json(response)).into_response()),
+        Err(problem) if for_application || problem.status != 409 => Err(problem),
+        Ok(_) | Err(_) => {
+            Ok((StatusCode::ACCEPTED, Json(lifecycle::RegisterAccepted { accepted: true })).into_response())
+        }
+    }
 }
 
 /// Verify an email address with its token: the user becomes active.
@@ -146,9 +156,7 @@ async fn reset_request(
         .signin_limits
         .check(actor.ip_address.as_deref(), &format!("{slug}/{}", request.email.trim().to_lowercase()))?;
     let tenant = state.directory.tenant(&slug).await?;
-    let for_application = caller.0.as_ref().is_some_and(|auth| {
-        auth.principal.api_key_id.is_some() && tenant.as_ref().is_some_and(|t| auth.principal.may_enter(t))
-    });
+    let for_application = caller.for_application(tenant.as_ref());
     let accepted = lifecycle::request_reset(
         &state.store,
         &state.config,
@@ -179,6 +187,15 @@ async fn reset_confirm(
 
 /// The caller, when it sent a token (which must then be valid).
 struct OptionalCaller(Option<Authenticated>);
+
+impl OptionalCaller {
+    /// Whether the caller is an application: an API key that may act in `tenant`. Only it receives tokens to deliver.
+    fn for_application(&self, tenant: Option<&crate::principal::TenantRef>) -> bool {
+        self.0.as_ref().is_some_and(|auth| {
+            auth.principal.api_key_id.is_some() && tenant.is_some_and(|t| auth.principal.may_enter(t))
+        })
+    }
+}
 
 impl axum::extract::FromRequestParts<AppState> for OptionalCaller {
     type Rejection = Problem;
