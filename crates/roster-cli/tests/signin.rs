@@ -455,3 +455,34 @@ e2e_test!(imported_hashes_beyond_the_cost_bounds_are_refused_and_nothing_is_writ
     }
     assert_eq!(server.count("users").await, users);
 });
+
+async fn typed_logins(backend: roster::store::Backend) {
+    let config =
+        Config { secret_key: Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into()), ..Config::default() };
+    let Some(server) = common::Server::start_with(backend, config, manual_clock()).await else { return };
+    with_user(&server).await;
+    // a password typed into the login field, twice, and an unknown address
+    for typed in ["My Secret Pa55word", "my secret pa55word", "nobody@example.com"] {
+        let reply = login(&server, json!({"username": typed, "password": "whatever it is"})).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let rows: Vec<(Value,)> = server
+        .db
+        .store
+        .query("SELECT new_values FROM audit_log WHERE action = 'login_failed' ORDER BY seq", vec![])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    let hashes: Vec<String> = rows
+        .iter()
+        .map(|(value,)| {
+            let text = value.to_string();
+            assert!(!text.to_lowercase().contains("secret") && !text.contains("nobody"), "kept verbatim: {text}");
+            value["login_hash"].as_str().expect("a keyed hash").to_owned()
+        })
+        .collect();
+    assert_eq!(hashes[0], hashes[1], "the same login (any case) gives the same hash, so attempts can be matched up");
+    assert_ne!(hashes[0], hashes[2]);
+    assert_eq!(hashes[0].len(), 64);
+}
+roster::backend_test!(a_failed_sign_in_of_an_unknown_login_keeps_only_a_keyed_hash_of_it, typed_logins);

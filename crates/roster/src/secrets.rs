@@ -23,6 +23,17 @@ impl SecretKey {
         &self.0
     }
 
+    /// A keyed hash (HMAC-SHA256, hex) of `text` for `purpose`: the same text gives the same hash under one key, so
+    /// entries can be matched up, but it cannot be reversed or tried against guesses without the key.
+    pub fn keyed_hash(&self, purpose: &str, text: &str) -> String {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(text.as_bytes());
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// A key given as base64 (at least 32 bytes once decoded; longer keys are hashed down to 32).
     pub fn parse(text: &str) -> Result<SecretKey, String> {
         let bytes = STANDARD.decode(text.trim()).map_err(|_| "secret_key: must be base64".to_owned())?;

@@ -18,9 +18,19 @@ pub struct Args {
     no_migrate: bool,
 }
 
+/// The log filter of `text`. The PostgreSQL driver logs every statement's parameters at debug — password hashes among
+/// them — so it stays at info unless the filter names it explicitly.
+fn log_filter(text: &str) -> Result<tracing_subscriber::EnvFilter, Failure> {
+    let invalid = |e: &dyn std::fmt::Display| Failure::Usage(format!("log: invalid filter {text:?}: {e}"));
+    let filter = tracing_subscriber::EnvFilter::try_new(text).map_err(|e| invalid(&e))?;
+    if text.contains("tokio_postgres") {
+        return Ok(filter);
+    }
+    Ok(filter.add_directive("tokio_postgres=info".parse().map_err(|e| invalid(&e))?))
+}
+
 fn init_logging(config: &roster::config::Config) -> Result<(), Failure> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
-        .map_err(|e| Failure::Usage(format!("log: invalid filter {:?}: {e}", config.log)))?;
+    let filter = log_filter(&config.log)?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let result = match config.log_format {
         roster::config::LogFormat::Json => builder.json().try_init(),
@@ -97,4 +107,48 @@ pub async fn run(context: &Context, args: Args) -> Result<(), Failure> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::log_filter;
+
+    /// What a subscriber with the filter of `text` writes for one driver event and one of roster's.
+    fn logged(text: &str) -> String {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(log_filter(text).unwrap())
+            .with_writer(move || Writer(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!(target: "tokio_postgres::query", "executing statement s1 with parameters: [\"$argon2id$…\"]");
+            tracing::debug!(target: "roster::store", "a debug line of roster");
+        });
+        let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+        text
+    }
+
+    struct Writer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Writer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn debug_logging_leaves_out_the_drivers_statement_parameters_unless_asked_for() {
+        let debug = logged("debug");
+        assert!(debug.contains("a debug line of roster"), "{debug}");
+        assert!(!debug.contains("parameters"), "{debug}");
+        let asked = logged("debug,tokio_postgres=debug");
+        assert!(asked.contains("parameters"), "named explicitly, the driver logs them: {asked}");
+    }
 }

@@ -156,8 +156,8 @@ async fn second_factor(
     let lock_until = (number >= threshold).then(|| now + Duration::minutes(config.lock_minutes));
     let attempt = Actor { kind: Some(ActorKind::ApiKey), user_id: Some(user.id), ..scope.actor().clone() };
     let attempt = TenantScope::anonymous(scope.tenant().clone(), attempt);
-    let login = format!("{}:{}", request.identity_provider, request.identity_provider_id);
-    users::record_login_failure(store, &attempt, Some(user), &login, now, lock_until).await?;
+    let facts = serde_json::json!({"method": "external", "identity_provider": request.identity_provider});
+    users::record_login_failure(store, &attempt, Some(user), facts, now, lock_until).await?;
     Err(invalid_credentials())
 }
 

@@ -98,7 +98,10 @@ pub async fn login(
     let scope = TenantScope::anonymous(tenant.clone(), Actor { kind: Some(ActorKind::User), ..actor.clone() });
     let Some(user) = users::find_for_login(store, tenant.id, &name).await? else {
         passwords.verify(None, request.password).await;
-        users::record_login_failure(store, &scope, None, &name, now, None).await?;
+        // what was typed may be a password in the wrong field: the append-only log keeps only a keyed hash of it
+        let typed = key.map(|k| k.keyed_hash("login", &name.to_lowercase()));
+        let facts = serde_json::json!({"login_hash": typed});
+        users::record_login_failure(store, &scope, None, facts, now, None).await?;
         return Err(invalid_credentials());
     };
     let scope = TenantScope::anonymous(tenant, Actor { user_id: Some(user.id), ..scope.actor().clone() });
@@ -107,14 +110,16 @@ pub async fn login(
         Attempt::Allowed { number } => number,
         Attempt::Refused => {
             passwords.verify(None, request.password).await;
-            users::record_login_failure(store, &scope, Some(&user), &name, now, None).await?;
+            users::record_login_failure(store, &scope, Some(&user), serde_json::json!({"login": name}), now, None)
+                .await?;
             return Err(invalid_credentials());
         }
     };
     let verification = passwords.verify(user.password_hash.clone(), request.password.clone()).await;
     if !verification.matches {
         let lock_until = (number >= threshold).then(|| now + Duration::minutes(config.lock_minutes));
-        users::record_login_failure(store, &scope, Some(&user), &name, now, lock_until).await?;
+        users::record_login_failure(store, &scope, Some(&user), serde_json::json!({"login": name}), now, lock_until)
+            .await?;
         return Err(invalid_credentials());
     }
     if user.totp_enabled_at.is_some() {
@@ -124,7 +129,15 @@ pub async fn login(
         tx.commit().await?;
         if !passed {
             let lock_until = (number >= threshold).then(|| now + Duration::minutes(config.lock_minutes));
-            users::record_login_failure(store, &scope, Some(&user), &name, now, lock_until).await?;
+            users::record_login_failure(
+                store,
+                &scope,
+                Some(&user),
+                serde_json::json!({"login": name}),
+                now,
+                lock_until,
+            )
+            .await?;
             return Err(invalid_credentials());
         }
     }

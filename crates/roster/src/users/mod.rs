@@ -458,12 +458,13 @@ pub async fn begin_login_attempt(
     })
 }
 
-/// A failed attempt: audited, and the attempt that reached the threshold locks the account until `lock_until`.
+/// A failed attempt: audited with `facts` (what was tried, never a secret), and the attempt that reached the threshold
+/// locks the account until `lock_until`.
 pub async fn record_login_failure(
     store: &Store,
     scope: &TenantScope,
     user: Option<&User>,
-    login: &str,
+    facts: serde_json::Value,
     now: OffsetDateTime,
     lock_until: Option<OffsetDateTime>,
 ) -> Result<(), StoreError> {
@@ -479,10 +480,7 @@ pub async fn record_login_failure(
         }
     }
     let resource = user.map_or_else(|| "unknown".to_owned(), |u| u.id.to_string());
-    changes.insert(
-        0,
-        Change::new(Action::LoginFailed, "user", resource).values(None, Some(serde_json::json!({"login": login}))),
-    );
+    changes.insert(0, Change::new(Action::LoginFailed, "user", resource).values(None, Some(facts)));
     audit::record_in(&mut tx, scope.tenant_id(), scope.actor(), now, changes).await?;
     tx.commit().await
 }
