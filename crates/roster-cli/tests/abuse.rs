@@ -190,8 +190,8 @@ e2e_test!(a_nul_character_in_any_text_is_refused_with_422_naming_the_field, |ser
 
     // an ingested record with one is rejected with its position; the others land
     let bugs = json!({"bugs": [
-        {"id": 1, "title": "fine", "reported_at": "2026-11-01T10:00:00Z", "author": {"name": "Ana"}},
-        {"id": 2, "title": "bad", "reported_at": "2026-11-01T10:00:00Z", "steps": ["Open", "Cl\u{0}ick"]},
+        {"id": 1, "title": "fine", "severity": "low", "reported_at": "2026-11-01T10:00:00Z", "author": {"name": "Ana"}},
+        {"id": 2, "title": "bad", "severity": "low", "reported_at": "2026-11-01T10:00:00Z", "steps": ["Open", "Cl\u{0}ick"]},
     ]});
     let reply = server.post("/v1/tenants/default/ingest/bugs", &key, bugs).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);

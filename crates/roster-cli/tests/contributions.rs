@@ -67,8 +67,9 @@ e2e_test!(ingest_over_http_then_rank_and_list, |server| async move {
 
     let tests = format!(
         "{}\n{}\n",
-        json!({"id": 1, "created_by": "Dora", "submitted_by": "Ana", "end_at": "2026-11-20T00:00:00Z"}),
-        json!({"id": 2, "created_by": "Dora", "start_at": "2026-11-21T00:00:00Z"})
+        json!({"id": 1, "title": "t1", "testing_type": "rapid", "created_by": "Dora", "submitted_by": "Ana",
+               "end_at": "2026-11-20T00:00:00Z"}),
+        json!({"id": 2, "title": "t2", "testing_type": "rapid", "created_by": "Dora", "start_at": "2026-11-21T00:00:00Z"})
     );
     let reply = server.ingest("/v1/tenants/acme/ingest/tests", &key, tests).await;
     assert_eq!(reply.body["tests"]["inserted"], 2, "{}", reply.body);
@@ -241,8 +242,8 @@ async fn cli_ingest_and_reports(backend: Backend) {
     // from standard input, NDJSON, with a product for cycles that name none
     let tests = format!(
         "{}\n{}\n",
-        json!({"id": 1, "created_by": "Dora"}),
-        json!({"id": 2, "created_by": "Dora", "product_id": 9})
+        json!({"id": 1, "title": "t1", "testing_type": "rapid", "created_by": "Dora"}),
+        json!({"id": 2, "title": "t2", "testing_type": "rapid", "created_by": "Dora", "product_id": 9})
     );
     let out = roster(
         &db,
@@ -428,3 +429,20 @@ async fn chunked_body_past_the_limit(backend: Backend) {
 }
 
 roster::backend_test!(a_chunked_body_past_the_limit_answers_413_keeping_whole_batches, chunked_body_past_the_limit);
+
+e2e_test!(records_sent_as_the_wrong_kind_are_rejected_not_stored, |server| async move {
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    let bugs = bugs_export(&[bug(1, Some("Ana"), 1), bug(2, Some("Bo"), 2)]);
+    let reply = server.ingest("/v1/tenants/acme/ingest/tests", &key, bugs.clone()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["tests"], json!({"inserted": 0, "updated": 0, "unchanged": 0}));
+    let rejected = reply.body["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2);
+    assert!(rejected[0]["reason"].as_str().unwrap().contains("testing_type is missing"), "{}", reply.body);
+    assert_eq!((server.count("tests").await, server.count("users").await), (0, 1), "only the bootstrap sysadmin");
+    // strict says so with 422 and writes nothing; the right route takes them
+    let strict = server.ingest("/v1/tenants/acme/ingest/tests?strict=true", &key, bugs.clone()).await;
+    assert_eq!(strict.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let right = server.ingest("/v1/tenants/acme/ingest/bugs", &key, bugs).await;
+    assert_eq!(right.body["bugs"]["inserted"], 2, "{}", right.body);
+});

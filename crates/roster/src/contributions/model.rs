@@ -185,7 +185,7 @@ pub fn parse_bug(value: Value) -> Result<Bug, String> {
         }
         Some(other) => return Err(format!("author must be an object, not {}", kind(other))),
     };
-    Ok(Bug {
+    let bug = Bug {
         id: id(record)?,
         test_id,
         title: text(record, "title")?,
@@ -196,13 +196,27 @@ pub fn parse_bug(value: Value) -> Result<Bug, String> {
         reporter,
         author,
         raw: value.to_string(),
-    })
+    };
+    required("a bug report", [("title", bug.title.is_some()), ("severity", bug.severity.is_some())])?;
+    Ok(bug)
+}
+
+/// The fields a record of a kind cannot be without, checked after their types: a record sent as the wrong kind (a
+/// bug report to the test cycles) is rejected instead of stored as something it is not.
+fn required<const N: usize>(what: &str, fields: [(&str, bool); N]) -> Result<(), String> {
+    match fields.iter().find(|(_, present)| !present) {
+        Some((field, _)) => {
+            let all: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+            Err(format!("{field} is missing: {what} has {}", all.join(" and ")))
+        }
+        None => Ok(()),
+    }
 }
 
 /// Check a test cycle record.
 pub fn parse_test(value: Value) -> Result<TestCycle, String> {
     let record = object(&value)?;
-    Ok(TestCycle {
+    let test = TestCycle {
         id: id(record)?,
         product_id: integer(record, "product_id")?,
         title: text(record, "title")?,
@@ -213,7 +227,9 @@ pub fn parse_test(value: Value) -> Result<TestCycle, String> {
         created_by: person("created_by", text(record, "created_by")?)?,
         submitted_by: person("submitted_by", text(record, "submitted_by")?)?,
         raw: value.to_string(),
-    })
+    };
+    required("a test cycle", [("title", test.title.is_some()), ("testing_type", test.testing_type.is_some())])?;
+    Ok(test)
 }
 
 #[cfg(test)]
@@ -242,10 +258,10 @@ mod tests {
     #[test]
     fn a_bug_without_a_name_links_to_nobody() {
         for author in [json!({}), json!({"name": ""}), json!({"name": "   "}), json!(null)] {
-            let bug = parse_bug(json!({"id": 1, "author": author})).unwrap();
+            let bug = parse_bug(json!({"id": 1, "title": "t", "severity": "low", "author": author})).unwrap();
             assert_eq!(bug.reporter, None);
         }
-        assert_eq!(parse_bug(json!({"id": 1})).unwrap().reporter, None);
+        assert_eq!(parse_bug(json!({"id": 1, "title": "t", "severity": "low"})).unwrap().reporter, None);
     }
 
     #[test]
@@ -258,7 +274,9 @@ mod tests {
         .unwrap();
         assert_eq!((test.created_by.as_deref(), test.submitted_by.as_deref()), (Some("Priya S."), None));
         assert_eq!(test.record_time(), Some(datetime!(2026-09-24 21:00 UTC)));
-        let started_only = parse_test(json!({"id": 1, "start_at": "2026-09-23T17:00:00Z"})).unwrap();
+        let started_only =
+            parse_test(json!({"id": 1, "title": "t", "testing_type": "rapid", "start_at": "2026-09-23T17:00:00Z"}))
+                .unwrap();
         assert_eq!(started_only.record_time(), Some(datetime!(2026-09-23 17:00 UTC)));
     }
 
@@ -289,6 +307,20 @@ mod tests {
             .unwrap_err()
             .contains("created_by must be a string"));
         assert!(parse_test(json!({"id": 1, "end_at": 1700000000})).unwrap_err().contains("end_at must be a string"));
+    }
+
+    #[test]
+    fn a_record_of_the_other_kind_is_missing_its_kinds_fields() {
+        let bug = json!({"id": 5000000, "title": "Search: error 500", "severity": "low", "status": "new",
+                         "reported_at": "2026-07-20T23:30:00.000Z", "author": {"name": "Chen S."}, "test": {"id": 1}});
+        let test = json!({"id": 100000, "title": "Search test #0", "status": "running", "testing_type": "coverage",
+                          "start_at": "2026-09-23T17:00:00.000Z", "created_by": "Priya S."});
+        assert!(parse_bug(bug.clone()).is_ok() && parse_test(test.clone()).is_ok());
+        let as_test = parse_test(bug).unwrap_err();
+        assert_eq!(as_test, "testing_type is missing: a test cycle has title and testing_type");
+        let as_bug = parse_bug(test).unwrap_err();
+        assert_eq!(as_bug, "severity is missing: a bug report has title and severity");
+        assert!(parse_bug(json!({"id": 1, "severity": "low"})).unwrap_err().starts_with("title is missing"));
     }
 
     #[test]
