@@ -67,9 +67,16 @@ pub(super) async fn get(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<Opti
         .await
 }
 
+/// A user read in a write transaction, to be changed in it: on PostgreSQL the row stays locked until the transaction
+/// ends, so a concurrent change waits and then reads the new version — as on SQLite, whose one writer already takes
+/// turns. Both backends then answer a lost race the same way (the version the caller saw is gone: 412).
 pub(super) async fn get_in(tx: &mut Tx, tenant_id: Uuid, id: Uuid) -> Result<Option<User>, StoreError> {
+    let lock = match tx.backend() {
+        crate::store::Backend::Postgres => " FOR UPDATE",
+        crate::store::Backend::Sqlite => "",
+    };
     tx.query_opt(
-        format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"),
+        format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2{lock}"),
         vec![tenant_id.into(), id.into()],
     )
     .await
