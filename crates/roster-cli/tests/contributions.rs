@@ -114,6 +114,8 @@ e2e_test!(ingest_over_http_then_rank_and_list, |server| async move {
     let activity = server.get(&format!("/v1/tenants/acme/users/{id}/activity?bucket=week&days=3650"), &key).await;
     assert_eq!(activity.status, StatusCode::OK);
     let total: u64 = activity.body["items"].as_array().unwrap().iter().map(|b| b["bugs"].as_u64().unwrap()).sum();
+    let start = activity.body["items"][0]["start"].as_str().expect("a date, as the OpenAPI document says");
+    assert!(time::Date::parse(start, time::macros::format_description!("[year]-[month]-[day]")).is_ok(), "{start}");
     assert_eq!(total, 12);
 
     let metrics = server.send(Method::GET, "/metrics", None, None, &[]).await;

@@ -224,11 +224,14 @@ pub enum Bucket {
     Week,
 }
 
+time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
+
 /// A user's records in one bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ActivityBucket {
-    /// The first day of the bucket (UTC).
+    /// The first day of the bucket (UTC), as the OpenAPI document says: `2026-11-30`.
     #[schema(value_type = String, format = Date)]
+    #[serde(with = "iso_date")]
     pub start: Date,
     pub bugs: u64,
     pub tests_created: u64,
