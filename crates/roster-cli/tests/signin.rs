@@ -486,3 +486,35 @@ async fn typed_logins(backend: roster::store::Backend) {
     assert_eq!(hashes[0].len(), 64);
 }
 roster::backend_test!(a_failed_sign_in_of_an_unknown_login_keeps_only_a_keyed_hash_of_it, typed_logins);
+
+e2e_test!(an_admin_cannot_end_the_sessions_or_two_factor_of_a_sysadmin, |server| async move {
+    let admin_key = server.tenant_with_key("acme", Role::Admin).await;
+    let created = server
+        .post(
+            "/v1/tenants/acme/users",
+            &server.root_key,
+            json!({"email": "boss@example.com", "password": PASSWORD, "role": "sysadmin"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let boss = created.body["id"].as_str().unwrap().to_owned();
+    let session = login(&server, json!({"email": "boss@example.com", "password": PASSWORD})).await;
+    let token = session.body["token"].as_str().unwrap().to_owned();
+    let audit = server.count("audit_log").await;
+    for (method, path) in [
+        (Method::POST, format!("/v1/tenants/acme/users/{boss}/revoke-sessions")),
+        (Method::DELETE, format!("/v1/tenants/acme/users/{boss}/totp")),
+        (Method::POST, format!("/v1/tenants/acme/users/{boss}/force-password-reset")),
+        (Method::POST, format!("/v1/tenants/acme/users/{boss}/suspend")),
+        (Method::DELETE, format!("/v1/tenants/acme/users/{boss}")),
+    ] {
+        let reply = server.send(method.clone(), &path, Some(&admin_key), None, &[]).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{method} {path}: {:?}", reply.body);
+    }
+    assert_eq!(server.get("/v1/me", &token).await.status, StatusCode::OK, "the sysadmin's session lives on");
+    assert_eq!(server.count("audit_log").await, audit, "nothing was done, so nothing was audited");
+    // the sysadmin key may
+    let ended =
+        server.post(&format!("/v1/tenants/acme/users/{boss}/revoke-sessions"), &server.root_key, json!(null)).await;
+    assert_eq!((ended.status, &ended.body["sessions_ended"]), (StatusCode::OK, &json!(1)));
+});

@@ -239,7 +239,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
         Command::Unlock { tenant, id } => status(context, &store, now, &tenant, id, StatusAction::Unlock).await?,
         Command::RevokeSessions { tenant, id } => {
             let scope = super::scope(&store, &tenant).await?;
-            let ended = roster::auth::sessions::revoke_all(&store, admin(&scope)?, id, now).await.map_err(problem)?;
+            let ended = roster::auth::sessions::revoke_all(&store, &scope, id, now).await.map_err(problem)?;
             match context.format {
                 Format::Json => output::json(&serde_json::json!({ "sessions_ended": ended })),
                 Format::Table => println!("ended {ended} session(s)"),
@@ -248,7 +248,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
         Command::ForcePasswordReset { tenant, id } => {
             let scope = super::scope(&store, &tenant).await?;
             let lifetime = time::Duration::minutes(config.reset_token_minutes);
-            let token = roster::auth::sessions::force_password_reset(&store, admin(&scope)?, id, now, lifetime)
+            let token = roster::auth::sessions::force_password_reset(&store, &scope, id, now, lifetime)
                 .await
                 .map_err(problem)?;
             match context.format {

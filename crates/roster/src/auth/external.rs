@@ -22,7 +22,7 @@ use crate::http::Problem;
 use crate::principal::{Actor, ActorKind, Role, TenantScope};
 use crate::secrets::SecretKey;
 use crate::store::Store;
-use crate::users::{self, Attempt, ExternalIdentity, NewUser, Passwords, User};
+use crate::users::{self, Attempt, ExternalIdentity, Intent, NewUser, Passwords, User};
 
 /// `POST …/auth/external`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -68,9 +68,8 @@ pub async fn sign_in(
 
     let target = find_target(store, scope, &request).await?;
     if let Some(user) = &target {
-        if user.role() > scope.role() {
-            return Err(Problem::forbidden(format!("a {} key cannot sign in a {}", scope.role(), user.role)));
-        }
+        // the key acts on the user: the one gate decides, as for any admin action (never a role above the key's)
+        users::access::check(scope, Intent::Administer, user)?;
         if !users::may_sign_in(user, now) {
             return Err(invalid_credentials());
         }
@@ -83,8 +82,8 @@ pub async fn sign_in(
     let user = match target {
         Some(seen) => {
             let user = users::link_identity(&mut tx, scope, now, &seen, identity).await?;
-            // read again in the transaction: the account may have changed since it was first read
-            if user.role() > scope.role() || !users::may_sign_in(&user, now) {
+            // read again (through the gate) in the transaction: the account may have changed since it was first read
+            if !users::may_sign_in(&user, now) {
                 return Err(invalid_credentials());
             }
             user

@@ -143,9 +143,9 @@ pub async fn confirm_reset(
     let scope = public_scope(tenant, actor)?;
     let passwords = Passwords::from_config(config);
     let mut tx = store.begin().await?;
-    let user =
+    let (user, holder) =
         lifecycle::set_password_with_token(&mut tx, &scope, &passwords, now, &request.token, request.password).await?;
-    repo::revoke_user_sessions(&mut tx, scope.tenant_id(), user.id, now).await?;
+    repo::revoke_user_sessions(&mut tx, &holder, now).await?;
     tx.commit().await?;
     Ok(user)
 }

@@ -1,5 +1,6 @@
 //! SQL of API keys.
 
+use crate::users::Authorized;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -162,16 +163,15 @@ pub(super) async fn mark_session_activity(
     Ok(n == 1)
 }
 
-/// End every live session of a user (password reset).
+/// End every live session of a user the caller was authorized to act on (password reset, admin revocation).
 pub(super) async fn revoke_user_sessions(
     tx: &mut Tx,
-    tenant_id: Uuid,
-    user_id: Uuid,
+    user: &Authorized<'_>,
     now: OffsetDateTime,
 ) -> Result<u64, StoreError> {
     tx.execute(
         "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
-        vec![tenant_id.into(), user_id.into(), now.into()],
+        vec![user.tenant_id().into(), user.id().into(), now.into()],
     )
     .await
 }
@@ -220,15 +220,14 @@ pub(super) async fn live_sessions(
 
 pub(super) async fn revoke_user_session(
     tx: &mut Tx,
-    tenant_id: Uuid,
-    user_id: Uuid,
+    user: &Authorized<'_>,
     id: Uuid,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
     let n = tx
         .execute(
             "UPDATE sessions SET revoked_at = $4 WHERE tenant_id = $1 AND user_id = $2 AND id = $3 AND revoked_at IS NULL",
-            vec![tenant_id.into(), user_id.into(), id.into(), now.into()],
+            vec![user.tenant_id().into(), user.id().into(), id.into(), now.into()],
         )
         .await?;
     Ok(n == 1)
@@ -237,14 +236,13 @@ pub(super) async fn revoke_user_session(
 /// End every live session of a user but one.
 pub(super) async fn revoke_other_sessions(
     tx: &mut Tx,
-    tenant_id: Uuid,
-    user_id: Uuid,
+    user: &Authorized<'_>,
     keep: Uuid,
     now: OffsetDateTime,
 ) -> Result<u64, StoreError> {
     tx.execute(
         "UPDATE sessions SET revoked_at = $4 WHERE tenant_id = $1 AND user_id = $2 AND id <> $3 AND revoked_at IS NULL",
-        vec![tenant_id.into(), user_id.into(), keep.into(), now.into()],
+        vec![user.tenant_id().into(), user.id().into(), keep.into(), now.into()],
     )
     .await
 }

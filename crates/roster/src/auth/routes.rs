@@ -373,8 +373,7 @@ async fn revoke_user_sessions(
     crate::http::Scoped(scope): crate::http::Scoped,
     Path(UserPath { id }): Path<UserPath>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let ended =
-        super::sessions::revoke_all(&state.store, scope.admin()?, uuid_of("id", &id)?, state.clock.now()).await?;
+    let ended = super::sessions::revoke_all(&state.store, &scope, uuid_of("id", &id)?, state.clock.now()).await?;
     Ok(Json(serde_json::json!({ "sessions_ended": ended })))
 }
 
@@ -390,14 +389,9 @@ async fn force_password_reset(
     Path(UserPath { id }): Path<UserPath>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let lifetime = time::Duration::minutes(state.config.reset_token_minutes);
-    let token = super::sessions::force_password_reset(
-        &state.store,
-        scope.admin()?,
-        uuid_of("id", &id)?,
-        state.clock.now(),
-        lifetime,
-    )
-    .await?;
+    let token =
+        super::sessions::force_password_reset(&state.store, &scope, uuid_of("id", &id)?, state.clock.now(), lifetime)
+            .await?;
     Ok(Json(serde_json::json!({ "reset_token": token })))
 }
 

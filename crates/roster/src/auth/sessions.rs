@@ -7,9 +7,9 @@ use super::repo;
 pub use super::repo::SessionView;
 use crate::audit::{self, Action, Change};
 use crate::http::Problem;
-use crate::principal::{AdminScope, TenantScope};
+use crate::principal::TenantScope;
 use crate::store::Store;
-use crate::users;
+use crate::users::{self, Deleted, Intent};
 
 /// The live sessions of a user the scope may see (itself, or anyone for an admin).
 pub async fn list(
@@ -22,7 +22,7 @@ pub async fn list(
     Ok(repo::live_sessions(store, scope.tenant_id(), user_id, now).await?)
 }
 
-/// End one session of a user; 404 if it is not a live session of that user.
+/// End one of the signed-in user's own sessions; 404 if it is not one of its live sessions.
 pub async fn revoke(
     store: &Store,
     scope: &TenantScope,
@@ -30,9 +30,9 @@ pub async fn revoke(
     session_id: Uuid,
     now: OffsetDateTime,
 ) -> Result<(), Problem> {
-    users::get(store, scope, user_id, false).await?;
     let mut tx = store.begin().await?;
-    if !repo::revoke_user_session(&mut tx, scope.tenant_id(), user_id, session_id, now).await? {
+    let user = users::authorize(&mut tx, scope, user_id, Intent::OwnAccount, Deleted::Excluded).await?;
+    if !repo::revoke_user_session(&mut tx, &user, session_id, now).await? {
         return Err(Problem::not_found("session"));
     }
     let change = Change::new(Action::Logout, "user", user_id)
@@ -42,19 +42,19 @@ pub async fn revoke(
     Ok(())
 }
 
-/// End every session of a user (admin); the number ended.
+/// End every session of a user (admin, never of a user whose role is above the caller's); the number ended.
 pub async fn revoke_all(
     store: &Store,
-    scope: AdminScope<'_>,
+    scope: &TenantScope,
     user_id: Uuid,
     now: OffsetDateTime,
 ) -> Result<u64, Problem> {
-    users::get(store, &scope, user_id, false).await?;
     let mut tx = store.begin().await?;
-    let ended = repo::revoke_user_sessions(&mut tx, scope.tenant_id(), user_id, now).await?;
+    let user = users::authorize(&mut tx, scope, user_id, Intent::Administer, Deleted::Excluded).await?;
+    let ended = repo::revoke_user_sessions(&mut tx, &user, now).await?;
     let change = Change::new(Action::Logout, "user", user_id)
         .values(None, Some(serde_json::json!({"sessions_ended": ended, "ended_by": "admin"})));
-    audit::record(&mut tx, &scope, now, change).await?;
+    audit::record(&mut tx, scope, now, change).await?;
     tx.commit().await?;
     Ok(ended)
 }
@@ -63,14 +63,15 @@ pub async fn revoke_all(
 /// for the application to deliver.
 pub async fn force_password_reset(
     store: &Store,
-    scope: AdminScope<'_>,
+    scope: &TenantScope,
     user_id: Uuid,
     now: OffsetDateTime,
     lifetime: Duration,
 ) -> Result<String, Problem> {
     let mut tx = store.begin().await?;
-    let token = users::lifecycle::force_reset(&mut tx, scope, now, lifetime, user_id).await?;
-    repo::revoke_user_sessions(&mut tx, scope.tenant_id(), user_id, now).await?;
+    let user = users::authorize(&mut tx, scope, user_id, Intent::Administer, Deleted::Excluded).await?;
+    let token = users::lifecycle::force_reset(&mut tx, &user, now, lifetime).await?;
+    repo::revoke_user_sessions(&mut tx, &user, now).await?;
     tx.commit().await?;
     Ok(token)
 }
@@ -91,10 +92,10 @@ pub async fn change_own_password(
     };
     let passwords = users::Passwords::from_config(config);
     let mut tx = store.begin().await?;
-    let user =
-        users::lifecycle::change_password(&mut tx, scope, &passwords, now, user_id, current_password, new_password)
-            .await?;
-    repo::revoke_other_sessions(&mut tx, scope.tenant_id(), user_id, session_id, now).await?;
+    let user = users::authorize(&mut tx, scope, user_id, Intent::OwnAccount, Deleted::Excluded).await?;
+    let changed =
+        users::lifecycle::change_password(&mut tx, &user, &passwords, now, current_password, new_password).await?;
+    repo::revoke_other_sessions(&mut tx, &user, session_id, now).await?;
     tx.commit().await?;
-    Ok(user)
+    Ok(changed)
 }

@@ -4,6 +4,7 @@
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use super::access::{self, Authorized};
 use super::{model, repo, taken, NewUser, Passwords, User, UserStatus};
 use crate::audit::{self, Action, Change};
 use crate::http::Problem;
@@ -102,27 +103,29 @@ pub async fn register(
 /// Verify an email address: the pending user becomes active.
 pub async fn verify_email(tx: &mut Tx, scope: &TenantScope, now: OffsetDateTime, token: &str) -> Result<User, Problem> {
     let (current, _) = redeem(tx, scope.tenant_id(), token, now, &[Purpose::VerifyEmail]).await?;
-    let mut next = current.clone();
+    let target = access::token_holder(scope, current);
+    let mut next = target.user().clone();
     next.email_verified_at = Some(now);
-    if current.status == UserStatus::PendingVerification.as_str() {
+    if target.user().status == UserStatus::PendingVerification.as_str() {
         next.status = UserStatus::Active.as_str().to_owned();
     }
-    save(tx, scope, now, &current, next).await
+    save(tx, &target, now, next).await
 }
 
 /// Set a new password with a reset or invitation token. An invited user becomes active (its address is proven by
 /// the token); a locked one is unlocked. The caller ends the user's sessions in the same transaction.
-pub async fn set_password_with_token(
+pub async fn set_password_with_token<'s>(
     tx: &mut Tx,
-    scope: &TenantScope,
+    scope: &'s TenantScope,
     passwords: &Passwords,
     now: OffsetDateTime,
     token: &str,
     password: String,
-) -> Result<User, Problem> {
+) -> Result<(User, Authorized<'s>), Problem> {
     passwords.check(&password).map_err(|e| Problem::validation(vec![e]))?;
     let (current, purpose) =
         redeem(tx, scope.tenant_id(), token, now, &[Purpose::PasswordReset, Purpose::Invitation]).await?;
+    let target = access::token_holder(scope, current.clone());
     let mut next = current.clone();
     next.password_hash = Some(passwords.hash(password).await.map_err(|e| {
         tracing::error!(error = %e, "password hashing failed");
@@ -134,7 +137,8 @@ pub async fn set_password_with_token(
     if purpose == Purpose::Invitation && next.email_verified_at.is_none() {
         next.email_verified_at = Some(now);
     }
-    save(tx, scope, now, &current, next).await
+    let user = save(tx, &target, now, next).await?;
+    Ok((user, target))
 }
 
 /// A password reset token for the live user with this email, if there is one that may sign in.
@@ -165,68 +169,59 @@ pub async fn invite(
     issue(tx, scope.tenant_id(), user.id, Purpose::Invitation, now, lifetime).await
 }
 
-async fn save(
-    tx: &mut Tx,
-    scope: &TenantScope,
-    now: OffsetDateTime,
-    current: &User,
-    mut next: User,
-) -> Result<User, Problem> {
+/// Write new credentials of an authorized user, with the audit entry (the password hash never appears in it; the
+/// fact that it changed does).
+async fn save(tx: &mut Tx, target: &Authorized<'_>, now: OffsetDateTime, mut next: User) -> Result<User, Problem> {
+    let current = target.user();
     next.updated_at = now;
     next.failed_login_attempts = 0;
     next.locked_until = None;
-    repo::set_credentials(tx, &next).await?;
+    if !repo::set_credentials(tx, target, &next).await? {
+        return Err(Problem::stale("the user was changed meanwhile; retry"));
+    }
     next.version = current.version + 1;
     let (old, new) = audit::diff(&current.view(), &next.view());
     let action = if current.status != next.status { Action::StatusChange } else { Action::Update };
     let mut change = Change::new(action, "user", next.id).values(Some(old), Some(new));
     if current.password_hash != next.password_hash {
-        // the hash never appears; the fact that it changed does
         if let Some(serde_json::Value::Object(values)) = change.new_values.as_mut() {
             values.insert("password".into(), "changed".into());
         }
     }
-    audit::record(tx, scope, now, change).await?;
+    audit::record(tx, target.scope(), now, change).await?;
     Ok(next)
 }
 
 /// Clear a user's password and issue a reset token (admin), in the caller's transaction.
 pub async fn force_reset(
     tx: &mut Tx,
-    scope: AdminScope<'_>,
+    target: &Authorized<'_>,
     now: OffsetDateTime,
     lifetime: Duration,
-    user_id: Uuid,
 ) -> Result<String, Problem> {
-    let current = super::load_for_change(tx, &scope, user_id, None).await?;
-    let mut next = current.clone();
+    let mut next = target.user().clone();
     next.password_hash = None;
-    let user = save(tx, &scope, now, &current, next).await?;
-    Ok(issue(tx, scope.tenant_id(), user.id, Purpose::PasswordReset, now, lifetime).await?)
+    let user = save(tx, target, now, next).await?;
+    Ok(issue(tx, target.tenant_id(), user.id, Purpose::PasswordReset, now, lifetime).await?)
 }
 
 /// Change one's own password, proving the current one; in the caller's transaction.
 pub async fn change_password(
     tx: &mut Tx,
-    scope: &TenantScope,
+    target: &Authorized<'_>,
     passwords: &Passwords,
     now: OffsetDateTime,
-    user_id: Uuid,
     current_password: String,
     new_password: String,
 ) -> Result<User, Problem> {
     passwords.check(&new_password).map_err(|e| Problem::validation(vec![e]))?;
-    let current = repo::get_in(tx, scope.tenant_id(), user_id)
-        .await?
-        .filter(|u| u.deleted_at.is_none())
-        .ok_or_else(|| Problem::not_found("user"))?;
-    if !passwords.verify(current.password_hash.clone(), current_password).await.matches {
+    if !passwords.verify(target.user().password_hash.clone(), current_password).await.matches {
         return Err(Problem::invalid("current_password", "is not the current password"));
     }
-    let mut next = current.clone();
+    let mut next = target.user().clone();
     next.password_hash = Some(passwords.hash(new_password).await.map_err(|e| {
         tracing::error!(error = %e, "password hashing failed");
         Problem::internal()
     })?);
-    save(tx, scope, now, &current, next).await
+    save(tx, target, now, next).await
 }

@@ -1,5 +1,6 @@
 //! Users: every person a tenant knows, with their profile, status and soft delete.
 
+pub mod access;
 pub mod lifecycle;
 pub mod model;
 pub mod password;
@@ -11,6 +12,7 @@ pub mod two_factor;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use access::{authorize, Authorized, Deleted, Intent};
 pub use model::{Email, NewUser, User, UserFilter, UserPatch, UserStatus, UserType, Username};
 pub use password::Passwords;
 
@@ -209,13 +211,8 @@ pub(crate) async fn build_user(
 /// A user the caller may see: admins see everyone in the tenant, others only themselves. Soft-deleted users are only
 /// found with `include_deleted`.
 pub async fn get(store: &Store, scope: &TenantScope, id: Uuid, include_deleted: bool) -> Result<User, Problem> {
-    if scope.admin().is_err() && scope.user_id() != Some(id) {
-        return Err(Problem::not_found("user"));
-    }
-    match repo::get(store, scope.tenant_id(), id).await? {
-        Some(user) if include_deleted || user.deleted_at.is_none() => Ok(user),
-        _ => Err(Problem::not_found("user")),
-    }
+    let deleted = if include_deleted { Deleted::Included } else { Deleted::Excluded };
+    access::visible(store, scope, id, deleted).await
 }
 
 /// The live user with this email (case-insensitive).
@@ -241,32 +238,16 @@ pub async fn list(store: &Store, scope: AdminScope<'_>, filter: &UserFilter) -> 
     Ok(pagination::page(rows, limit, |u| u.id))
 }
 
-fn check_version(current: &User, if_match: Option<i64>) -> Result<(), Problem> {
-    match if_match {
-        Some(v) if v != current.version => {
-            Err(Problem::precondition_failed(format!("the user is at version {}, not {v}", current.version)))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// The live user an admin is about to change: at the version the caller saw (if it said), and not above the caller's
-/// own role.
-pub(crate) async fn load_for_change(
+/// The live user an admin is about to change, at the version the caller saw (if it said): through the gate.
+async fn load_for_change<'s>(
     tx: &mut crate::store::Tx,
-    scope: &TenantScope,
+    scope: &'s TenantScope,
     id: Uuid,
     if_match: Option<i64>,
-) -> Result<User, Problem> {
-    let current = repo::get_in(tx, scope.tenant_id(), id)
-        .await?
-        .filter(|u| u.deleted_at.is_none())
-        .ok_or_else(|| Problem::not_found("user"))?;
-    check_version(&current, if_match)?;
-    if current.role() > scope.role() {
-        return Err(Problem::forbidden(format!("a {} cannot change a {}", scope.role(), current.role)));
-    }
-    Ok(current)
+) -> Result<Authorized<'s>, Problem> {
+    let target = authorize(tx, scope, id, Intent::Administer, Deleted::Excluded).await?;
+    target.at_version(if_match)?;
+    Ok(target)
 }
 
 /// Apply a patch; with `if_match`, only if the user is still at that version.
@@ -279,7 +260,8 @@ pub async fn update(
     patch: UserPatch,
 ) -> Result<User, Problem> {
     let mut tx = store.begin().await?;
-    let current = load_for_change(&mut tx, &scope, id, if_match).await?;
+    let target = load_for_change(&mut tx, &scope, id, if_match).await?;
+    let current = target.user().clone();
     let mut next = current.clone();
     let mut checks = Checks::default();
     if let Some(email) = &patch.email {
@@ -345,7 +327,7 @@ pub async fn update(
         return Ok(current);
     }
     next.updated_at = now;
-    if !repo::update_profile(&mut tx, &next, current.version).await.map_err(taken)? {
+    if !repo::update_profile(&mut tx, &target, &next).await.map_err(taken)? {
         return Err(Problem::stale("the user was changed meanwhile; fetch it again"));
     }
     next.version = current.version + 1;
@@ -386,19 +368,17 @@ async fn set_deleted(
     delete: bool,
 ) -> Result<User, Problem> {
     let mut tx = store.begin().await?;
-    let current = repo::get_in(&mut tx, scope.tenant_id(), id).await?.ok_or_else(|| Problem::not_found("user"))?;
+    let target = authorize(&mut tx, &scope, id, Intent::Administer, Deleted::Included).await?;
+    let current = target.user().clone();
     if delete && current.deleted_at.is_some() {
         return Err(Problem::not_found("user"));
     }
     if !delete && current.deleted_at.is_none() {
         return Err(Problem::conflict("id", "the user is not deleted"));
     }
-    check_version(&current, if_match)?;
-    if current.role() > scope.role() {
-        return Err(Problem::forbidden(format!("a {} cannot change a {}", scope.role(), current.role)));
-    }
+    target.at_version(if_match)?;
     let deleted_at = delete.then_some(now);
-    if !repo::set_deleted(&mut tx, scope.tenant_id(), id, current.version, deleted_at, now).await.map_err(taken)? {
+    if !repo::set_deleted(&mut tx, &target, deleted_at, now).await.map_err(taken)? {
         return Err(Problem::stale("the user was changed meanwhile; fetch it again"));
     }
     let mut next = current.clone();
@@ -515,7 +495,8 @@ pub async fn change_status(
     action: StatusAction,
 ) -> Result<User, Problem> {
     let mut tx = store.begin().await?;
-    let current = load_for_change(&mut tx, &scope, id, if_match).await?;
+    let target = load_for_change(&mut tx, &scope, id, if_match).await?;
+    let current = target.user().clone();
     let mut next = current.clone();
     match action {
         StatusAction::Suspend => next.status = UserStatus::Suspended.as_str().to_owned(),
@@ -539,7 +520,7 @@ pub async fn change_status(
         return Ok(current);
     }
     next.updated_at = now;
-    if !repo::set_status(&mut tx, &next, current.version).await? {
+    if !repo::set_status(&mut tx, &target, &next).await? {
         return Err(Problem::stale("the user was changed meanwhile; fetch it again"));
     }
     next.version = current.version + 1;
@@ -629,8 +610,8 @@ impl ExternalIdentity<'_> {
     }
 }
 
-/// Link an identity provider account to `seen` (read before the caller's transaction began) and take the provider's
-/// email and display name when given. The user is read again inside the transaction: if it changed since it was
+/// Link an identity provider account to `seen` (read before the caller's transaction began; the scope must be allowed
+/// to administer it) and take the provider's email and display name when given. The user is read again inside the transaction: if it changed since it was
 /// seen, this is a stale-version conflict and nothing is written. A new email is not verified. Returns the user as
 /// it now stands in the transaction.
 pub async fn link_identity(
@@ -641,10 +622,8 @@ pub async fn link_identity(
     identity: ExternalIdentity<'_>,
 ) -> Result<User, Problem> {
     identity.check()?;
-    let current = repo::get_in(tx, scope.tenant_id(), seen.id)
-        .await?
-        .filter(|u| u.deleted_at.is_none())
-        .ok_or_else(|| Problem::not_found("user"))?;
+    let target = authorize(tx, scope, seen.id, Intent::Administer, Deleted::Excluded).await?;
+    let current = target.user().clone();
     if current.version != seen.version {
         return Err(Problem::stale("the user was changed meanwhile; retry the sign-in"));
     }
@@ -666,7 +645,7 @@ pub async fn link_identity(
         return Ok(current);
     }
     next.updated_at = now;
-    if !repo::set_identity(tx, &next, current.version).await.map_err(taken)? {
+    if !repo::set_identity(tx, &target, &next).await.map_err(taken)? {
         return Err(Problem::stale("the user was changed meanwhile; retry the sign-in"));
     }
     next.version = current.version + 1;

@@ -3,6 +3,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::access::Authorized;
 use super::model::{User, UserFilter, COLUMNS};
 use crate::store::{Store, StoreError, Tx, Value};
 
@@ -139,8 +140,9 @@ pub(super) async fn list(
     store.query(sql, params).await
 }
 
-/// Write the profile fields if the stored version is still `expected`; false when someone else wrote first.
-pub(super) async fn update_profile(tx: &mut Tx, u: &User, expected: i64) -> Result<bool, StoreError> {
+/// Write the profile fields of `next` if the user is still at the version it was authorized at; false when someone
+/// else wrote first.
+pub(super) async fn update_profile(tx: &mut Tx, target: &Authorized<'_>, u: &User) -> Result<bool, StoreError> {
     let n = tx
         .execute(
             "UPDATE users SET email = $4, email_key = $5, username = $6, display_name = $7, first_name = $8, \
@@ -148,9 +150,9 @@ pub(super) async fn update_profile(tx: &mut Tx, u: &User, expected: i64) -> Resu
              preferences = $15, metadata = $16, updated_at = $17, version = version + 1 \
              WHERE tenant_id = $1 AND id = $2 AND version = $3",
             vec![
-                u.tenant_id.into(),
-                u.id.into(),
-                expected.into(),
+                target.tenant_id().into(),
+                target.id().into(),
+                target.version().into(),
                 u.email.clone().into(),
                 u.email_key.clone().into(),
                 u.username.clone().into(),
@@ -171,12 +173,10 @@ pub(super) async fn update_profile(tx: &mut Tx, u: &User, expected: i64) -> Resu
     Ok(n == 1)
 }
 
-/// Set or clear `deleted_at` if the stored version is still `expected`.
+/// Set or clear `deleted_at` if the user is still at the version it was authorized at.
 pub(super) async fn set_deleted(
     tx: &mut Tx,
-    tenant_id: Uuid,
-    id: Uuid,
-    expected: i64,
+    target: &Authorized<'_>,
     deleted_at: Option<OffsetDateTime>,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
@@ -184,7 +184,7 @@ pub(super) async fn set_deleted(
         .execute(
             "UPDATE users SET deleted_at = $4, updated_at = $5, version = version + 1 \
              WHERE tenant_id = $1 AND id = $2 AND version = $3",
-            vec![tenant_id.into(), id.into(), expected.into(), deleted_at.into(), now.into()],
+            vec![target.tenant_id().into(), target.id().into(), target.version().into(), deleted_at.into(), now.into()],
         )
         .await?;
     Ok(n == 1)
@@ -243,15 +243,15 @@ pub(super) async fn record_login(
 }
 
 /// Set the status (admin actions); clears the lock and the failure count when the account becomes active.
-pub(super) async fn set_status(tx: &mut Tx, u: &User, expected: i64) -> Result<bool, StoreError> {
+pub(super) async fn set_status(tx: &mut Tx, target: &Authorized<'_>, u: &User) -> Result<bool, StoreError> {
     let n = tx
         .execute(
             "UPDATE users SET status = $4, failed_login_attempts = $5, locked_until = $6, updated_at = $7, \
              version = version + 1 WHERE tenant_id = $1 AND id = $2 AND version = $3",
             vec![
-                u.tenant_id.into(),
-                u.id.into(),
-                expected.into(),
+                target.tenant_id().into(),
+                target.id().into(),
+                target.version().into(),
                 u.status.clone().into(),
                 u.failed_login_attempts.into(),
                 u.locked_until.into(),
@@ -322,21 +322,24 @@ pub(super) async fn redeem_token(
 }
 
 /// Write the credential and status fields after a verification, reset or accepted invitation.
-pub(super) async fn set_credentials(tx: &mut Tx, u: &User) -> Result<(), StoreError> {
+/// Write the password hash, status and email verification of `u`; false when the user moved on from the version it
+/// was authorized at.
+pub(super) async fn set_credentials(tx: &mut Tx, target: &Authorized<'_>, u: &User) -> Result<bool, StoreError> {
     tx.execute(
         "UPDATE users SET password_hash = $3, status = $4, email_verified_at = $5, failed_login_attempts = 0, \
-         locked_until = NULL, updated_at = $6, version = version + 1 WHERE tenant_id = $1 AND id = $2",
+         locked_until = NULL, updated_at = $6, version = version + 1 WHERE tenant_id = $1 AND id = $2 AND version = $7",
         vec![
-            u.tenant_id.into(),
-            u.id.into(),
+            target.tenant_id().into(),
+            target.id().into(),
             u.password_hash.clone().into(),
             u.status.clone().into(),
             u.email_verified_at.into(),
             u.updated_at.into(),
+            target.version().into(),
         ],
     )
     .await
-    .map(drop)
+    .map(|n| n == 1)
 }
 
 pub(super) async fn by_identity(
@@ -357,14 +360,14 @@ pub(super) async fn by_identity(
 }
 
 /// Only if the user is still at `expected`; false when it moved on.
-pub(super) async fn set_identity(tx: &mut Tx, u: &User, expected: i64) -> Result<bool, StoreError> {
+pub(super) async fn set_identity(tx: &mut Tx, target: &Authorized<'_>, u: &User) -> Result<bool, StoreError> {
     tx.execute(
         "UPDATE users SET identity_provider = $3, identity_provider_id = $4, email = $5, email_key = $6, \
          display_name = $7, email_verified_at = $8, updated_at = $9, version = version + 1 \
          WHERE tenant_id = $1 AND id = $2 AND version = $10",
         vec![
-            u.tenant_id.into(),
-            u.id.into(),
+            target.tenant_id().into(),
+            target.id().into(),
             u.identity_provider.clone().into(),
             u.identity_provider_id.clone().into(),
             u.email.clone().into(),
@@ -372,7 +375,7 @@ pub(super) async fn set_identity(tx: &mut Tx, u: &User, expected: i64) -> Result
             u.display_name.clone().into(),
             u.email_verified_at.into(),
             u.updated_at.into(),
-            expected.into(),
+            target.version().into(),
         ],
     )
     .await
@@ -395,8 +398,7 @@ pub(super) async fn totp_state(
 
 pub(super) async fn set_totp(
     tx: &mut Tx,
-    tenant_id: Uuid,
-    id: Uuid,
+    target: &Authorized<'_>,
     sealed: Option<Vec<u8>>,
     enabled_at: Option<OffsetDateTime>,
     last_step: Option<i64>,
@@ -405,7 +407,14 @@ pub(super) async fn set_totp(
     tx.execute(
         "UPDATE users SET totp_secret = $3, totp_enabled_at = $4, totp_last_step = $5, updated_at = $6, \
          version = version + 1 WHERE tenant_id = $1 AND id = $2",
-        vec![tenant_id.into(), id.into(), sealed.into(), enabled_at.into(), last_step.into(), now.into()],
+        vec![
+            target.tenant_id().into(),
+            target.id().into(),
+            sealed.into(),
+            enabled_at.into(),
+            last_step.into(),
+            now.into(),
+        ],
     )
     .await
     .map(drop)
@@ -425,11 +434,11 @@ pub(super) async fn use_totp_step(tx: &mut Tx, tenant_id: Uuid, id: Uuid, step: 
 
 pub(super) async fn replace_recovery_codes(
     tx: &mut Tx,
-    tenant_id: Uuid,
-    user_id: Uuid,
+    target: &Authorized<'_>,
     hashes: Vec<Vec<u8>>,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
+    let (tenant_id, user_id) = (target.tenant_id(), target.id());
     tx.execute(
         "DELETE FROM totp_recovery_codes WHERE tenant_id = $1 AND user_id = $2",
         vec![tenant_id.into(), user_id.into()],

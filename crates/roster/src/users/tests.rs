@@ -324,3 +324,47 @@ store_test!(an_admin_cannot_make_a_sysadmin, |db| async move {
     assert_eq!(err.status, 403);
     assert_eq!(user_count(store).await, 0);
 });
+
+/// A user of `tenant` built by hand (role user, active), for decisions that need no database.
+pub(super) fn sample_user(tenant: uuid::Uuid) -> User {
+    User {
+        id: uuid::Uuid::now_v7(),
+        tenant_id: tenant,
+        email: Some("sample@example.com".into()),
+        email_key: Some("sample@example.com".into()),
+        username: None,
+        display_name: "Sample".into(),
+        first_name: None,
+        last_name: None,
+        user_type: "member".into(),
+        role: "user".into(),
+        status: "active".into(),
+        password_hash: None,
+        identity_provider: None,
+        identity_provider_id: None,
+        totp_secret: None,
+        totp_enabled_at: None,
+        email_verified_at: None,
+        failed_login_attempts: 0,
+        locked_until: None,
+        last_login_at: None,
+        login_count: 0,
+        last_session_start: None,
+        last_active_at: None,
+        total_usage_minutes: 0,
+        target_role: None,
+        experience_level: None,
+        timezone: "UTC".into(),
+        preferences: serde_json::json!({}),
+        metadata: serde_json::json!({}),
+        level: 1,
+        xp: 0,
+        raw_data: None,
+        first_seen: None,
+        last_seen: None,
+        created_at: NOW,
+        updated_at: NOW,
+        deleted_at: None,
+        version: 1,
+    }
+}

@@ -3,6 +3,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::access::{authorize, Deleted, Intent};
 use super::{repo, totp};
 use crate::audit::{self, Action, Change};
 use crate::http::Problem;
@@ -39,22 +40,14 @@ pub async fn enroll(
 ) -> Result<Enrolment, Problem> {
     let key = key.ok_or_else(no_key)?;
     let mut tx = store.begin().await?;
-    let (_, enabled, _) =
-        repo::totp_state(&mut tx, scope.tenant_id(), user_id).await?.ok_or_else(|| Problem::not_found("user"))?;
-    if enabled.is_some() {
+    let target = authorize(&mut tx, scope, user_id, Intent::OwnAccount, Deleted::Excluded).await?;
+    if target.user().totp_enabled_at.is_some() {
         return Err(Problem::conflict("totp", "two-factor sign-in is already on; turn it off first"));
     }
     let (secret, encoded, uri) = totp::generate(&format!("roster {}", scope.tenant().slug), account);
     let codes = totp::recovery_codes();
-    repo::set_totp(&mut tx, scope.tenant_id(), user_id, Some(totp::seal(key, &secret)), None, None, now).await?;
-    repo::replace_recovery_codes(
-        &mut tx,
-        scope.tenant_id(),
-        user_id,
-        codes.iter().map(|c| totp::recovery_hash(c)).collect(),
-        now,
-    )
-    .await?;
+    repo::set_totp(&mut tx, &target, Some(totp::seal(key, &secret)), None, None, now).await?;
+    repo::replace_recovery_codes(&mut tx, &target, codes.iter().map(|c| totp::recovery_hash(c)).collect(), now).await?;
     audit::record(&mut tx, scope, now, audit_change(user_id, "enrolment started")).await?;
     tx.commit().await?;
     Ok(Enrolment { secret: encoded, otpauth_uri: uri, recovery_codes: codes })
@@ -75,8 +68,8 @@ pub async fn confirm(
 ) -> Result<(), Problem> {
     let key = key.ok_or_else(no_key)?;
     let mut tx = store.begin().await?;
-    let (sealed, enabled, _) =
-        repo::totp_state(&mut tx, scope.tenant_id(), user_id).await?.ok_or_else(|| Problem::not_found("user"))?;
+    let target = authorize(&mut tx, scope, user_id, Intent::OwnAccount, Deleted::Excluded).await?;
+    let (sealed, enabled) = (target.user().totp_secret.clone(), target.user().totp_enabled_at);
     if enabled.is_some() {
         return Err(Problem::conflict("totp", "two-factor sign-in is already on"));
     }
@@ -85,7 +78,7 @@ pub async fn confirm(
         .ok_or_else(|| Problem::conflict("totp", "the pending secret cannot be read; enrol again"))?;
     let step =
         totp::matching_step(&secret, code, unix(now)).ok_or_else(|| Problem::invalid("code", "does not match"))?;
-    repo::set_totp(&mut tx, scope.tenant_id(), user_id, Some(sealed), Some(now), Some(step as i64), now).await?;
+    repo::set_totp(&mut tx, &target, Some(sealed), Some(now), Some(step as i64), now).await?;
     audit::record(&mut tx, scope, now, audit_change(user_id, "enabled")).await?;
     tx.commit().await?;
     Ok(())
@@ -109,7 +102,7 @@ pub async fn check(
     repo::use_recovery_code(tx, tenant_id, user_id, totp::recovery_hash(code), now).await
 }
 
-/// Turn two-factor off: with a current code (or recovery code) from the user, or by an admin without one.
+/// Turn two-factor off: by the user itself with a current code (or recovery code), or by an admin without one.
 pub async fn disable(
     store: &Store,
     scope: &TenantScope,
@@ -119,22 +112,18 @@ pub async fn disable(
     code: Option<&str>,
 ) -> Result<(), Problem> {
     let mut tx = store.begin().await?;
-    let (_, enabled, _) =
-        repo::totp_state(&mut tx, scope.tenant_id(), user_id).await?.ok_or_else(|| Problem::not_found("user"))?;
-    if enabled.is_none() {
+    let intent = if code.is_some() { Intent::OwnAccount } else { Intent::Administer };
+    let target = authorize(&mut tx, scope, user_id, intent, Deleted::Excluded).await?;
+    if target.user().totp_enabled_at.is_none() {
         return Err(Problem::conflict("totp", "two-factor sign-in is not on"));
     }
-    match code {
-        Some(code) => {
-            if !check(&mut tx, key, scope.tenant_id(), user_id, code, now).await? {
-                return Err(Problem::invalid("code", "does not match"));
-            }
+    if let Some(code) = code {
+        if !check(&mut tx, key, target.tenant_id(), user_id, code, now).await? {
+            return Err(Problem::invalid("code", "does not match"));
         }
-        None if scope.admin().is_ok() => {}
-        None => return Err(Problem::invalid("code", "a current code is needed to turn two-factor off")),
     }
-    repo::set_totp(&mut tx, scope.tenant_id(), user_id, None, None, None, now).await?;
-    repo::replace_recovery_codes(&mut tx, scope.tenant_id(), user_id, Vec::new(), now).await?;
+    repo::set_totp(&mut tx, &target, None, None, None, now).await?;
+    repo::replace_recovery_codes(&mut tx, &target, Vec::new(), now).await?;
     audit::record(&mut tx, scope, now, audit_change(user_id, "disabled")).await?;
     tx.commit().await?;
     Ok(())
