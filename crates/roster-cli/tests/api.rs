@@ -356,3 +356,18 @@ e2e_test!(every_change_is_audited_with_its_request, |server| async move {
     assert!(!logged.contains("correct horse") && !logged.contains("argon2"), "no secret in the audit log");
     assert!(roster::audit::verify(&server.db.store, tenant.id).await.unwrap().ok);
 });
+
+e2e_test!(readiness_is_a_plain_read_that_answers_while_the_writer_is_held, |server| async move {
+    // what an ingest batch or a migration holds: the SQLite writer, the PostgreSQL migration lock
+    let mut held = server.db.store.begin().await.unwrap();
+    if held.backend() == roster::store::Backend::Postgres {
+        let lock: Vec<(String,)> =
+            held.query("SELECT pg_advisory_xact_lock(125823003944306)::text", vec![]).await.unwrap();
+        assert_eq!(lock.len(), 1);
+    }
+    let started = std::time::Instant::now();
+    let reply = server.send(Method::GET, "/readyz", None, None, &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "took {:?}", started.elapsed());
+    held.rollback().await.unwrap();
+});

@@ -122,10 +122,6 @@ impl<'a> Migrator<'a> {
         Self { store, migrations }
     }
 
-    pub fn migrations(&self) -> &[Migration] {
-        &self.migrations
-    }
-
     /// A transaction holding the migration lock, with the bookkeeping table in place.
     async fn locked(&self) -> Result<Tx, StoreError> {
         let mut tx = self.store.begin().await?;
@@ -140,15 +136,32 @@ impl<'a> Migrator<'a> {
         Ok(tx)
     }
 
+    /// The applied migrations as a reader sees them; none before the bookkeeping table exists.
+    async fn applied_now(&self) -> Result<Vec<Applied>, StoreError> {
+        let exists = match self.store.backend() {
+            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = 'schema_migrations'"
+            }
+        };
+        if self.store.query_one::<(i64,)>(exists, vec![]).await?.0 == 0 {
+            return Ok(Vec::new());
+        }
+        self.store
+            .query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version", vec![])
+            .await
+    }
+
     async fn applied(tx: &mut Tx) -> Result<Vec<Applied>, StoreError> {
         tx.query("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version", vec![]).await
     }
 
     /// Applied and pending migrations, with drift and unknown versions flagged.
+    /// Applied, pending, drifted and unknown migrations. A plain read: it takes neither the writer nor the migration
+    /// lock, so readiness checks answer while an ingest or a migration holds them.
     pub async fn status(&self) -> Result<Vec<MigrationStatus>, MigrateError> {
-        let mut tx = self.locked().await?;
-        let applied = Self::applied(&mut tx).await?;
-        tx.rollback().await?;
+        let applied = self.applied_now().await?;
         let backend = self.store.backend();
         let mut out = Vec::new();
         for m in &self.migrations {

@@ -179,11 +179,6 @@ impl Store {
         Ok(Tx { inner })
     }
 
-    /// True when the database answers a trivial query.
-    pub async fn ping(&self) -> bool {
-        self.query::<(i64,)>("SELECT 1", vec![]).await.is_ok()
-    }
-
     /// Pool figures for `/metrics`: (connections in use or idle, connections idle).
     pub fn pool_status(&self) -> (usize, usize) {
         match &self.pool {
