@@ -261,3 +261,33 @@ e2e_test!(external_sign_in_refuses_suspended_users_without_writing, |server| asy
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     assert_eq!(footprint(&server).await, before, "a refused attempt saves nothing");
 });
+
+e2e_test!(concurrent_external_sign_ins_of_one_identity_all_land_and_lose_nothing, |server| async move {
+    let admin_key = server.tenant_with_key("acme", Role::Admin).await;
+    let identity = json!({"identity_provider": "entra_id", "identity_provider_id": "dee", "email": "dee@example.com"});
+    let first = external(&server, &admin_key, identity.clone()).await;
+    let id = first.body["user"]["id"].as_str().unwrap().to_owned();
+    let server = Arc::new(server);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (server, key) = (server.clone(), admin_key.clone());
+        let mut body = identity.clone();
+        body["display_name"] = json!(format!("Dee {i}"));
+        tasks.push(tokio::spawn(async move { external(&server, &key, body).await.status }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::OK);
+    }
+    let user = server.get(&format!("/v1/tenants/acme/users/{id}"), &admin_key).await;
+    assert_eq!(user.body["login_count"], 9, "every sign-in counted");
+    // each rename was written from what it read: every update's old name is the name the previous one left
+    let tenant = roster::tenants::find(&server.db.store, "acme").await.unwrap().unwrap();
+    let scope = TenantScope::operator(tenant.as_ref(), Actor::cli());
+    let entries = roster::audit::entries_for(&server.db.store, &scope, "user", &id).await.unwrap();
+    let mut name = first.body["user"]["display_name"].clone();
+    for entry in entries.iter().filter(|e| e.action == "update") {
+        assert_eq!(entry.old_values.as_ref().unwrap()["display_name"], name, "{entries:?}");
+        name = entry.new_values.as_ref().unwrap()["display_name"].clone();
+    }
+    assert_eq!(user.body["display_name"], name);
+});

@@ -77,6 +77,7 @@ pub async fn sign_in(
             second_factor(store, config, key, now, scope, user, &request).await?;
         }
     }
+    let second_factor_checked = target.as_ref().is_some_and(|u| u.totp_enabled_at.is_some());
 
     let mut tx = store.begin().await?;
     let user = match target {
@@ -85,6 +86,9 @@ pub async fn sign_in(
             // read again (through the gate) in the transaction: the account may have changed since it was first read
             if !users::may_sign_in(&user, now) {
                 return Err(invalid_credentials());
+            }
+            if user.totp_enabled_at.is_some() && !second_factor_checked {
+                return Err(totp_required());
             }
             user
         }

@@ -610,9 +610,10 @@ impl ExternalIdentity<'_> {
     }
 }
 
-/// Link an identity provider account to `seen` (read before the caller's transaction began; the scope must be allowed
-/// to administer it) and take the provider's email and display name when given. The user is read again inside the transaction: if it changed since it was
-/// seen, this is a stale-version conflict and nothing is written. A new email is not verified. Returns the user as
+/// Link an identity provider account to the user `seen` (read before the caller's transaction began; the scope must
+/// be allowed to administer it) and take the provider's email and display name when given. The user is read again
+/// through the gate inside the transaction (locked there on PostgreSQL) and the change is computed from that read and
+/// written only at its version, so a concurrent change is never lost. A new email is not verified. Returns the user as
 /// it now stands in the transaction.
 pub async fn link_identity(
     tx: &mut crate::store::Tx,
@@ -624,9 +625,6 @@ pub async fn link_identity(
     identity.check()?;
     let target = authorize(tx, scope, seen.id, Intent::Administer, Deleted::Excluded).await?;
     let current = target.user().clone();
-    if current.version != seen.version {
-        return Err(Problem::stale("the user was changed meanwhile; retry the sign-in"));
-    }
     let ExternalIdentity { provider, provider_id, email, display_name } = identity;
     let mut next = current.clone();
     next.identity_provider = Some(provider.to_owned());
