@@ -518,3 +518,55 @@ e2e_test!(an_admin_cannot_end_the_sessions_or_two_factor_of_a_sysadmin, |server|
         server.post(&format!("/v1/tenants/acme/users/{boss}/revoke-sessions"), &server.root_key, json!(null)).await;
     assert_eq!((ended.status, &ended.body["sessions_ended"]), (StatusCode::OK, &json!(1)));
 });
+
+e2e_test!(a_signed_in_user_edits_its_own_profile_and_nothing_more, |server| async move {
+    let (key, id) = with_user(&server).await;
+    let token = login(&server, json!({"email": "ana@example.com", "password": PASSWORD})).await.body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = server.get("/v1/me", &token).await;
+    let etag = me.header("etag").unwrap().to_owned();
+    let patch = json!({"display_name": "Ana L.", "first_name": "Ana", "timezone": "America/Sao_Paulo",
+                       "preferences": {"theme": "dark"}, "metadata": {"team": "qa"}});
+    let changed = server.patch("/v1/me", &token, patch.clone(), Some(&etag)).await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    assert_eq!(
+        (&changed.body["display_name"], &changed.body["timezone"], &changed.body["preferences"]["theme"]),
+        (&json!("Ana L."), &json!("America/Sao_Paulo"), &json!("dark"))
+    );
+    assert_eq!(changed.header("etag"), Some(format!("\"{}\"", me.body["version"].as_i64().unwrap() + 1).as_str()));
+    // the version it saw is gone now
+    let stale = server.patch("/v1/me", &token, json!({"display_name": "Other"}), Some(&etag)).await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+    // never its role, status, email, counters or progress
+    for (field, value) in [
+        ("role", json!("admin")),
+        ("status", json!("active")),
+        ("email", json!("x@example.com")),
+        ("login_count", json!(0)),
+        ("xp", json!(10_000)),
+        ("level", json!(99)),
+        ("tenant_id", json!(id)),
+        ("failed_login_attempts", json!(0)),
+    ] {
+        let reply = server.patch("/v1/me", &token, json!({ field: value }), None).await;
+        assert_eq!(
+            (reply.status, &reply.body["errors"][0]["field"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &json!(field))
+        );
+    }
+    let bad = server.patch("/v1/me", &token, json!({"timezone": "Mars/Base"}), None).await;
+    assert_eq!((bad.status, &bad.body["errors"][0]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("timezone")));
+    let after = server.get(&format!("/v1/tenants/acme/users/{id}"), &key).await;
+    assert_eq!((&after.body["role"], &after.body["display_name"]), (&json!("user"), &json!("Ana L.")));
+    // audited as the user itself
+    let tenant = roster::tenants::find(&server.db.store, "acme").await.unwrap().unwrap();
+    let scope = roster::principal::TenantScope::operator(tenant.as_ref(), roster::principal::Actor::cli());
+    let entries = roster::audit::entries_for(&server.db.store, &scope, "user", &id).await.unwrap();
+    let update = entries.iter().rfind(|e| e.action == "update").expect("an update entry");
+    assert_eq!(update.actor_user_id.map(|u| u.to_string()), Some(id.clone()));
+    assert_eq!(update.new_values.as_ref().unwrap()["display_name"], "Ana L.");
+    // an API key has no profile of its own
+    assert_eq!(server.patch("/v1/me", &key, json!({"display_name": "Key"}), None).await.status, StatusCode::NOT_FOUND);
+});

@@ -20,7 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login_route))
         .routes(routes!(logout_route))
-        .routes(routes!(me))
+        .routes(routes!(me, update_me))
         .routes(routes!(activity))
         .routes(routes!(register))
         .routes(routes!(verify_email))
@@ -86,6 +86,22 @@ async fn me(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Res
     let user = crate::users::find_live(&state.store, auth.principal.tenant_id, user_id)
         .await?
         .ok_or_else(|| Problem::not_found("user"))?;
+    Ok(versioned(StatusCode::OK, user.version, &user))
+}
+
+/// Change the signed-in user's own profile (names, time zone, preferences, metadata); honours `If-Match`.
+#[utoipa::path(patch, path = "/v1/me", tag = "me", request_body = crate::users::OwnProfilePatch,
+    responses((status = 200, body = User), (status = 404, body = Problem), (status = 412, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn update_me(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    crate::http::IfMatch(if_match): crate::http::IfMatch,
+    JsonBody(patch): JsonBody<crate::users::OwnProfilePatch>,
+) -> ApiResult<Response> {
+    let (scope, user_id) = own_scope(&state, &auth).await?;
+    let user = crate::users::update_own(&state.store, &scope, state.clock.now(), user_id, if_match, patch).await?;
     Ok(versioned(StatusCode::OK, user.version, &user))
 }
 

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use access::{authorize, Authorized, Deleted, Intent};
-pub use model::{Email, NewUser, User, UserFilter, UserPatch, UserStatus, UserType, Username};
+pub use model::{Email, NewUser, OwnProfilePatch, User, UserFilter, UserPatch, UserStatus, UserType, Username};
 pub use password::Passwords;
 
 use crate::audit::{self, Action, Change};
@@ -250,7 +250,7 @@ async fn load_for_change<'s>(
     Ok(target)
 }
 
-/// Apply a patch; with `if_match`, only if the user is still at that version.
+/// Apply a patch (admin); with `if_match`, only if the user is still at that version.
 pub async fn update(
     store: &Store,
     scope: AdminScope<'_>,
@@ -259,8 +259,43 @@ pub async fn update(
     if_match: Option<i64>,
     patch: UserPatch,
 ) -> Result<User, Problem> {
+    change_profile(store, &scope, Intent::Administer, now, id, if_match, patch).await
+}
+
+/// `PATCH /v1/me`: the signed-in user edits its own profile (names, time zone, preferences, metadata); never its
+/// role, status, counters or progress, which [`OwnProfilePatch`] cannot carry.
+pub async fn update_own(
+    store: &Store,
+    scope: &TenantScope,
+    now: OffsetDateTime,
+    id: Uuid,
+    if_match: Option<i64>,
+    patch: OwnProfilePatch,
+) -> Result<User, Problem> {
+    let patch = UserPatch {
+        display_name: patch.display_name,
+        first_name: patch.first_name,
+        last_name: patch.last_name,
+        timezone: patch.timezone,
+        preferences: patch.preferences,
+        metadata: patch.metadata,
+        ..UserPatch::default()
+    };
+    change_profile(store, scope, Intent::OwnAccount, now, id, if_match, patch).await
+}
+
+async fn change_profile(
+    store: &Store,
+    scope: &TenantScope,
+    intent: Intent,
+    now: OffsetDateTime,
+    id: Uuid,
+    if_match: Option<i64>,
+    patch: UserPatch,
+) -> Result<User, Problem> {
     let mut tx = store.begin().await?;
-    let target = load_for_change(&mut tx, &scope, id, if_match).await?;
+    let target = authorize(&mut tx, scope, id, intent, Deleted::Excluded).await?;
+    target.at_version(if_match)?;
     let current = target.user().clone();
     let mut next = current.clone();
     let mut checks = Checks::default();
@@ -332,7 +367,7 @@ pub async fn update(
     }
     next.version = current.version + 1;
     let (old, new) = audit::diff(&current.view(), &next.view());
-    audit::record(&mut tx, &scope, now, Change::new(Action::Update, "user", id).values(Some(old), Some(new))).await?;
+    audit::record(&mut tx, scope, now, Change::new(Action::Update, "user", id).values(Some(old), Some(new))).await?;
     tx.commit().await?;
     Ok(next)
 }

@@ -374,6 +374,23 @@ pub struct UserPatch {
     pub metadata: Option<serde_json::Value>,
 }
 
+/// `PATCH /v1/me`: what a user may change of its own profile. Anything else (role, status, email, counters, XP) is an
+/// unknown field, answered 422.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnProfilePatch {
+    pub display_name: Option<String>,
+    #[serde(default, deserialize_with = "crate::patch::double_option")]
+    pub first_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::patch::double_option")]
+    pub last_name: Option<Option<String>>,
+    pub timezone: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub preferences: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
 /// Filters of `GET …/users`.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
