@@ -371,3 +371,21 @@ e2e_test!(readiness_is_a_plain_read_that_answers_while_the_writer_is_held, |serv
     assert!(started.elapsed() < std::time::Duration::from_secs(1), "took {:?}", started.elapsed());
     held.rollback().await.unwrap();
 });
+
+e2e_test!(users_are_filtered_by_target_role_and_experience_level_over_http, |server| async move {
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    for (name, role, level) in [("ana", "Support Analyst", "junior"), ("bo", "Support Analyst", "senior")] {
+        let body = json!({"username": name, "target_role": role, "experience_level": level});
+        assert_eq!(server.post("/v1/tenants/acme/users", &key, body).await.status, StatusCode::CREATED);
+    }
+    let reply = server.get("/v1/tenants/acme/users?target_role=Support%20Analyst&experience_level=senior", &key).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let names: Vec<&str> =
+        reply.body["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["bo"]);
+    let bad = server.get("/v1/tenants/acme/users?experience_level=wizard", &key).await;
+    assert_eq!(
+        (bad.status, &bad.body["errors"][0]["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("experience_level"))
+    );
+});

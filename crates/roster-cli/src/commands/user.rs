@@ -42,6 +42,11 @@ pub enum Command {
         role: Option<Role>,
         #[arg(long, value_parser = parse_user_type)]
         user_type: Option<UserType>,
+        /// Exactly this target role
+        #[arg(long)]
+        target_role: Option<String>,
+        #[arg(long, value_parser = parse_level)]
+        experience_level: Option<ExperienceLevel>,
         /// Search email, username and display name
         #[arg(long)]
         q: Option<String>,
@@ -167,9 +172,18 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
                 .map_err(problem)?;
             print(context, &[user], true);
         }
-        Command::List { tenant, status, role, user_type, q, include_deleted, limit } => {
+        Command::List { tenant, status, role, user_type, target_role, experience_level, q, include_deleted, limit } => {
             let scope = super::scope(&store, &tenant).await?;
-            let mut filter = UserFilter { status, role, user_type, q, include_deleted, ..UserFilter::default() };
+            let mut filter = UserFilter {
+                status,
+                role,
+                user_type,
+                target_role,
+                experience_level,
+                q,
+                include_deleted,
+                ..UserFilter::default()
+            };
             let mut users = Vec::new();
             while users.len() < limit {
                 filter.limit = Some((limit - users.len()).min(500) as i64);

@@ -22,8 +22,9 @@ pub struct Migration {
 /// Declare a migration from the files of a module's `migrations/` folder.
 ///
 /// ```ignore
-/// pub const MIGRATIONS: &[Migration] = &[migration!(1, "tenants")];
-/// // reads migrations/sqlite/0001_tenants.up.sql, …down.sql, and the same under migrations/postgres/
+/// pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_tenants", "tenants")];
+/// // version 1 named "tenants": reads migrations/sqlite/0001_tenants.up.sql and …down.sql, and the same under
+/// // migrations/postgres/, from the declaring module's folder
 /// ```
 #[macro_export]
 macro_rules! migration {

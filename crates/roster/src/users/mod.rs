@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
     crate::migration!(6, "0006_user_tokens", "user_tokens"),
     crate::migration!(7, "0007_totp", "totp"),
     crate::migration!(9, "0009_users_seen", "users_seen"),
+    crate::migration!(11, "0011_users_filters", "users_filters"),
 ];
 
 /// A unique violation on users, told as the field that is taken.
@@ -234,6 +235,16 @@ pub async fn list(store: &Store, scope: AdminScope<'_>, filter: &UserFilter) -> 
     if filter.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
         return Err(Problem::invalid("q", "must be at most 200 characters"));
     }
+    // the target role is matched as it is stored: trimmed and NFC-normalised
+    let normalized;
+    let filter = match &filter.target_role {
+        Some(target_role) => {
+            let target_role = model::target_role(target_role).map_err(|e| Problem::validation(vec![e]))?;
+            normalized = UserFilter { target_role: Some(target_role), ..filter.clone() };
+            &normalized
+        }
+        None => filter,
+    };
     let rows = repo::list(store, scope.tenant_id(), filter, after, limit).await?;
     Ok(pagination::page(rows, limit, |u| u.id))
 }

@@ -398,6 +398,9 @@ pub struct UserFilter {
     pub status: Option<UserStatus>,
     pub role: Option<Role>,
     pub user_type: Option<UserType>,
+    /// The exact target role (as stored, after trimming).
+    pub target_role: Option<String>,
+    pub experience_level: Option<ExperienceLevel>,
     /// Matches email, username or display name (case-insensitive substring).
     pub q: Option<String>,
     #[serde(default)]

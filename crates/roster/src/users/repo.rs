@@ -124,6 +124,12 @@ pub(super) async fn list(
     if let Some(user_type) = filter.user_type {
         sql += &format!(" AND user_type = {}", bind(user_type.as_str().into()));
     }
+    if let Some(target_role) = filter.target_role.as_deref() {
+        sql += &format!(" AND target_role = {}", bind(target_role.into()));
+    }
+    if let Some(level) = filter.experience_level {
+        sql += &format!(" AND experience_level = {}", bind(level.as_str().into()));
+    }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         let p = bind(format!("%{escaped}%").into());

@@ -368,3 +368,50 @@ pub(super) fn sample_user(tenant: uuid::Uuid) -> User {
         version: 1,
     }
 }
+
+store_test!(users_are_listed_by_target_role_and_experience_level, |db| async move {
+    use model::ExperienceLevel;
+    let store = &db.store;
+    let scope = tenant(store, "acme").await;
+    let admin = scope.admin().unwrap();
+    for (i, (target_role, level)) in [
+        (Some("Support Analyst"), Some(ExperienceLevel::Junior)),
+        (Some("Support Analyst"), Some(ExperienceLevel::Senior)),
+        (Some("QA Engineer"), Some(ExperienceLevel::Junior)),
+        (None, None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let input = NewUser {
+            target_role: target_role.map(str::to_owned),
+            experience_level: level,
+            ..new_user(&format!("u{i}@example.com"), &format!("u{i}"))
+        };
+        create(store, admin, &passwords(), NOW, input).await.unwrap();
+    }
+    let names = |filter: UserFilter| async move {
+        let page = list(store, admin, &filter).await.unwrap();
+        page.items.into_iter().map(|u| u.username.unwrap()).collect::<Vec<_>>()
+    };
+    let by_role = UserFilter { target_role: Some("  Support Analyst ".into()), ..UserFilter::default() };
+    assert_eq!(names(by_role).await, ["u0", "u1"]);
+    let by_level = UserFilter { experience_level: Some(ExperienceLevel::Junior), ..UserFilter::default() };
+    assert_eq!(names(by_level).await, ["u0", "u2"]);
+    let both = UserFilter {
+        target_role: Some("Support Analyst".into()),
+        experience_level: Some(ExperienceLevel::Junior),
+        ..UserFilter::default()
+    };
+    assert_eq!(names(both).await, ["u0"]);
+    let too_long = UserFilter { target_role: Some("x".repeat(101)), ..UserFilter::default() };
+    assert_eq!(list(store, admin, &too_long).await.unwrap_err().errors[0].field, "target_role");
+    if store.backend() == crate::store::Backend::Sqlite {
+        for (column, index) in [("target_role", "users_target_role"), ("experience_level", "users_experience_level")] {
+            let sql = format!("EXPLAIN QUERY PLAN SELECT id FROM users WHERE tenant_id = x'00' AND {column} = 'x' AND id > x'00' ORDER BY id LIMIT 51");
+            let plan: Vec<(i64, i64, i64, String)> = store.query(sql, vec![]).await.unwrap();
+            let plan: Vec<String> = plan.into_iter().map(|r| r.3).collect();
+            assert!(plan.iter().any(|step| step.contains(index)), "{column}: {plan:?}");
+        }
+    }
+});
