@@ -389,3 +389,28 @@ e2e_test!(users_are_filtered_by_target_role_and_experience_level_over_http, |ser
         (StatusCode::UNPROCESSABLE_ENTITY, &json!("experience_level"))
     );
 });
+
+e2e_test!(suspending_a_tenant_stops_its_sessions_and_api_keys_at_once, |server| async move {
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    let body = json!({"email": "ana@example.com", "password": "correct horse battery"});
+    assert_eq!(server.post("/v1/tenants/acme/users", &key, body.clone()).await.status, StatusCode::CREATED);
+    let login = server.send(Method::POST, "/v1/tenants/acme/auth/login", None, Some(&body), &[]).await;
+    let session = login.body["token"].as_str().unwrap().to_owned();
+    let other = server.tenant_with_key("other", Role::Admin).await;
+    assert_eq!(server.get("/v1/me", &session).await.status, StatusCode::OK);
+
+    let suspended = server.patch("/v1/tenants/acme", &server.root_key, json!({"status": "suspended"}), None).await;
+    assert_eq!(suspended.status, StatusCode::OK);
+    // the very next requests, with no wait: not after a cache expires
+    assert_eq!(server.get("/v1/me", &session).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.get("/v1/tenants/acme/users", &key).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.get("/v1/tenants/acme/users", &session).await.status, StatusCode::UNAUTHORIZED);
+    // other tenants carry on, and a sysadmin may still enter to set things right
+    assert_eq!(server.get("/v1/tenants/other/users", &other).await.status, StatusCode::OK);
+    assert_eq!(server.get("/v1/tenants/acme/users", &server.root_key).await.status, StatusCode::OK);
+
+    let active = server.patch("/v1/tenants/acme", &server.root_key, json!({"status": "active"}), None).await;
+    assert_eq!(active.status, StatusCode::OK);
+    assert_eq!(server.get("/v1/me", &session).await.status, StatusCode::OK, "the session was suspended, not ended");
+    assert_eq!(server.get("/v1/tenants/acme/users", &key).await.status, StatusCode::OK);
+});

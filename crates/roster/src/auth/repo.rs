@@ -27,7 +27,8 @@ pub(super) async fn insert(tx: &mut Tx, key: &ApiKey, hash: Vec<u8>) -> Result<(
     .map(drop)
 }
 
-/// The live key with this hash, in a live tenant: (tenant id, key id, role).
+/// The live key with this hash, in an active tenant: (tenant id, key id, role). The tenant is read with the key on
+/// every request, so suspending a tenant stops its keys at once, on every server process.
 pub(super) async fn active_by_hash(
     store: &Store,
     hash: Vec<u8>,
@@ -37,7 +38,7 @@ pub(super) async fn active_by_hash(
         .query_opt(
             "SELECT k.tenant_id, k.id, k.role FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2) \
-             AND t.deleted_at IS NULL",
+             AND t.deleted_at IS NULL AND t.status = 'active'",
             vec![hash.into(), now.into()],
         )
         .await
@@ -101,7 +102,8 @@ pub(super) async fn insert_session(
     .map(drop)
 }
 
-/// The live session with this token hash.
+/// The live session with this token hash, in an active tenant (read with the session on every request, so suspending
+/// a tenant ends its sessions at once).
 pub(super) async fn active_session(
     store: &Store,
     hash: Vec<u8>,
@@ -109,8 +111,9 @@ pub(super) async fn active_session(
 ) -> Result<Option<SessionRow>, StoreError> {
     store
         .query_opt(
-            "SELECT tenant_id, id, user_id, expires_at FROM sessions \
-             WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+            "SELECT s.tenant_id, s.id, s.user_id, s.expires_at FROM sessions s JOIN tenants t ON t.id = s.tenant_id \
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+             AND t.status = 'active' AND t.deleted_at IS NULL",
             vec![hash.into(), now.into()],
         )
         .await
