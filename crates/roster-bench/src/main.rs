@@ -327,13 +327,13 @@ async fn main() -> anyhow::Result<()> {
     for t in 0..args.tenants {
         let tenant = roster::tenants::create(
             &db.store,
-            &Actor::cli(),
+            &roster::principal::Sysadmin::operator_unchecked(Actor::cli()),
             SystemClock.now(),
             roster::tenants::NewTenant { slug: format!("bench-{t}"), name: format!("Bench {t}"), external_id: None },
         )
         .await
         .map_err(|p| anyhow::anyhow!("{p}"))?;
-        scopes.push(TenantScope::operator(tenant.as_ref(), Actor::cli()));
+        scopes.push(TenantScope::operator_unchecked(tenant.as_ref(), Actor::cli()));
     }
     let started = Instant::now();
     let users = seed(&db.store, &scopes, args.users).await?;

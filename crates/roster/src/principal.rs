@@ -1,7 +1,8 @@
 //! Who is calling, and in which tenant they may act.
 //!
-//! A [`TenantScope`] can only be made from a [`Principal`] that may act in the tenant (or by the operator's CLI), and
-//! every repository function takes one, so a query that forgets the tenant cannot be written.
+//! A [`TenantScope`] can only be made from a [`Principal`] that may act in the tenant (or, through the escape hatch
+//! [`TenantScope::operator_unchecked`], by whoever holds the database). Repository functions take the scope or the
+//! [`TenantId`] it hands out — never a bare `Uuid` — so a query cannot be pointed at a tenant nobody was let into.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -72,6 +73,36 @@ impl ActorKind {
     }
 }
 
+/// A tenant the caller was let into: handed out by a [`TenantScope`], or by authentication for the tenant of the
+/// credential it found. Repository functions take this instead of a bare `Uuid`, so the tenant they filter by always
+/// comes from a decision about the caller. It binds as the tenant's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TenantId(Uuid);
+
+impl TenantId {
+    /// For the sign-in path only: the tenant of a session or API key found by its token, or of the tenant row a
+    /// sign-in named. Anything else gets its tenant from a scope.
+    pub(crate) fn authenticated(id: Uuid) -> TenantId {
+        TenantId(id)
+    }
+
+    pub fn uuid(self) -> Uuid {
+        self.0
+    }
+}
+
+impl PartialEq<Uuid> for TenantId {
+    fn eq(&self, other: &Uuid) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::fmt::Display for TenantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// An authenticated caller: a signed-in user or an API key, belonging to one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -82,7 +113,8 @@ pub struct Principal {
     pub api_key_id: Option<Uuid>,
     /// The session, when the caller signed in.
     pub session_id: Option<Uuid>,
-    pub tenant_id: Uuid,
+    /// The tenant of the credential.
+    pub tenant_id: TenantId,
     pub role: Role,
 }
 
@@ -143,13 +175,49 @@ pub struct TenantScope {
     actor: Actor,
 }
 
+/// Proof that the caller is a sysadmin: what managing tenants takes. Made by [`Principal::sysadmin`] for a request, or
+/// by [`Sysadmin::operator_unchecked`] for the operator at the command line and first-start bootstrap.
+#[derive(Debug, Clone)]
+pub struct Sysadmin {
+    actor: Actor,
+}
+
+impl Principal {
+    /// The sysadmin proof of this caller, if it is one.
+    pub fn sysadmin(&self, actor: Actor) -> Result<Sysadmin, Forbidden> {
+        if self.is_sysadmin() {
+            Ok(Sysadmin { actor })
+        } else {
+            Err(Forbidden { needs: Role::Sysadmin })
+        }
+    }
+}
+
+impl Sysadmin {
+    /// The escape hatch: the operator at the command line (who holds the database already) or roster itself.
+    pub fn operator_unchecked(actor: Actor) -> Sysadmin {
+        Sysadmin { actor }
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The sysadmin's scope in `tenant`: a sysadmin enters every tenant.
+    pub fn scope(&self, tenant: TenantRef) -> TenantScope {
+        TenantScope { tenant, role: Role::Sysadmin, user_id: self.actor.user_id, actor: self.actor.clone() }
+    }
+}
+
 /// A caller that may not enter the tenant gets the same answer as for a tenant that does not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotInTenant;
 
-/// The caller's role is too low for the operation.
+/// The caller's role is too low for the operation: it needs `needs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Forbidden;
+pub struct Forbidden {
+    pub needs: Role,
+}
 
 impl TenantScope {
     /// The scope of a principal in `tenant`, if it may enter.
@@ -160,8 +228,10 @@ impl TenantScope {
         Ok(Self { tenant, role: principal.role, user_id: principal.user_id, actor })
     }
 
-    /// The operator's scope: whoever runs the CLI against the database already holds every key to it.
-    pub fn operator(tenant: TenantRef, actor: Actor) -> Self {
+    /// The escape hatch: a sysadmin's scope in `tenant` with no caller behind it. For the operator at the command line
+    /// (whoever runs it against the database already holds every key to it), first-start bootstrap and tests; never
+    /// for a request.
+    pub fn operator_unchecked(tenant: TenantRef, actor: Actor) -> Self {
         Self { tenant, role: Role::Sysadmin, user_id: None, actor }
     }
 
@@ -170,8 +240,8 @@ impl TenantScope {
         Self { tenant, role: Role::User, user_id: None, actor }
     }
 
-    pub fn tenant_id(&self) -> Uuid {
-        self.tenant.id
+    pub fn tenant_id(&self) -> TenantId {
+        TenantId(self.tenant.id)
     }
 
     pub fn tenant(&self) -> &TenantRef {
@@ -196,7 +266,7 @@ impl TenantScope {
         if self.role >= Role::Admin {
             Ok(AdminScope(self))
         } else {
-            Err(Forbidden)
+            Err(Forbidden { needs: Role::Admin })
         }
     }
 }

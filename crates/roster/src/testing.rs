@@ -14,8 +14,10 @@ pub async fn operator_in_new_tenant(
 ) -> crate::principal::TenantScope {
     use crate::principal::{Actor, TenantScope};
     let new = crate::tenants::NewTenant { slug: slug.into(), name: slug.into(), external_id: None };
-    let tenant = crate::tenants::create(store, &Actor::cli(), now, new).await.expect("create the tenant");
-    TenantScope::operator(tenant.as_ref(), Actor::cli())
+    let tenant = crate::tenants::create(store, &crate::principal::Sysadmin::operator_unchecked(Actor::cli()), now, new)
+        .await
+        .expect("create the tenant");
+    TenantScope::operator_unchecked(tenant.as_ref(), Actor::cli())
 }
 
 /// Where the PostgreSQL server for tests is; without it PostgreSQL tests are skipped, saying so.

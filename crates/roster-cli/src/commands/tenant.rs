@@ -1,6 +1,6 @@
 //! `roster tenant create | list`.
 
-use roster::principal::Actor;
+use roster::principal::{Actor, Sysadmin};
 use roster::tenants::{NewTenant, Tenant};
 
 use crate::output::{self, Format};
@@ -25,10 +25,12 @@ pub enum Command {
 pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
     let config = context.config(None)?;
     let store = super::open(&config).await?;
+    // the operator holds the database: it acts as a sysadmin
+    let operator = Sysadmin::operator_unchecked(Actor::cli());
     match command {
         Command::Create { slug, name, external_id } => {
             let tenant =
-                roster::tenants::create(&store, &Actor::cli(), super::now(), NewTenant { slug, name, external_id })
+                roster::tenants::create(&store, &operator, super::now(), NewTenant { slug, name, external_id })
                     .await
                     .map_err(problem)?;
             print(context, &[tenant], true);
@@ -37,7 +39,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
             let mut all = Vec::new();
             let mut after = None;
             loop {
-                let page = roster::tenants::list(&store, after, 500).await?;
+                let page = roster::tenants::list(&store, &operator, after, 500).await?;
                 let more = page.len() > 500;
                 all.extend(page.into_iter().take(500));
                 if !more {

@@ -50,7 +50,7 @@ impl Server {
         let now = clock.now();
         roster::auth::bootstrap(&db.store, &config, now).await.expect("bootstrap");
         let tenant = roster::tenants::find(&db.store, "default").await.unwrap().unwrap();
-        let scope = TenantScope::operator(tenant.as_ref(), Actor::cli());
+        let scope = TenantScope::operator_unchecked(tenant.as_ref(), Actor::cli());
         let (_, root_key) =
             roster::auth::create_api_key(&db.store, &scope, now, "tests", Role::Sysadmin, None).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -144,7 +144,7 @@ impl Server {
         let reply = self.post("/v1/tenants", &self.root_key, serde_json::json!({"slug": slug, "name": slug})).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
         let tenant = roster::tenants::find(&self.db.store, slug).await.unwrap().unwrap();
-        let scope = TenantScope::operator(tenant.as_ref(), Actor::cli());
+        let scope = TenantScope::operator_unchecked(tenant.as_ref(), Actor::cli());
         roster::auth::create_api_key(&self.db.store, &scope, SystemClock.now(), "tests", role, None).await.unwrap().1
     }
 

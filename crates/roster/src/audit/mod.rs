@@ -6,6 +6,7 @@
 
 mod repo;
 
+use crate::principal::TenantId;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -101,8 +102,8 @@ pub fn diff(old: &serde_json::Value, new: &serde_json::Value) -> (serde_json::Va
 }
 
 /// Start a tenant's chain; called in the transaction that creates the tenant.
-pub async fn start_chain(tx: &mut Tx, tenant_id: Uuid) -> Result<(), StoreError> {
-    repo::insert_head(tx, tenant_id).await
+pub async fn start_chain(tx: &mut Tx, scope: &TenantScope) -> Result<(), StoreError> {
+    repo::insert_head(tx, scope.tenant_id()).await
 }
 
 /// Record a change in the scope's tenant, inside the caller's transaction.
@@ -113,10 +114,11 @@ pub async fn record(tx: &mut Tx, scope: &TenantScope, at: OffsetDateTime, change
     record_in(tx, scope.tenant_id(), scope.actor(), at, vec![change]).await
 }
 
-/// Record changes in `tenant_id` as `actor` (tenant creation, where no scope exists yet).
+/// Record changes in `tenant_id` as `actor`: for a signed-in caller acting on its own session (sign-out), where the
+/// credential's tenant is known without a scope.
 pub async fn record_in(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     actor: &Actor,
     at: OffsetDateTime,
     changes: Vec<Change>,
@@ -127,7 +129,7 @@ pub async fn record_in(
     let (first_seq, mut prev_hash) = repo::advance_head(tx, tenant_id, changes.len() as i64).await?;
     for (i, change) in changes.into_iter().enumerate() {
         let mut entry = AuditEntry {
-            tenant_id,
+            tenant_id: tenant_id.uuid(),
             seq: first_seq + i as i64,
             id: Uuid::now_v7(),
             occurred_at: at,
@@ -190,8 +192,9 @@ pub struct VerifyReport {
     pub reason: Option<String>,
 }
 
-/// Walk a tenant's chain from the start and report the first entry that does not fit.
-pub async fn verify(store: &Store, tenant_id: Uuid) -> Result<VerifyReport, StoreError> {
+/// Walk the scope's tenant's chain from the start and report the first entry that does not fit.
+pub async fn verify(store: &Store, scope: &TenantScope) -> Result<VerifyReport, StoreError> {
+    let tenant_id = scope.tenant_id();
     let mut report =
         VerifyReport { entries_checked: 0, ok: true, first_bad_seq: None, first_bad_id: None, reason: None };
     let mut expected_prev = vec![0u8; 32];
@@ -247,8 +250,8 @@ pub async fn entries_for(
 }
 
 /// Number of entries in a tenant's log.
-pub async fn count(store: &Store, tenant_id: Uuid) -> Result<i64, StoreError> {
-    repo::count(store, tenant_id).await
+pub async fn count(store: &Store, scope: &TenantScope) -> Result<i64, StoreError> {
+    repo::count(store, scope.tenant_id()).await
 }
 
 #[cfg(test)]

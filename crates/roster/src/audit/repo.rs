@@ -1,5 +1,6 @@
 //! SQL of the audit log.
 
+use crate::principal::TenantId;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -59,7 +60,7 @@ impl FromRow for AuditEntry {
     }
 }
 
-pub(super) async fn insert_head(tx: &mut Tx, tenant_id: Uuid) -> Result<(), StoreError> {
+pub(super) async fn insert_head(tx: &mut Tx, tenant_id: TenantId) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2)",
         vec![tenant_id.into(), Value::Bytes(vec![0; 32])],
@@ -69,7 +70,7 @@ pub(super) async fn insert_head(tx: &mut Tx, tenant_id: Uuid) -> Result<(), Stor
 }
 
 /// Reserve `n` sequence numbers; the first of them and the hash they follow.
-pub(super) async fn advance_head(tx: &mut Tx, tenant_id: Uuid, n: i64) -> Result<(i64, Vec<u8>), StoreError> {
+pub(super) async fn advance_head(tx: &mut Tx, tenant_id: TenantId, n: i64) -> Result<(i64, Vec<u8>), StoreError> {
     let (seq, hash): (i64, Vec<u8>) = tx
         .query_one(
             "UPDATE audit_heads SET seq = seq + $2 WHERE tenant_id = $1 RETURNING seq, hash",
@@ -79,7 +80,7 @@ pub(super) async fn advance_head(tx: &mut Tx, tenant_id: Uuid, n: i64) -> Result
     Ok((seq - n + 1, hash))
 }
 
-pub(super) async fn set_head_hash(tx: &mut Tx, tenant_id: Uuid, hash: &[u8]) -> Result<(), StoreError> {
+pub(super) async fn set_head_hash(tx: &mut Tx, tenant_id: TenantId, hash: &[u8]) -> Result<(), StoreError> {
     tx.execute("UPDATE audit_heads SET hash = $2 WHERE tenant_id = $1", vec![tenant_id.into(), hash.to_vec().into()])
         .await
         .map(drop)
@@ -116,7 +117,7 @@ pub(super) async fn insert_entry(tx: &mut Tx, e: &AuditEntry) -> Result<(), Stor
 
 pub(super) async fn entries_after(
     store: &Store,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     after_seq: i64,
     limit: i64,
 ) -> Result<Vec<AuditEntry>, StoreError> {
@@ -128,13 +129,13 @@ pub(super) async fn entries_after(
         .await
 }
 
-pub(super) async fn head(store: &Store, tenant_id: Uuid) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+pub(super) async fn head(store: &Store, tenant_id: TenantId) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
     store.query_opt("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1", vec![tenant_id.into()]).await
 }
 
 pub(super) async fn entries_for(
     store: &Store,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     resource_type: &str,
     resource_id: &str,
 ) -> Result<Vec<AuditEntry>, StoreError> {
@@ -149,7 +150,7 @@ pub(super) async fn entries_for(
         .await
 }
 
-pub(super) async fn count(store: &Store, tenant_id: Uuid) -> Result<i64, StoreError> {
+pub(super) async fn count(store: &Store, tenant_id: TenantId) -> Result<i64, StoreError> {
     let (n,): (i64,) =
         store.query_one("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1", vec![tenant_id.into()]).await?;
     Ok(n)

@@ -9,14 +9,14 @@ use crate::tenants::{self, NewTenant};
 async fn tenant(store: &Store, slug: &str) -> TenantScope {
     let t = tenants::create(
         store,
-        &Actor::cli(),
+        &crate::principal::Sysadmin::operator_unchecked(Actor::cli()),
         datetime!(2026-11-01 0:00 UTC),
         NewTenant { slug: slug.into(), name: slug.into(), external_id: None },
     )
     .await
     .unwrap();
     let actor = Actor { request_id: Some("req-1".into()), ip_address: Some("10.0.0.1".into()), ..Actor::cli() };
-    TenantScope::operator(t.as_ref(), actor)
+    TenantScope::operator_unchecked(t.as_ref(), actor)
 }
 
 async fn write(store: &Store, scope: &TenantScope, n: usize) {
@@ -46,7 +46,7 @@ store_test!(an_untouched_chain_verifies, |db| async move {
     let store = &db.store;
     let scope = tenant(store, "acme").await;
     write(store, &scope, 5).await;
-    let report = verify(store, scope.tenant_id()).await.unwrap();
+    let report = verify(store, &scope).await.unwrap();
     assert!(report.ok, "{report:?}");
     assert_eq!(report.entries_checked, 6, "tenant creation plus five changes");
     let entries = entries_for(store, &scope, "thing", "3").await.unwrap();
@@ -68,7 +68,7 @@ store_test!(the_database_refuses_to_change_or_remove_entries, |db| async move {
     let err = tx.execute("DELETE FROM audit_log", vec![]).await.unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
     drop(tx);
-    assert_eq!(count(store, scope.tenant_id()).await.unwrap(), 2);
+    assert_eq!(count(store, &scope).await.unwrap(), 2);
 });
 
 store_test!(an_altered_entry_is_found, |db| async move {
@@ -76,7 +76,7 @@ store_test!(an_altered_entry_is_found, |db| async move {
     let scope = tenant(store, "acme").await;
     write(store, &scope, 5).await;
     tamper(store, "UPDATE audit_log SET resource_id = 'other' WHERE seq = 4").await;
-    let report = verify(store, scope.tenant_id()).await.unwrap();
+    let report = verify(store, &scope).await.unwrap();
     assert!(!report.ok);
     assert_eq!(report.first_bad_seq, Some(4));
     assert!(report.reason.unwrap().contains("altered"));
@@ -87,7 +87,7 @@ store_test!(a_removed_entry_is_found, |db| async move {
     let scope = tenant(store, "acme").await;
     write(store, &scope, 5).await;
     tamper(store, "DELETE FROM audit_log WHERE seq = 3").await;
-    let report = verify(store, scope.tenant_id()).await.unwrap();
+    let report = verify(store, &scope).await.unwrap();
     assert!(!report.ok);
     assert_eq!(report.first_bad_seq, Some(4), "the entry after the gap is the first that does not fit");
 });
@@ -97,7 +97,7 @@ store_test!(a_removed_last_entry_is_found, |db| async move {
     let scope = tenant(store, "acme").await;
     write(store, &scope, 3).await;
     tamper(store, "DELETE FROM audit_log WHERE seq = 4").await;
-    let report = verify(store, scope.tenant_id()).await.unwrap();
+    let report = verify(store, &scope).await.unwrap();
     assert!(!report.ok, "{report:?}");
     assert_eq!(report.first_bad_seq, Some(4));
 });
@@ -113,7 +113,7 @@ store_test!(reordered_entries_are_found, |db| async move {
          UPDATE audit_log SET seq = 3 WHERE seq = 100;",
     )
     .await;
-    let report = verify(store, scope.tenant_id()).await.unwrap();
+    let report = verify(store, &scope).await.unwrap();
     assert!(!report.ok);
     assert_eq!(report.first_bad_seq, Some(2));
 });
@@ -130,8 +130,8 @@ store_test!(chains_are_per_tenant, |db| async move {
          AND tenant_id IN (SELECT id FROM tenants WHERE slug = 'tenant-b')",
     )
     .await;
-    assert!(verify(store, a.tenant_id()).await.unwrap().ok);
-    assert!(!verify(store, b.tenant_id()).await.unwrap().ok);
+    assert!(verify(store, &a).await.unwrap().ok);
+    assert!(!verify(store, &b).await.unwrap().ok);
 });
 
 #[test]

@@ -147,7 +147,7 @@ async fn second_factor(
 ) -> Result<(), Problem> {
     let Some(code) = request.totp_code.as_deref() else { return Err(totp_required()) };
     let threshold = config.lock_after_failures;
-    let Attempt::Allowed { number } = users::begin_login_attempt(store, user, now, threshold).await? else {
+    let Attempt::Allowed { number } = users::begin_login_attempt(store, scope, user, now, threshold).await? else {
         return Err(invalid_credentials());
     };
     let mut tx = store.begin().await?;

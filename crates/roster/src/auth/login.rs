@@ -13,7 +13,7 @@ use super::{model, repo};
 use crate::audit::{self, Action, Change};
 use crate::config::Config;
 use crate::http::{FieldError, Problem};
-use crate::principal::{Actor, ActorKind, Principal, Role, TenantRef, TenantScope};
+use crate::principal::{Actor, ActorKind, Principal, Role, TenantId, TenantRef, TenantScope};
 use crate::store::{Store, StoreError};
 use crate::users::{self, Attempt, Passwords, User};
 
@@ -96,7 +96,7 @@ pub async fn login(
         }
     };
     let scope = TenantScope::anonymous(tenant.clone(), Actor { kind: Some(ActorKind::User), ..actor.clone() });
-    let Some(user) = users::find_for_login(store, tenant.id, &name).await? else {
+    let Some(user) = users::find_for_login(store, scope.tenant_id(), &name).await? else {
         passwords.verify(None, request.password).await;
         // what was typed may be a password in the wrong field: the append-only log keeps only a keyed hash of it
         let typed = key.map(|k| k.keyed_hash("login", &name.to_lowercase()));
@@ -106,7 +106,7 @@ pub async fn login(
     };
     let scope = TenantScope::anonymous(tenant, Actor { user_id: Some(user.id), ..scope.actor().clone() });
     let threshold = config.lock_after_failures;
-    let number = match users::begin_login_attempt(store, &user, now, threshold).await? {
+    let number = match users::begin_login_attempt(store, &scope, &user, now, threshold).await? {
         Attempt::Allowed { number } => number,
         Attempt::Refused => {
             passwords.verify(None, request.password).await;
@@ -178,7 +178,12 @@ pub(super) struct Opened {
 
 impl Opened {
     /// The sign-in's answer, with the user as it stands after the commit.
-    pub(super) async fn answer(self, store: &Store, tenant_id: Uuid, user_id: Uuid) -> Result<LoginResponse, Problem> {
+    pub(super) async fn answer(
+        self,
+        store: &Store,
+        tenant_id: TenantId,
+        user_id: Uuid,
+    ) -> Result<LoginResponse, Problem> {
         let user = users::find_live(store, tenant_id, user_id).await?.ok_or_else(invalid_credentials)?;
         Ok(LoginResponse { token: self.token, expires_at: self.expires_at, user })
     }
@@ -196,7 +201,7 @@ pub(super) async fn open_session_in(
 ) -> Result<Opened, StoreError> {
     let token = model::generate_token(model::SESSION_PREFIX);
     let session = repo::SessionRow {
-        tenant_id: scope.tenant_id(),
+        tenant_id: scope.tenant_id().uuid(),
         id: Uuid::now_v7(),
         user_id: user.id,
         expires_at: now + Duration::hours(config.session_hours),
@@ -221,7 +226,9 @@ pub async fn authenticate_session(
     let Some(session) = repo::active_session(store, model::token_hash(token), now).await? else {
         return Ok(None);
     };
-    let Some(user) = users::find_live(store, session.tenant_id, session.user_id).await? else {
+    // the session's own tenant, found by its token
+    let tenant = TenantId::authenticated(session.tenant_id);
+    let Some(user) = users::find_live(store, tenant, session.user_id).await? else {
         return Ok(None);
     };
     // A locked account keeps the sessions it had (the lock stops password guessing); suspension ends them all.
@@ -233,7 +240,7 @@ pub async fn authenticate_session(
         user_id: Some(user.id),
         api_key_id: None,
         session_id: Some(session.id),
-        tenant_id: session.tenant_id,
+        tenant_id: tenant,
         role: Role::parse(&user.role).unwrap_or(Role::User),
     }))
 }

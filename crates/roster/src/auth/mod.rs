@@ -17,7 +17,7 @@ use crate::audit::{self, Action, Change};
 use crate::config::Config;
 use crate::http::Problem;
 use crate::migrate::Migration;
-use crate::principal::{ActorKind, Principal, Role, TenantScope};
+use crate::principal::{ActorKind, Principal, Role, Sysadmin, TenantId, TenantScope};
 use crate::store::{Store, StoreError};
 use crate::tenants::{self, NewTenant};
 use crate::users::{self, NewUser, Passwords};
@@ -43,7 +43,8 @@ pub async fn authenticate(store: &Store, token: &str, now: OffsetDateTime) -> Re
             user_id: None,
             api_key_id: Some(key_id),
             session_id: None,
-            tenant_id,
+            // the key's own tenant, found by its token
+            tenant_id: TenantId::authenticated(tenant_id),
             role: Role::parse(&role)?,
         })
     }))
@@ -68,7 +69,7 @@ pub async fn create_api_key(
     let token = model::generate_key();
     let key = ApiKey {
         id: Uuid::now_v7(),
-        tenant_id: scope.tenant_id(),
+        tenant_id: scope.tenant_id().uuid(),
         name: name.to_owned(),
         role: role.as_str().to_owned(),
         prefix: token.chars().take(API_KEY_PREFIX.len() + 6).collect(),
@@ -114,13 +115,14 @@ pub struct Bootstrap {
 
 /// On an empty database, create the `default` tenant and the sysadmin. Does nothing once any tenant exists.
 pub async fn bootstrap(store: &Store, config: &Config, now: OffsetDateTime) -> Result<Option<Bootstrap>, Problem> {
-    if !tenants::list(store, None, 1).await?.is_empty() {
+    let actor = crate::principal::Actor::system();
+    let sysadmin = Sysadmin::operator_unchecked(actor.clone());
+    if !tenants::list(store, &sysadmin, None, 1).await?.is_empty() {
         return Ok(None);
     }
-    let actor = crate::principal::Actor::system();
     let tenant = match tenants::create(
         store,
-        &actor,
+        &sysadmin,
         now,
         NewTenant { slug: "default".into(), name: "Default".into(), external_id: None },
     )
@@ -133,7 +135,7 @@ pub async fn bootstrap(store: &Store, config: &Config, now: OffsetDateTime) -> R
     };
     let generated = config.admin_password.is_none().then(|| model::generate_key()[API_KEY_PREFIX.len()..].to_owned());
     let password = config.admin_password.clone().or_else(|| generated.clone());
-    let scope = TenantScope::operator(tenant.as_ref(), actor);
+    let scope = TenantScope::operator_unchecked(tenant.as_ref(), actor);
     users::create(
         store,
         scope.admin().map_err(Problem::from)?,

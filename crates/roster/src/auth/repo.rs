@@ -1,5 +1,6 @@
 //! SQL of API keys.
 
+use crate::principal::TenantId;
 use crate::users::Authorized;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -44,13 +45,18 @@ pub(super) async fn active_by_hash(
         .await
 }
 
-pub(super) async fn list(store: &Store, tenant_id: Uuid) -> Result<Vec<ApiKey>, StoreError> {
+pub(super) async fn list(store: &Store, tenant_id: TenantId) -> Result<Vec<ApiKey>, StoreError> {
     store
         .query(format!("SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY id"), vec![tenant_id.into()])
         .await
 }
 
-pub(super) async fn revoke(tx: &mut Tx, tenant_id: Uuid, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError> {
+pub(super) async fn revoke(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
     let n = tx
         .execute(
             "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
@@ -121,7 +127,7 @@ pub(super) async fn active_session(
 
 pub(super) async fn revoke_session(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     id: Uuid,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
@@ -137,7 +143,7 @@ pub(super) async fn revoke_session(
 /// The session's last activity mark and the active seconds counted so far.
 pub(super) async fn session_activity(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     id: Uuid,
 ) -> Result<Option<(OffsetDateTime, i64)>, StoreError> {
     tx.query_opt(
@@ -150,7 +156,7 @@ pub(super) async fn session_activity(
 /// Move the activity mark from `seen` to `at`, if no one else moved it first.
 pub(super) async fn mark_session_activity(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     id: Uuid,
     seen: OffsetDateTime,
     at: OffsetDateTime,
@@ -208,7 +214,7 @@ impl crate::store::FromRow for SessionView {
 
 pub(super) async fn live_sessions(
     store: &Store,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     user_id: Uuid,
     now: OffsetDateTime,
 ) -> Result<Vec<SessionView>, StoreError> {

@@ -1,5 +1,6 @@
 //! SQL of bugs and test cycles. Every function takes the tenant it works in.
 
+use crate::principal::TenantId;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -54,7 +55,7 @@ const BUG_UPSERT: &str = "ON CONFLICT (tenant_id, id) DO UPDATE SET test_id = ex
      RETURNING id, version";
 
 /// A bug's values for [`BUG_INSERT`].
-fn bug_values(tenant_id: Uuid, row: &BugRow<'_>, now: OffsetDateTime) -> [Value; 12] {
+fn bug_values(tenant_id: TenantId, row: &BugRow<'_>, now: OffsetDateTime) -> [Value; 12] {
     let b = row.bug;
     [
         tenant_id.into(),
@@ -75,7 +76,7 @@ fn bug_values(tenant_id: Uuid, row: &BugRow<'_>, now: OffsetDateTime) -> [Value;
 /// Bugs as PostgreSQL arrays: one statement writes them all (`$1` the tenant, `$2` the sync time, `$3`… one array
 /// per column, in [`BUG_INSERT`]'s order). Against one statement per 500 rows of 12 parameters each, a 1M-bug ingest
 /// wrote its bugs in 42.0 s instead of 48.3 s.
-fn bug_arrays(tenant_id: Uuid, rows: &[BugRow<'_>], now: OffsetDateTime) -> (&'static str, Vec<Value>) {
+fn bug_arrays(tenant_id: TenantId, rows: &[BugRow<'_>], now: OffsetDateTime) -> (&'static str, Vec<Value>) {
     const SELECT: &str = "SELECT $1, b.id, b.test_id, b.title, b.severity, b.status, b.reported_at, b.known, \
          b.raw_data::jsonb, b.reporter, b.record_at, $2 \
          FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], \
@@ -107,7 +108,7 @@ fn bug_arrays(tenant_id: Uuid, rows: &[BugRow<'_>], now: OffsetDateTime) -> (&'s
 /// fails the commit), so the next rows are prepared while these are written.
 pub(super) async fn insert_bugs(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     rows: &[BugRow<'_>],
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
@@ -133,7 +134,7 @@ pub(super) async fn insert_bugs(
 /// Returns `(id, version)` of each row written: version 1 is a new bug.
 pub(super) async fn upsert_bugs(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     rows: &[BugRow<'_>],
     now: OffsetDateTime,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
@@ -158,7 +159,7 @@ pub(super) async fn upsert_bugs(
 /// Insert new test cycles and rewrite changed ones, as [`upsert_bugs`].
 pub(super) async fn upsert_tests(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     rows: &[TestRow<'_>],
     now: OffsetDateTime,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
@@ -247,9 +248,9 @@ impl Ranked {
 
 /// Serialise a tenant's ingests on PostgreSQL for the rest of the transaction, so the records each one reads before
 /// writing are still there when it writes (the rankings' counts depend on them). SQLite has one writer already.
-pub(super) async fn lock_ingest(tx: &mut Tx, tenant_id: Uuid) -> Result<(), StoreError> {
+pub(super) async fn lock_ingest(tx: &mut Tx, tenant_id: TenantId) -> Result<(), StoreError> {
     if tx.backend() == crate::store::Backend::Postgres {
-        let (high, _) = tenant_id.as_u64_pair();
+        let (high, _) = tenant_id.uuid().as_u64_pair();
         // a key of its own: the migrator's lock uses another constant
         let key = (high ^ 0x696e_6765_7374_0000) as i64;
         tx.execute("SELECT pg_advisory_xact_lock($1)", vec![key.into()]).await?;
@@ -270,7 +271,7 @@ pub(super) async fn refresh_statistics(tx: &mut Tx) -> Result<(), StoreError> {
 /// The stored person and record time of those of `ids` that exist: `(id, person, record_at)`.
 pub(super) async fn existing(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     ranked: Ranked,
     ids: &[i64],
 ) -> Result<Vec<(i64, Option<Uuid>, OffsetDateTime)>, StoreError> {
@@ -305,7 +306,7 @@ pub(super) async fn existing(
 /// cannot deadlock on them.
 pub(super) async fn add_contributions(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     ranked: Ranked,
     changes: &[(i64, Uuid, i64)],
 ) -> Result<(), StoreError> {
@@ -354,7 +355,7 @@ pub(super) async fn add_contributions(
 /// per 500 rows (1M bugs: the counts took 18.4 s instead of 20.8 s).
 async fn add_contributions_unnested(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     ranked: Ranked,
     changes: &[(i64, Uuid, i64)],
     totals: &[(Uuid, i64)],
@@ -394,7 +395,7 @@ async fn add_contributions_unnested(
 /// The people with the most records of all time, most first, at most `limit` of them.
 pub(super) async fn top_totals(
     store: &Store,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     ranked: Ranked,
     limit: i64,
 ) -> Result<Vec<(Uuid, i64)>, StoreError> {
@@ -410,7 +411,7 @@ pub(super) async fn top_totals(
 /// Records per person from `since_day` (days since the epoch, UTC) on.
 pub(super) async fn window_counts(
     store: &Store,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     ranked: Ranked,
     since_day: i64,
 ) -> Result<Vec<(Uuid, i64)>, StoreError> {
@@ -426,7 +427,7 @@ pub(super) async fn window_counts(
 /// The times of a person's records since `since`.
 pub(super) async fn record_times(
     store: &Store,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     role: Role,
     user_id: Uuid,
     since: OffsetDateTime,
@@ -551,7 +552,7 @@ fn newest_first_after(after: Option<(OffsetDateTime, i64)>, params: &mut Vec<Val
 /// A person's records of `role`, newest first, after the keyset `(record_at, id)`.
 pub(super) async fn bugs_of(
     store: &Store,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     user_id: Uuid,
     after: Option<(OffsetDateTime, i64)>,
     limit: i64,
@@ -574,7 +575,7 @@ pub(super) async fn bugs_of(
 /// Test cycles a person created or submitted, newest first, after the keyset `(record_at, id)`.
 pub(super) async fn tests_of(
     store: &Store,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     role: Role,
     user_id: Uuid,
     after: Option<(OffsetDateTime, i64)>,

@@ -99,7 +99,7 @@ store_test!(a_second_ingest_of_the_same_records_changes_nothing, |db| async move
         .collect();
     ingest_ok(store, &scope, Kind::Bugs, &bugs).await;
     ingest_ok(store, &scope, Kind::Tests, &tests).await;
-    let audit_before = crate::audit::count(store, scope.tenant_id()).await.unwrap();
+    let audit_before = crate::audit::count(store, &scope).await.unwrap();
     let users_before: Vec<(String, OffsetDateTime, i64)> =
         store.query("SELECT username, updated_at, version FROM users ORDER BY username", vec![]).await.unwrap();
     let bugs_before: Vec<(i64, OffsetDateTime, i64)> =
@@ -111,7 +111,7 @@ store_test!(a_second_ingest_of_the_same_records_changes_nothing, |db| async move
     let again = ingest_ok(store, &scope, Kind::Tests, &tests).await;
     assert_eq!((again.counts.inserted, again.counts.updated, again.counts.unchanged), (0, 0, 30));
 
-    assert_eq!(crate::audit::count(store, scope.tenant_id()).await.unwrap(), audit_before, "no audit entry");
+    assert_eq!(crate::audit::count(store, &scope).await.unwrap(), audit_before, "no audit entry");
     let users_after: Vec<(String, OffsetDateTime, i64)> =
         store.query("SELECT username, updated_at, version FROM users ORDER BY username", vec![]).await.unwrap();
     assert_eq!(users_after, users_before, "no user row touched");
@@ -774,10 +774,10 @@ store_test!(migration_10_keeps_every_record_both_ways, |db| async move {
 
     let migrations = crate::migrations();
     let migrator = crate::migrate::Migrator::new(store, &migrations);
-    assert_eq!(migrator.down_to(9).await.unwrap(), vec![10]);
+    assert_eq!(migrator.down_to(9).await.unwrap(), vec![11, 10]);
     assert_eq!(rows().await, before, "reverted, every record is kept");
     assert_eq!(user_foreign_keys(store).await, 3, "and the foreign keys are back");
-    assert_eq!(migrator.up(None).await.unwrap(), vec![10]);
+    assert_eq!(migrator.up(None).await.unwrap(), vec![10, 11]);
     assert_eq!(rows().await, before, "applied again, every record is kept");
     assert_eq!(user_foreign_keys(store).await, 0);
     let ana = user_named(store, &scope, "Ana").await;

@@ -183,7 +183,7 @@ impl From<NotInTenant> for Problem {
 }
 
 impl From<Forbidden> for Problem {
-    fn from(_: Forbidden) -> Self {
-        Problem::forbidden("this operation needs the admin role")
+    fn from(forbidden: Forbidden) -> Self {
+        Problem::forbidden(format!("this operation needs the {} role", forbidden.needs))
     }
 }

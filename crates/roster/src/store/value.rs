@@ -43,6 +43,12 @@ macro_rules! value_from {
 value_from!(bool => Bool, i64 => I64, i32 => I64, u32 => I64, f64 => F64, String => Text, &str => Text,
     Vec<u8> => Bytes, Uuid => Uuid, OffsetDateTime => Timestamp, serde_json::Value => Json);
 
+impl From<crate::principal::TenantId> for Value {
+    fn from(v: crate::principal::TenantId) -> Self {
+        Value::Uuid(v.uuid())
+    }
+}
+
 impl From<&String> for Value {
     fn from(v: &String) -> Self {
         Value::Text(v.clone())

@@ -11,7 +11,7 @@ pub use model::{NewTenant, Tenant, TenantPatch, TenantSlug, TenantStatus};
 use crate::audit::{self, Action, Change};
 use crate::http::{FieldError, Problem};
 use crate::migrate::Migration;
-use crate::principal::Actor;
+use crate::principal::Sysadmin;
 use crate::store::{Store, StoreError};
 
 pub const MIGRATIONS: &[Migration] = &[crate::migration!(1, "0001_tenants", "tenants")];
@@ -20,10 +20,10 @@ fn view(t: &Tenant) -> serde_json::Value {
     serde_json::to_value(t).unwrap_or_default()
 }
 
-/// Create a tenant, with its audit chain and a `create` entry, in one transaction.
+/// Create a tenant (sysadmin), with its audit chain and a `create` entry, in one transaction.
 pub async fn create(
     store: &Store,
-    actor: &Actor,
+    sysadmin: &Sysadmin,
     now: time::OffsetDateTime,
     input: NewTenant,
 ) -> Result<Tenant, Problem> {
@@ -59,14 +59,15 @@ pub async fn create(
         }
         other => other.into(),
     })?;
-    audit::start_chain(&mut tx, tenant.id).await?;
+    let scope = sysadmin.scope(tenant.as_ref());
+    audit::start_chain(&mut tx, &scope).await?;
     let change = Change::new(Action::Create, "tenant", tenant.id).values(None, Some(view(&tenant)));
-    audit::record_in(&mut tx, tenant.id, actor, now, vec![change]).await?;
+    audit::record(&mut tx, &scope, now, change).await?;
     tx.commit().await?;
     Ok(tenant)
 }
 
-/// The live tenant with this slug.
+/// The live tenant with this slug (tenant resolution, for every request; no caller is needed to know it exists).
 pub async fn find(store: &Store, slug: &str) -> Result<Option<Tenant>, StoreError> {
     repo::by_slug(store, slug).await
 }
@@ -76,15 +77,20 @@ pub async fn find_by_id(store: &Store, id: Uuid) -> Result<Option<Tenant>, Store
     repo::by_id(store, id).await
 }
 
-/// A page of tenants in creation order.
-pub async fn list(store: &Store, after: Option<Uuid>, limit: i64) -> Result<Vec<Tenant>, StoreError> {
+/// A page of tenants in creation order (sysadmin).
+pub async fn list(
+    store: &Store,
+    _sysadmin: &Sysadmin,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Tenant>, StoreError> {
     repo::list(store, after, limit).await
 }
 
-/// Change a tenant; `if_match` is the version the caller last saw.
+/// Change a tenant (sysadmin); `if_match` is the version the caller last saw.
 pub async fn update(
     store: &Store,
-    actor: &Actor,
+    sysadmin: &Sysadmin,
     now: time::OffsetDateTime,
     slug: &str,
     if_match: Option<i64>,
@@ -126,7 +132,7 @@ pub async fn update(
     let (old, new) = audit::diff(&view(&current), &view(&next));
     let action = if current.status != next.status { Action::StatusChange } else { Action::Update };
     let change = Change::new(action, "tenant", next.id).values(Some(old), Some(new));
-    audit::record_in(&mut tx, next.id, actor, now, vec![change]).await?;
+    audit::record(&mut tx, &sysadmin.scope(next.as_ref()), now, change).await?;
     tx.commit().await?;
     Ok(next)
 }

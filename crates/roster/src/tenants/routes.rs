@@ -15,12 +15,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_tenant, list_tenants)).routes(routes!(get_tenant, patch_tenant))
 }
 
-fn require_sysadmin(auth: &Authenticated) -> Result<(), Problem> {
-    if auth.principal.is_sysadmin() {
-        Ok(())
-    } else {
-        Err(Problem::forbidden("managing tenants needs the sysadmin role"))
-    }
+fn sysadmin(auth: &Authenticated) -> Result<crate::principal::Sysadmin, Problem> {
+    Ok(auth.principal.sysadmin(auth.actor.clone())?)
 }
 
 /// Create a tenant.
@@ -32,8 +28,7 @@ async fn create_tenant(
     auth: Authenticated,
     JsonBody(input): JsonBody<NewTenant>,
 ) -> ApiResult<Response> {
-    require_sysadmin(&auth)?;
-    let tenant = super::create(&state.store, &auth.actor, state.clock.now(), input).await?;
+    let tenant = super::create(&state.store, &sysadmin(&auth)?, state.clock.now(), input).await?;
     Ok(versioned(StatusCode::CREATED, tenant.version, &tenant))
 }
 
@@ -45,10 +40,10 @@ async fn list_tenants(
     auth: Authenticated,
     QueryParams(params): QueryParams<PageParams>,
 ) -> ApiResult<Json<Page<Tenant>>> {
-    require_sysadmin(&auth)?;
+    let sysadmin = sysadmin(&auth)?;
     let limit = pagination::limit(params.limit)?;
     let after = pagination::decode_cursor(params.cursor.as_deref())?;
-    let rows = super::list(&state.store, after, limit).await?;
+    let rows = super::list(&state.store, &sysadmin, after, limit).await?;
     Ok(Json(pagination::page(rows, limit, |t| t.id)))
 }
 
@@ -60,7 +55,7 @@ async fn get_tenant(
     auth: Authenticated,
     Path(slug): Path<String>,
 ) -> ApiResult<Response> {
-    require_sysadmin(&auth)?;
+    sysadmin(&auth)?;
     let tenant = super::find(&state.store, &slug).await?.ok_or_else(|| Problem::not_found("tenant"))?;
     Ok(versioned(StatusCode::OK, tenant.version, &tenant))
 }
@@ -77,7 +72,6 @@ async fn patch_tenant(
     IfMatch(if_match): IfMatch,
     JsonBody(patch): JsonBody<TenantPatch>,
 ) -> ApiResult<Response> {
-    require_sysadmin(&auth)?;
-    let tenant = super::update(&state.store, &auth.actor, state.clock.now(), &slug, if_match, patch).await?;
+    let tenant = super::update(&state.store, &sysadmin(&auth)?, state.clock.now(), &slug, if_match, patch).await?;
     Ok(versioned(StatusCode::OK, tenant.version, &tenant))
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{repo, User};
 use crate::http::Problem;
-use crate::principal::{Role, TenantScope};
+use crate::principal::{Role, TenantId, TenantScope};
 use crate::store::{Store, Tx};
 
 /// What a caller wants to do with a user.
@@ -47,7 +47,7 @@ fn admits(scope: &TenantScope, intent: Intent, id: Uuid) -> Result<(), Problem> 
 /// The whole decision for a user that was found: may the scope's caller act on it with `intent`?
 pub fn check(scope: &TenantScope, intent: Intent, user: &User) -> Result<(), Problem> {
     admits(scope, intent, user.id)?;
-    if user.tenant_id != scope.tenant_id() {
+    if scope.tenant_id() != user.tenant_id {
         return Err(Problem::not_found("user"));
     }
     if intent == Intent::Administer && user.role() > scope.role() {
@@ -78,8 +78,9 @@ impl<'s> Authorized<'s> {
         self.user.id
     }
 
-    pub fn tenant_id(&self) -> Uuid {
-        self.user.tenant_id
+    /// The scope's tenant, which the gate checked is the user's.
+    pub fn tenant_id(&self) -> TenantId {
+        self.scope.tenant_id()
     }
 
     /// The version the user was read at: version-checked writes change it only from this one.
@@ -143,7 +144,7 @@ mod tests {
             user_id,
             api_key_id: user_id.is_none().then(Uuid::now_v7),
             session_id: None,
-            tenant_id: tenant,
+            tenant_id: TenantId::authenticated(tenant),
             role,
         };
         let tenant = TenantRef { id: tenant, slug: "acme".into(), status: "active".into() };

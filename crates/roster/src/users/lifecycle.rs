@@ -1,6 +1,7 @@
 //! Registration, email verification, invitations and password resets: single-use tokens (random, stored as SHA-256,
 //! expiring) that roster hands to the calling application to deliver; roster sends no mail.
 
+use crate::principal::TenantId;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -35,7 +36,7 @@ impl Purpose {
 /// Issue a token for `user_id` in the caller's transaction; the token is returned once and stored hashed.
 pub async fn issue(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     user_id: Uuid,
     purpose: Purpose,
     now: OffsetDateTime,
@@ -54,7 +55,7 @@ fn invalid_token() -> Problem {
 /// Redeem a token for one of `purposes`: the live user it belongs to, and the purpose it had.
 async fn redeem(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     token: &str,
     now: OffsetDateTime,
     purposes: &[Purpose],

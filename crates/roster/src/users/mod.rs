@@ -9,6 +9,7 @@ pub mod routes;
 pub mod totp;
 pub mod two_factor;
 
+use crate::principal::TenantId;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -115,7 +116,7 @@ pub async fn create_with_invitation(
 
 /// Validate a new user and hash its password: the row to insert. `granter` is the role of whoever creates it.
 pub(crate) async fn build_user(
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     granter: Role,
     passwords: &Passwords,
     now: OffsetDateTime,
@@ -169,7 +170,7 @@ pub(crate) async fn build_user(
     };
     Ok(User {
         id: Uuid::now_v7(),
-        tenant_id,
+        tenant_id: tenant_id.uuid(),
         email_key: email.as_ref().map(Email::key),
         email: email.map(|e| e.as_str().to_owned()),
         username: username.map(|u| u.as_str().to_owned()),
@@ -451,7 +452,7 @@ pub enum Attempt {
 }
 
 /// Sign-in support for the auth module: the live user with this email or username.
-pub async fn find_for_login(store: &Store, tenant_id: Uuid, login: &str) -> Result<Option<User>, StoreError> {
+pub async fn find_for_login(store: &Store, tenant_id: TenantId, login: &str) -> Result<Option<User>, StoreError> {
     if login.contains('@') {
         if let Some(user) = repo::by_email(store, tenant_id, &model::email_key(login)).await? {
             return Ok(Some(user));
@@ -461,7 +462,7 @@ pub async fn find_for_login(store: &Store, tenant_id: Uuid, login: &str) -> Resu
 }
 
 /// The live user behind a session, in its tenant.
-pub async fn find_live(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<Option<User>, StoreError> {
+pub async fn find_live(store: &Store, tenant_id: TenantId, id: Uuid) -> Result<Option<User>, StoreError> {
     Ok(repo::get(store, tenant_id, id).await?.filter(|u| u.deleted_at.is_none()))
 }
 
@@ -469,12 +470,13 @@ pub async fn find_live(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<Optio
 /// the password may be checked: only attempts up to `threshold` on an active account may.
 pub async fn begin_login_attempt(
     store: &Store,
+    scope: &TenantScope,
     user: &User,
     now: OffsetDateTime,
     threshold: i64,
 ) -> Result<Attempt, StoreError> {
     let mut tx = store.begin().await?;
-    let reserved = repo::reserve_login_attempt(&mut tx, user.tenant_id, user.id, now).await?;
+    let reserved = repo::reserve_login_attempt(&mut tx, scope.tenant_id(), user.id, now).await?;
     tx.commit().await?;
     Ok(match reserved {
         Some((number, status, _)) if status == UserStatus::Active.as_str() && number <= threshold => {
@@ -497,7 +499,7 @@ pub async fn record_login_failure(
     let mut tx = store.begin().await?;
     let mut changes = Vec::new();
     if let (Some(user), Some(until)) = (user, lock_until) {
-        if repo::lock(&mut tx, user.tenant_id, user.id, until).await? {
+        if repo::lock(&mut tx, scope.tenant_id(), user.id, until).await? {
             let until = until.format(&time::format_description::well_known::Rfc3339).ok();
             changes.push(Change::new(Action::StatusChange, "user", user.id).values(
                 Some(serde_json::json!({"status": "active"})),
@@ -580,7 +582,7 @@ pub async fn change_status(
 /// Record an activity mark in the caller's transaction (the session's bookkeeping is the auth module's).
 pub async fn record_activity(
     tx: &mut crate::store::Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     user_id: Uuid,
     at: OffsetDateTime,
     minutes: i64,
@@ -591,7 +593,7 @@ pub async fn record_activity(
 /// The live user signed in through this identity provider account.
 pub async fn find_by_identity(
     store: &Store,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     provider: &str,
     provider_id: &str,
 ) -> Result<Option<User>, StoreError> {
@@ -599,7 +601,7 @@ pub async fn find_by_identity(
 }
 
 /// The live user with this email, for linking an external identity.
-pub async fn find_by_email_in(store: &Store, tenant_id: Uuid, email: &str) -> Result<Option<User>, StoreError> {
+pub async fn find_by_email_in(store: &Store, tenant_id: TenantId, email: &str) -> Result<Option<User>, StoreError> {
     repo::by_email(store, tenant_id, &model::email_key(email)).await
 }
 

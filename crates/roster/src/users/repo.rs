@@ -1,5 +1,6 @@
 //! SQL of users. Every function takes the tenant it works in.
 
+use crate::principal::TenantId;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -59,7 +60,7 @@ pub(super) async fn insert(tx: &mut Tx, u: &User) -> Result<(), StoreError> {
     .await
 }
 
-pub(super) async fn get(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<Option<User>, StoreError> {
+pub(super) async fn get(store: &Store, tenant_id: TenantId, id: Uuid) -> Result<Option<User>, StoreError> {
     store
         .query_opt(
             format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"),
@@ -71,7 +72,7 @@ pub(super) async fn get(store: &Store, tenant_id: Uuid, id: Uuid) -> Result<Opti
 /// A user read in a write transaction, to be changed in it: on PostgreSQL the row stays locked until the transaction
 /// ends, so a concurrent change waits and then reads the new version — as on SQLite, whose one writer already takes
 /// turns. Both backends then answer a lost race the same way (the version the caller saw is gone: 412).
-pub(super) async fn get_in(tx: &mut Tx, tenant_id: Uuid, id: Uuid) -> Result<Option<User>, StoreError> {
+pub(super) async fn get_in(tx: &mut Tx, tenant_id: TenantId, id: Uuid) -> Result<Option<User>, StoreError> {
     let lock = match tx.backend() {
         crate::store::Backend::Postgres => " FOR UPDATE",
         crate::store::Backend::Sqlite => "",
@@ -83,7 +84,7 @@ pub(super) async fn get_in(tx: &mut Tx, tenant_id: Uuid, id: Uuid) -> Result<Opt
     .await
 }
 
-pub(super) async fn by_email(store: &Store, tenant_id: Uuid, email_key: &str) -> Result<Option<User>, StoreError> {
+pub(super) async fn by_email(store: &Store, tenant_id: TenantId, email_key: &str) -> Result<Option<User>, StoreError> {
     store
         .query_opt(
             format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND email_key = $2 AND deleted_at IS NULL"),
@@ -92,7 +93,11 @@ pub(super) async fn by_email(store: &Store, tenant_id: Uuid, email_key: &str) ->
         .await
 }
 
-pub(super) async fn by_username(store: &Store, tenant_id: Uuid, username: &str) -> Result<Option<User>, StoreError> {
+pub(super) async fn by_username(
+    store: &Store,
+    tenant_id: TenantId,
+    username: &str,
+) -> Result<Option<User>, StoreError> {
     store
         .query_opt(
             format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND username = $2 AND deleted_at IS NULL"),
@@ -104,7 +109,7 @@ pub(super) async fn by_username(store: &Store, tenant_id: Uuid, username: &str) 
 /// One page (plus one row, to tell whether more follow) in id order.
 pub(super) async fn list(
     store: &Store,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     filter: &UserFilter,
     after: Option<Uuid>,
     limit: i64,
@@ -200,7 +205,7 @@ pub(super) async fn set_deleted(
 /// number. An expired lock is lifted first. Returns the attempt's number, the status and the lock end.
 pub(super) async fn reserve_login_attempt(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     id: Uuid,
     now: OffsetDateTime,
 ) -> Result<Option<(i64, String, Option<OffsetDateTime>)>, StoreError> {
@@ -218,7 +223,12 @@ pub(super) async fn reserve_login_attempt(
 }
 
 /// Lock an active account until `until`; false when it was not active (already locked by a parallel attempt).
-pub(super) async fn lock(tx: &mut Tx, tenant_id: Uuid, id: Uuid, until: OffsetDateTime) -> Result<bool, StoreError> {
+pub(super) async fn lock(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    id: Uuid,
+    until: OffsetDateTime,
+) -> Result<bool, StoreError> {
     let n = tx
         .execute(
             "UPDATE users SET status = 'locked', locked_until = $3 WHERE tenant_id = $1 AND id = $2 AND status = 'active'",
@@ -231,7 +241,7 @@ pub(super) async fn lock(tx: &mut Tx, tenant_id: Uuid, id: Uuid, until: OffsetDa
 /// Record a successful sign-in, and store a new password hash when one is given.
 pub(super) async fn record_login(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     id: Uuid,
     now: OffsetDateTime,
     new_hash: Option<String>,
@@ -271,7 +281,7 @@ pub(super) async fn set_status(tx: &mut Tx, target: &Authorized<'_>, u: &User) -
 /// An activity mark: the user was active at `at`, and `minutes` more of use were counted.
 pub(super) async fn record_activity(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     id: Uuid,
     at: OffsetDateTime,
     minutes: i64,
@@ -287,7 +297,7 @@ pub(super) async fn record_activity(
 
 pub(super) async fn insert_token(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     user_id: Uuid,
     purpose: &str,
     hash: Vec<u8>,
@@ -314,7 +324,7 @@ pub(super) async fn insert_token(
 /// Use a live token once: the user it belongs to and its purpose, or nothing if it is unknown, used or expired.
 pub(super) async fn redeem_token(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     hash: Vec<u8>,
     now: OffsetDateTime,
 ) -> Result<Option<(Uuid, String)>, StoreError> {
@@ -350,7 +360,7 @@ pub(super) async fn set_credentials(tx: &mut Tx, target: &Authorized<'_>, u: &Us
 
 pub(super) async fn by_identity(
     store: &Store,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     provider: &str,
     provider_id: &str,
 ) -> Result<Option<User>, StoreError> {
@@ -391,7 +401,7 @@ pub(super) async fn set_identity(tx: &mut Tx, target: &Authorized<'_>, u: &User)
 /// The stored TOTP secret (sealed), when it was enabled, and the newest step used.
 pub(super) async fn totp_state(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     id: Uuid,
 ) -> Result<Option<(Option<Vec<u8>>, Option<OffsetDateTime>, Option<i64>)>, StoreError> {
     tx.query_opt(
@@ -427,7 +437,7 @@ pub(super) async fn set_totp(
 }
 
 /// Spend a TOTP step: only a step newer than every step used before, so each code works once.
-pub(super) async fn use_totp_step(tx: &mut Tx, tenant_id: Uuid, id: Uuid, step: i64) -> Result<bool, StoreError> {
+pub(super) async fn use_totp_step(tx: &mut Tx, tenant_id: TenantId, id: Uuid, step: i64) -> Result<bool, StoreError> {
     let n = tx
         .execute(
             "UPDATE users SET totp_last_step = $3 WHERE tenant_id = $1 AND id = $2 \
@@ -462,7 +472,7 @@ pub(super) async fn replace_recovery_codes(
 
 pub(super) async fn use_recovery_code(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     user_id: Uuid,
     hash: Vec<u8>,
     now: OffsetDateTime,
@@ -482,7 +492,7 @@ pub(super) async fn use_recovery_code(
 /// would not change is not written and not returned. Returns `(username, id, version)`: version 1 is a new user.
 pub(super) async fn upsert_seen(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     user_type: &str,
     people: &[&super::SeenPerson],
     now: OffsetDateTime,
@@ -562,7 +572,7 @@ const SEEN_UPSERT: &str = "ON CONFLICT (tenant_id, username) WHERE deleted_at IS
 /// contributions' read of stored records done the same way, a 1M-bug ingest took 79.3 s instead of 81.9–85.3 s).
 async fn upsert_seen_unnested(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     user_type: &str,
     people: &[&super::SeenPerson],
     now: OffsetDateTime,
@@ -592,7 +602,7 @@ async fn upsert_seen_unnested(
 /// The ids of the live users with these usernames.
 pub(super) async fn ids_by_username(
     tx: &mut Tx,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     usernames: &[&str],
 ) -> Result<Vec<(String, Uuid)>, StoreError> {
     let mut out = Vec::with_capacity(usernames.len());
@@ -613,7 +623,7 @@ pub(super) async fn ids_by_username(
 /// Live users seen since `since`, newest first, after the keyset `(last_seen, id)`.
 pub(super) async fn seen_since(
     store: &Store,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     user_type: Option<&str>,
     since: OffsetDateTime,
     after: Option<(OffsetDateTime, Uuid)>,
@@ -638,7 +648,7 @@ pub(super) async fn seen_since(
 }
 
 /// The live users among `ids`, in no particular order.
-pub(super) async fn live_by_ids(store: &Store, tenant_id: Uuid, ids: &[Uuid]) -> Result<Vec<User>, StoreError> {
+pub(super) async fn live_by_ids(store: &Store, tenant_id: TenantId, ids: &[Uuid]) -> Result<Vec<User>, StoreError> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in crate::store::statement_chunks(ids) {
         let mut params: Vec<Value> = vec![tenant_id.into()];

@@ -63,7 +63,7 @@ store_test!(emails_are_unique_per_tenant_case_insensitively, |db| async move {
 store_test!(invalid_input_writes_nothing_and_names_every_field, |db| async move {
     let store = &db.store;
     let scope = tenant(store, "acme").await;
-    let audit_before = crate::audit::count(store, scope.tenant_id()).await.unwrap();
+    let audit_before = crate::audit::count(store, &scope).await.unwrap();
     let input = NewUser {
         email: Some("not-an-address".into()),
         username: Some("bad/name".into()),
@@ -81,7 +81,7 @@ store_test!(invalid_input_writes_nothing_and_names_every_field, |db| async move 
     let err = create(store, scope.admin().unwrap(), &passwords(), NOW, NewUser::default()).await.unwrap_err();
     assert_eq!(err.errors[0].field, "email");
     assert_eq!(user_count(store).await, 0);
-    assert_eq!(crate::audit::count(store, scope.tenant_id()).await.unwrap(), audit_before);
+    assert_eq!(crate::audit::count(store, &scope).await.unwrap(), audit_before);
 });
 
 store_test!(soft_delete_frees_the_email_and_restore_checks_it, |db| async move {

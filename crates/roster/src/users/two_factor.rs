@@ -1,5 +1,6 @@
 //! Enrolling, confirming, using and removing two-factor sign-in for a user.
 
+use crate::principal::TenantId;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -89,7 +90,7 @@ pub async fn confirm(
 pub async fn check(
     tx: &mut Tx,
     key: Option<&SecretKey>,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     user_id: Uuid,
     code: &str,
     now: OffsetDateTime,
