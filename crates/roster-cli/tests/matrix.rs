@@ -286,6 +286,9 @@ fn body_for(method: &str, path: &str, target: &Account, unique: &str) -> Option<
         ("POST", "logout" | "activity" | "enroll" | "revoke-sessions" | "force-password-reset") => return None,
         ("POST", "activate" | "suspend" | "unlock" | "restore") => return None,
         (_, "totp") if path.starts_with("/v1/tenants") => return None,
+        ("POST", "confirm") if path.contains("password-reset") => {
+            json!({"token": "rt_unknown", "password": "a new password 1"})
+        }
         (_, "totp") | ("POST", "confirm") => json!({"code": "000000"}),
         ("PATCH", "me") => json!({"display_name": "Renamed"}),
         ("POST", "password") => json!({"current_password": "not it", "new_password": "another password 1"}),
@@ -296,9 +299,6 @@ fn body_for(method: &str, path: &str, target: &Account, unique: &str) -> Option<
         ("POST", "register") => json!({"email": format!("{unique}@example.com"), "password": "a new password 1"}),
         ("POST", "verify-email") => json!({"token": "rt_unknown"}),
         ("POST", "request") => json!({"email": target.email}),
-        ("POST", "confirm") if path.contains("password-reset") => {
-            json!({"token": "rt_unknown", "password": "a new password 1"})
-        }
         ("POST", "users") => json!({"username": unique}),
         ("PATCH", "{id}") => json!({"display_name": "Renamed"}),
         ("POST", "bugs") => json!({"bugs": []}),

@@ -337,33 +337,17 @@ async fn my_sessions(
     Ok(Json(super::sessions::list(&state.store, &scope, user_id, state.clock.now()).await?))
 }
 
-/// `/…/sessions/{session}`.
-#[derive(Debug, serde::Deserialize)]
-struct SessionPath {
-    session: String,
-}
-
-fn uuid_of(field: &str, text: &str) -> Result<uuid::Uuid, Problem> {
-    uuid::Uuid::parse_str(text).map_err(|_| Problem::invalid(field, "must be a UUID"))
-}
-
 /// End one of the signed-in user's sessions (e.g. a lost device).
 #[utoipa::path(delete, path = "/v1/me/sessions/{session}", tag = "me", params(("session" = uuid::Uuid, Path)),
     responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
 async fn end_my_session(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(SessionPath { session }): Path<SessionPath>,
+    crate::http::PathId(session): crate::http::PathId,
 ) -> ApiResult<Response> {
     let (scope, user_id) = own_scope(&state, &auth).await?;
-    super::sessions::revoke(&state.store, &scope, user_id, uuid_of("session", &session)?, state.clock.now()).await?;
+    super::sessions::revoke(&state.store, &scope, user_id, session, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// `/v1/tenants/{tenant}/users/{id}/…`.
-#[derive(Debug, serde::Deserialize)]
-struct UserPath {
-    id: String,
 }
 
 /// A user's live sessions (the user itself, or an admin).
@@ -374,9 +358,9 @@ struct UserPath {
 async fn user_sessions(
     State(state): State<AppState>,
     crate::http::Scoped(scope): crate::http::Scoped,
-    Path(UserPath { id }): Path<UserPath>,
+    crate::http::PathId(id): crate::http::PathId,
 ) -> ApiResult<Json<Vec<super::sessions::SessionView>>> {
-    Ok(Json(super::sessions::list(&state.store, &scope, uuid_of("id", &id)?, state.clock.now()).await?))
+    Ok(Json(super::sessions::list(&state.store, &scope, id, state.clock.now()).await?))
 }
 
 /// End every session of a user (admin).
@@ -387,9 +371,9 @@ async fn user_sessions(
 async fn revoke_user_sessions(
     State(state): State<AppState>,
     crate::http::Scoped(scope): crate::http::Scoped,
-    Path(UserPath { id }): Path<UserPath>,
+    crate::http::PathId(id): crate::http::PathId,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let ended = super::sessions::revoke_all(&state.store, &scope, uuid_of("id", &id)?, state.clock.now()).await?;
+    let ended = super::sessions::revoke_all(&state.store, &scope, id, state.clock.now()).await?;
     Ok(Json(serde_json::json!({ "sessions_ended": ended })))
 }
 
@@ -402,12 +386,10 @@ async fn revoke_user_sessions(
 async fn force_password_reset(
     State(state): State<AppState>,
     crate::http::Scoped(scope): crate::http::Scoped,
-    Path(UserPath { id }): Path<UserPath>,
+    crate::http::PathId(id): crate::http::PathId,
 ) -> ApiResult<Json<serde_json::Value>> {
     let lifetime = time::Duration::minutes(state.config.reset_token_minutes);
-    let token =
-        super::sessions::force_password_reset(&state.store, &scope, uuid_of("id", &id)?, state.clock.now(), lifetime)
-            .await?;
+    let token = super::sessions::force_password_reset(&state.store, &scope, id, state.clock.now(), lifetime).await?;
     Ok(Json(serde_json::json!({ "reset_token": token })))
 }
 

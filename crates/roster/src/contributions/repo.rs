@@ -23,22 +23,6 @@ pub(super) struct TestRow<'a> {
     pub record_at: OffsetDateTime,
 }
 
-/// `($1, $2, …)` groups of `width` parameters for `rows` rows, numbered in order of appearance.
-fn placeholders(rows: usize, width: usize) -> String {
-    let mut out = String::with_capacity(rows * width * 6);
-    for row in 0..rows {
-        out.push_str(if row == 0 { "(" } else { ", (" });
-        for col in 0..width {
-            if col > 0 {
-                out.push_str(", ");
-            }
-            out.push_str(&format!("${}", row * width + col + 1));
-        }
-        out.push(')');
-    }
-    out
-}
-
 /// The columns a bug is written with: 12 of them, in [`bug_values`]'s order.
 const BUG_INSERT: &str = "INSERT INTO bugs (tenant_id, id, test_id, title, severity, status, reported_at, known, \
      raw_data, reported_by_user_id, record_at, synced_at)";
@@ -122,7 +106,7 @@ pub(super) async fn insert_bugs(
     }
     for chunk in crate::store::statement_chunks(rows) {
         let sql = crate::store::statement_text("insert_bugs", chunk.len(), || {
-            format!("{BUG_INSERT} VALUES {}", placeholders(chunk.len(), 12))
+            format!("{BUG_INSERT} VALUES {}", crate::store::placeholder_rows(chunk.len(), 12))
         });
         let params: Vec<Value> = chunk.iter().flat_map(|row| bug_values(tenant_id, row, now)).collect();
         tx.execute_deferred(sql, params).await?;
@@ -148,7 +132,7 @@ pub(super) async fn upsert_bugs(
     let mut out = Vec::new();
     for chunk in crate::store::statement_chunks(rows) {
         let sql = crate::store::statement_text("upsert_bugs", chunk.len(), || {
-            format!("{BUG_INSERT} VALUES {} {BUG_UPSERT}", placeholders(chunk.len(), 12))
+            format!("{BUG_INSERT} VALUES {} {BUG_UPSERT}", crate::store::placeholder_rows(chunk.len(), 12))
         });
         let params: Vec<Value> = chunk.iter().flat_map(|row| bug_values(tenant_id, row, now)).collect();
         out.extend(tx.query::<(i64, i64)>(sql, params).await?);
@@ -180,7 +164,7 @@ pub(super) async fn upsert_tests(
              OR tests.created_by_user_id IS DISTINCT FROM excluded.created_by_user_id \
              OR tests.submitted_by_user_id IS DISTINCT FROM excluded.submitted_by_user_id \
              RETURNING id, version",
-            placeholders(chunk.len(), 15)
+            crate::store::placeholder_rows(chunk.len(), 15)
         )
         });
         let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 15);
@@ -292,7 +276,7 @@ pub(super) async fn existing(
     for chunk in crate::store::statement_chunks(ids) {
         let name = if table == "bugs" { "existing_bugs" } else { "existing_tests" };
         let sql = crate::store::statement_text(name, chunk.len(), || {
-            let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+            let list = crate::store::placeholder_list(2, chunk.len());
             format!("SELECT id, {column}, record_at FROM {table} WHERE tenant_id = $1 AND id IN ({list})")
         });
         let mut params: Vec<Value> = vec![tenant_id.into()];
@@ -324,7 +308,7 @@ pub(super) async fn add_contributions(
                 "INSERT INTO contribution_days (tenant_id, kind, day, user_id, records) VALUES {} \
                  ON CONFLICT (tenant_id, kind, day, user_id) \
                  DO UPDATE SET records = contribution_days.records + excluded.records",
-                placeholders(chunk.len(), 5)
+                crate::store::placeholder_rows(chunk.len(), 5)
             )
         });
         let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 5);
@@ -339,7 +323,7 @@ pub(super) async fn add_contributions(
                 "INSERT INTO contribution_totals (tenant_id, kind, user_id, records) VALUES {} \
                  ON CONFLICT (tenant_id, kind, user_id) \
                  DO UPDATE SET records = contribution_totals.records + excluded.records",
-                placeholders(chunk.len(), 4)
+                crate::store::placeholder_rows(chunk.len(), 4)
             )
         });
         let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 4);

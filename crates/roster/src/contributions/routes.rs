@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,11 +13,10 @@ use http_body_util::{BodyDataStream, Limited};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::ingest::{self, IngestError, IngestOptions, IngestSummary};
 use super::{Activity, ActivityParams, Contributor, Kind, RecordsParams, StoredBug, StoredTest, TopFilter};
-use crate::http::{ApiResult, AppState, Page, Problem, QueryParams, Scoped};
+use crate::http::{ApiResult, AppState, Page, PathId, Problem, QueryParams, Scoped};
 use crate::users::{ActiveFilter, User};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -46,16 +45,6 @@ struct IngestParams {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Contributors {
     items: Vec<Contributor>,
-}
-
-/// `…/users/{id}/…`.
-#[derive(Debug, Deserialize)]
-struct UserPath {
-    id: String,
-}
-
-fn user_id(id: &str) -> Result<Uuid, Problem> {
-    Uuid::parse_str(id).map_err(|_| Problem::invalid("id", "must be a UUID"))
 }
 
 /// Ingest bug reports (admin): any export shape, streamed; `{records, bugs, users, rejected}`.
@@ -219,10 +208,10 @@ async fn active_users(
 async fn user_bugs(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
-    Path(path): Path<UserPath>,
+    PathId(id): PathId,
     QueryParams(params): QueryParams<RecordsParams>,
 ) -> ApiResult<Json<Page<StoredBug>>> {
-    Ok(Json(super::bugs_of(&state.store, scope.admin()?, user_id(&path.id)?, &params).await?))
+    Ok(Json(super::bugs_of(&state.store, scope.admin()?, id, &params).await?))
 }
 
 /// The test cycles a user created (`?role=created`, default) or submitted, newest first (admin).
@@ -232,10 +221,10 @@ async fn user_bugs(
 async fn user_tests(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
-    Path(path): Path<UserPath>,
+    PathId(id): PathId,
     QueryParams(params): QueryParams<RecordsParams>,
 ) -> ApiResult<Json<Page<StoredTest>>> {
-    Ok(Json(super::tests_of(&state.store, scope.admin()?, user_id(&path.id)?, &params).await?))
+    Ok(Json(super::tests_of(&state.store, scope.admin()?, id, &params).await?))
 }
 
 /// A user's bugs and test cycles per day or week of the last `days` (admin).
@@ -245,8 +234,8 @@ async fn user_tests(
 async fn user_activity(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
-    Path(path): Path<UserPath>,
+    PathId(id): PathId,
     QueryParams(params): QueryParams<ActivityParams>,
 ) -> ApiResult<Json<Activity>> {
-    Ok(Json(super::activity(&state.store, scope.admin()?, state.clock.now(), user_id(&path.id)?, &params).await?))
+    Ok(Json(super::activity(&state.store, scope.admin()?, state.clock.now(), id, &params).await?))
 }

@@ -284,3 +284,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
         })
     }
 }
+
+/// The one UUID in a route's path besides `{tenant}` (`{id}`, `{session}`, …); a segment that is not a UUID is a 422
+/// naming the parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathId(pub uuid::Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Problem::bad_request(e.body_text()))?;
+        let (name, text) = params
+            .iter()
+            .find(|(name, _)| *name != "tenant")
+            .ok_or_else(|| Problem::bad_request("this route names no resource by id"))?;
+        uuid::Uuid::parse_str(text).map(PathId).map_err(|_| Problem::invalid(name, "must be a UUID"))
+    }
+}

@@ -200,6 +200,73 @@ impl Store {
     }
 }
 
+/// Reads written once that run in or out of a transaction: repository functions take `impl Query` and are called
+/// with a `&Store` (any reader) or a `&mut Tx` (inside the caller's transaction).
+pub trait Query: Send {
+    fn backend(&self) -> Backend;
+
+    /// ` FOR UPDATE` inside a PostgreSQL transaction, where a row is read to be changed: it stays locked until the
+    /// transaction ends, so a concurrent change waits and then reads the new row. Empty elsewhere (SQLite's one writer
+    /// already takes turns; a read outside a transaction changes nothing).
+    fn row_lock(&self) -> &'static str;
+
+    /// All rows of a statement.
+    fn query<R: FromRow>(
+        &mut self,
+        sql: Sql,
+        params: Vec<Value>,
+    ) -> impl std::future::Future<Output = Result<Vec<R>, StoreError>> + Send;
+
+    /// At most one row.
+    fn query_opt<R: FromRow>(
+        &mut self,
+        sql: impl Into<Sql> + Send,
+        params: Vec<Value>,
+    ) -> impl std::future::Future<Output = Result<Option<R>, StoreError>> + Send {
+        let sql = sql.into();
+        async move { Ok(self.query(sql, params).await?.into_iter().next()) }
+    }
+}
+
+impl Query for &Store {
+    fn backend(&self) -> Backend {
+        Store::backend(self)
+    }
+
+    fn row_lock(&self) -> &'static str {
+        ""
+    }
+
+    fn query<R: FromRow>(
+        &mut self,
+        sql: Sql,
+        params: Vec<Value>,
+    ) -> impl std::future::Future<Output = Result<Vec<R>, StoreError>> + Send {
+        Store::query(self, sql, params)
+    }
+}
+
+impl Query for &mut Tx {
+    fn backend(&self) -> Backend {
+        Tx::backend(self)
+    }
+
+    fn row_lock(&self) -> &'static str {
+        match Tx::backend(self) {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+
+    fn query<R: FromRow>(
+        &mut self,
+        sql: Sql,
+        params: Vec<Value>,
+    ) -> impl std::future::Future<Output = Result<Vec<R>, StoreError>> + Send {
+        Tx::query(self, sql, params)
+    }
+}
+
 enum TxInner {
     Sqlite(sqlite::SqliteTx),
     Postgres(Box<postgres::PgTx>),
@@ -281,6 +348,37 @@ impl Tx {
 #[cfg(test)]
 mod tests;
 
+/// `$first, $first+1, …`: `n` placeholders numbered from `first`, for an `IN (…)` list.
+pub fn placeholder_list(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `($1, …, $width), ($width+1, …), …`: `rows` groups of `width` placeholders, numbered in order of appearance, for a
+/// multi-row `VALUES`.
+pub fn placeholder_rows(rows: usize, width: usize) -> String {
+    (0..rows).map(|row| format!("({})", placeholder_list(row * width + 1, width))).collect::<Vec<_>>().join(", ")
+}
+
+/// Parameters of a statement built at run time (filters): each bound value gets the next placeholder.
+#[derive(Debug, Default)]
+pub struct Params(Vec<Value>);
+
+impl Params {
+    pub fn new(first: Vec<Value>) -> Self {
+        Params(first)
+    }
+
+    /// Add a value; its placeholder (`$n`) for the SQL text.
+    pub fn bind(&mut self, value: impl Into<Value>) -> String {
+        self.0.push(value.into());
+        format!("${}", self.0.len())
+    }
+
+    pub fn into_values(self) -> Vec<Value> {
+        self.0
+    }
+}
+
 /// Rows per multi-row statement, largest first: 500 × 15 parameters stays far inside both backends' limits (SQLite
 /// 32,766, PostgreSQL 65,535).
 const STATEMENT_ROWS: [usize; 5] = [500, 100, 25, 5, 1];
@@ -312,6 +410,15 @@ pub fn statement_text(name: &'static str, rows: usize, build: impl FnOnce() -> S
 
 #[cfg(test)]
 mod chunk_tests {
+    #[test]
+    fn placeholders_number_in_order_of_appearance() {
+        assert_eq!(super::placeholder_list(2, 3), "$2, $3, $4");
+        assert_eq!(super::placeholder_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        let mut params = super::Params::new(vec![1i64.into()]);
+        assert_eq!((params.bind("a"), params.bind(2i64)), ("$2".to_owned(), "$3".to_owned()));
+        assert_eq!(params.into_values().len(), 3);
+    }
+
     #[test]
     fn rows_split_into_few_statement_sizes() {
         let rows: Vec<usize> = (0..1137).collect();

@@ -97,7 +97,7 @@ pub async fn update(
     patch: TenantPatch,
 ) -> Result<Tenant, Problem> {
     let mut tx = store.begin().await?;
-    let current = repo::by_slug_for_update(&mut tx, slug).await?.ok_or_else(|| Problem::not_found("tenant"))?;
+    let current = repo::by_slug(&mut tx, slug).await?.ok_or_else(|| Problem::not_found("tenant"))?;
     if if_match.is_some_and(|v| v != current.version) {
         return Err(Problem::precondition_failed(format!("the tenant is at version {}", current.version)));
     }

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{Tenant, COLUMNS};
-use crate::store::{Store, StoreError, Tx};
+use crate::store::{Query, Store, StoreError, Tx};
 
 pub(super) async fn insert(tx: &mut Tx, t: &Tenant) -> Result<(), StoreError> {
     tx.execute(
@@ -26,15 +26,14 @@ pub(super) async fn insert(tx: &mut Tx, t: &Tenant) -> Result<(), StoreError> {
     .map(drop)
 }
 
-pub(super) async fn by_slug(store: &Store, slug: &str) -> Result<Option<Tenant>, StoreError> {
-    store
-        .query_opt(format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1 AND deleted_at IS NULL"), vec![slug.into()])
-        .await
-}
-
-pub(super) async fn by_slug_for_update(tx: &mut Tx, slug: &str) -> Result<Option<Tenant>, StoreError> {
-    tx.query_opt(format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1 AND deleted_at IS NULL"), vec![slug.into()])
-        .await
+/// The live tenant with this slug; read in a transaction, it is read to be changed (locked until the end on PostgreSQL).
+pub(super) async fn by_slug(mut db: impl Query, slug: &str) -> Result<Option<Tenant>, StoreError> {
+    let lock = db.row_lock();
+    db.query_opt(
+        format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1 AND deleted_at IS NULL{lock}"),
+        vec![slug.into()],
+    )
+    .await
 }
 
 pub(super) async fn list(store: &Store, after: Option<Uuid>, limit: i64) -> Result<Vec<Tenant>, StoreError> {

@@ -108,7 +108,7 @@ pub async fn authorize<'s>(
     deleted: Deleted,
 ) -> Result<Authorized<'s>, Problem> {
     admits(scope, intent, id)?;
-    let user = repo::get_in(tx, scope.tenant_id(), id)
+    let user = repo::get(&mut *tx, scope.tenant_id(), id)
         .await?
         .filter(|u| deleted == Deleted::Included || u.deleted_at.is_none())
         .ok_or_else(|| Problem::not_found("user"))?;

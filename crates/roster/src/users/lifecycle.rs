@@ -68,7 +68,7 @@ async fn redeem(
     };
     let purpose = purposes.iter().copied().find(|p| p.as_str() == purpose).ok_or_else(invalid_token)?;
     let user =
-        repo::get_in(tx, tenant_id, user_id).await?.filter(|u| u.deleted_at.is_none()).ok_or_else(invalid_token)?;
+        repo::get(&mut *tx, tenant_id, user_id).await?.filter(|u| u.deleted_at.is_none()).ok_or_else(invalid_token)?;
     Ok((user, purpose))
 }
 

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::access::Authorized;
 use super::model::{User, UserFilter, COLUMNS};
-use crate::store::{Store, StoreError, Tx, Value};
+use crate::store::{Query, Store, StoreError, Tx, Value};
 
 /// Deferred: a unique violation surfaces at the next awaited statement or at commit.
 pub(super) async fn insert(tx: &mut Tx, u: &User) -> Result<(), StoreError> {
@@ -60,24 +60,12 @@ pub(super) async fn insert(tx: &mut Tx, u: &User) -> Result<(), StoreError> {
     .await
 }
 
-pub(super) async fn get(store: &Store, tenant_id: TenantId, id: Uuid) -> Result<Option<User>, StoreError> {
-    store
-        .query_opt(
-            format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"),
-            vec![tenant_id.into(), id.into()],
-        )
-        .await
-}
-
-/// A user read in a write transaction, to be changed in it: on PostgreSQL the row stays locked until the transaction
-/// ends, so a concurrent change waits and then reads the new version — as on SQLite, whose one writer already takes
-/// turns. Both backends then answer a lost race the same way (the version the caller saw is gone: 412).
-pub(super) async fn get_in(tx: &mut Tx, tenant_id: TenantId, id: Uuid) -> Result<Option<User>, StoreError> {
-    let lock = match tx.backend() {
-        crate::store::Backend::Postgres => " FOR UPDATE",
-        crate::store::Backend::Sqlite => "",
-    };
-    tx.query_opt(
+/// A user by id. Read in a transaction, it is read to be changed: on PostgreSQL the row stays locked until the
+/// transaction ends, so a concurrent change waits and then reads the new version — as on SQLite, whose one writer
+/// already takes turns. Both backends then answer a lost race the same way (the version the caller saw is gone: 412).
+pub(super) async fn get(mut db: impl Query, tenant_id: TenantId, id: Uuid) -> Result<Option<User>, StoreError> {
+    let lock = db.row_lock();
+    db.query_opt(
         format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2{lock}"),
         vec![tenant_id.into(), id.into()],
     )
@@ -115,11 +103,8 @@ pub(super) async fn list(
     limit: i64,
 ) -> Result<Vec<User>, StoreError> {
     let mut sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id > $2");
-    let mut params: Vec<Value> = vec![tenant_id.into(), after.unwrap_or(Uuid::nil()).into()];
-    let mut bind = |value: Value| {
-        params.push(value);
-        format!("${}", params.len())
-    };
+    let mut params = crate::store::Params::new(vec![tenant_id.into(), after.unwrap_or(Uuid::nil()).into()]);
+    let mut bind = |value: Value| params.bind(value);
     if let Some(status) = filter.status {
         sql += &format!(" AND status = {}", bind(status.as_str().into()));
     }
@@ -148,7 +133,7 @@ pub(super) async fn list(
     }
     let limit_param = bind((limit + 1).into());
     sql += &format!(" ORDER BY id LIMIT {limit_param}");
-    store.query(sql, params).await
+    store.query(sql, params.into_values()).await
 }
 
 /// Write the profile fields of `next` if the user is still at the version it was authorized at; false when someone
@@ -612,7 +597,7 @@ pub(super) async fn ids_by_username(
         let sql = crate::store::statement_text("ids_by_username", chunk.len(), || {
             format!(
                 "SELECT username, id FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND username IN ({})",
-                in_list(chunk.len())
+                crate::store::placeholder_list(2, chunk.len())
             )
         });
         out.extend(tx.query::<(String, Uuid)>(sql, params).await?);
@@ -656,15 +641,10 @@ pub(super) async fn live_by_ids(store: &Store, tenant_id: TenantId, ids: &[Uuid]
         let sql = crate::store::statement_text("live_by_ids", chunk.len(), || {
             format!(
                 "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN ({})",
-                in_list(chunk.len())
+                crate::store::placeholder_list(2, chunk.len())
             )
         });
         out.extend(store.query::<User>(sql, params).await?);
     }
     Ok(out)
-}
-
-/// `$2, $3, …` for an `IN` list of `n` values after the tenant.
-fn in_list(n: usize) -> String {
-    (0..n).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ")
 }

@@ -7,10 +7,9 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::{NewUser, Passwords, StatusAction, User, UserFilter, UserPatch};
-use crate::http::{versioned, ApiResult, AppState, IfMatch, JsonBody, Page, Problem, QueryParams, Scoped};
+use crate::http::{versioned, ApiResult, AppState, IfMatch, JsonBody, Page, PathId, Problem, QueryParams, Scoped};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -25,12 +24,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(user_by_username))
 }
 
-/// `/v1/tenants/{tenant}/users/{id}`.
-#[derive(Debug, Deserialize)]
-struct UserPath {
-    id: String,
-}
-
 /// `…/users/by-email/{email}`.
 #[derive(Debug, Deserialize)]
 struct EmailPath {
@@ -41,10 +34,6 @@ struct EmailPath {
 #[derive(Debug, Deserialize)]
 struct UsernamePath {
     username: String,
-}
-
-fn user_id(id: &str) -> Result<Uuid, Problem> {
-    Uuid::parse_str(id).map_err(|_| Problem::invalid("id", "must be a UUID"))
 }
 
 /// `?include_deleted=` of a single-user read.
@@ -97,10 +86,10 @@ async fn list_users(
 async fn get_user(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
-    Path(path): Path<UserPath>,
+    PathId(id): PathId,
     QueryParams(params): QueryParams<GetParams>,
 ) -> ApiResult<Response> {
-    let user = super::get(&state.store, &scope, user_id(&path.id)?, params.include_deleted).await?;
+    let user = super::get(&state.store, &scope, id, params.include_deleted).await?;
     Ok(versioned(StatusCode::OK, user.version, &user))
 }
 
@@ -113,12 +102,11 @@ async fn get_user(
 async fn patch_user(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
-    Path(path): Path<UserPath>,
+    PathId(id): PathId,
     IfMatch(if_match): IfMatch,
     JsonBody(patch): JsonBody<UserPatch>,
 ) -> ApiResult<Response> {
-    let user =
-        super::update(&state.store, scope.admin()?, state.clock.now(), user_id(&path.id)?, if_match, patch).await?;
+    let user = super::update(&state.store, scope.admin()?, state.clock.now(), id, if_match, patch).await?;
     Ok(versioned(StatusCode::OK, user.version, &user))
 }
 
@@ -129,10 +117,10 @@ async fn patch_user(
 async fn delete_user(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
-    Path(path): Path<UserPath>,
+    PathId(id): PathId,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<Response> {
-    let user = super::delete(&state.store, scope.admin()?, state.clock.now(), user_id(&path.id)?, if_match).await?;
+    let user = super::delete(&state.store, scope.admin()?, state.clock.now(), id, if_match).await?;
     Ok(versioned(StatusCode::OK, user.version, &user))
 }
 
@@ -144,10 +132,10 @@ async fn delete_user(
 async fn restore_user(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
-    Path(path): Path<UserPath>,
+    PathId(id): PathId,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<Response> {
-    let user = super::restore(&state.store, scope.admin()?, state.clock.now(), user_id(&path.id)?, if_match).await?;
+    let user = super::restore(&state.store, scope.admin()?, state.clock.now(), id, if_match).await?;
     Ok(versioned(StatusCode::OK, user.version, &user))
 }
 
@@ -180,12 +168,11 @@ async fn user_by_username(
 async fn status_action(
     state: AppState,
     scope: crate::principal::TenantScope,
-    id: &str,
+    id: uuid::Uuid,
     if_match: Option<i64>,
     action: StatusAction,
 ) -> ApiResult<Response> {
-    let user =
-        super::change_status(&state.store, scope.admin()?, state.clock.now(), user_id(id)?, if_match, action).await?;
+    let user = super::change_status(&state.store, scope.admin()?, state.clock.now(), id, if_match, action).await?;
     Ok(versioned(StatusCode::OK, user.version, &user))
 }
 
@@ -196,10 +183,10 @@ async fn status_action(
 async fn suspend_user(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
-    Path(path): Path<UserPath>,
+    PathId(id): PathId,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<Response> {
-    status_action(state, scope, &path.id, if_match, StatusAction::Suspend).await
+    status_action(state, scope, id, if_match, StatusAction::Suspend).await
 }
 
 /// Activate a user (admin): from suspended, invited, pending or locked; clears failed sign-ins.
@@ -209,10 +196,10 @@ async fn suspend_user(
 async fn activate_user(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
-    Path(path): Path<UserPath>,
+    PathId(id): PathId,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<Response> {
-    status_action(state, scope, &path.id, if_match, StatusAction::Activate).await
+    status_action(state, scope, id, if_match, StatusAction::Activate).await
 }
 
 /// Unlock a user locked by failed sign-ins (admin).
@@ -223,22 +210,17 @@ async fn activate_user(
 async fn unlock_user(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
-    Path(path): Path<UserPath>,
+    PathId(id): PathId,
     IfMatch(if_match): IfMatch,
 ) -> ApiResult<Response> {
-    status_action(state, scope, &path.id, if_match, StatusAction::Unlock).await
+    status_action(state, scope, id, if_match, StatusAction::Unlock).await
 }
 
 /// Turn off a user's two-factor sign-in (admin), e.g. after a lost phone without recovery codes.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}/users/{id}/totp", tag = "users",
     params(("tenant" = String, Path), ("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)), security(("bearer" = [])))]
-async fn disable_totp(
-    State(state): State<AppState>,
-    Scoped(scope): Scoped,
-    Path(path): Path<UserPath>,
-) -> ApiResult<Response> {
-    let id = user_id(&path.id)?;
+async fn disable_totp(State(state): State<AppState>, Scoped(scope): Scoped, PathId(id): PathId) -> ApiResult<Response> {
     super::two_factor::disable(&state.store, &scope, state.secret_key.as_ref(), state.clock.now(), id, None).await?;
     Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT))
 }
