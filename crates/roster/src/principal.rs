@@ -8,39 +8,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// Roles in increasing order of power.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    User,
-    Admin,
-    Sysadmin,
-}
+crate::text_enum!(
+    /// Roles in increasing order of power.
+    Role { User = "user", Admin = "admin", Sysadmin = "sysadmin" }
+);
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::User => "user",
-            Role::Admin => "admin",
-            Role::Sysadmin => "sysadmin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "user" => Some(Role::User),
-            "admin" => Some(Role::Admin),
-            "sysadmin" => Some(Role::Sysadmin),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+crate::text_enum!(
+    /// `active`, or `suspended` (its users cannot sign in, its keys and sessions stop working).
+    TenantStatus { Active = "active", Suspended = "suspended" }
+);
 
 /// How the actor of an audited change authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -134,8 +110,7 @@ impl Principal {
 pub struct TenantRef {
     pub id: Uuid,
     pub slug: String,
-    /// `active` or `suspended`.
-    pub status: String,
+    pub status: TenantStatus,
 }
 
 /// Who made a change and through what request: the audit fields of every write.

@@ -69,7 +69,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
                             vec![
                                 k.id.to_string(),
                                 k.name.clone(),
-                                k.role.clone(),
+                                k.role.to_string(),
                                 k.prefix.clone(),
                                 super::rfc3339(&Some(k.created_at)),
                                 super::rfc3339(&k.revoked_at),

@@ -44,7 +44,7 @@ const HEADERS: [&str; 6] = ["username", "type", "first_seen", "last_seen", "id",
 fn row(user: &User, count: Option<i64>) -> Vec<String> {
     let mut row = vec![
         output::cell(&user.username),
-        user.user_type.clone(),
+        user.user_type.to_string(),
         super::rfc3339(&user.first_seen),
         super::rfc3339(&user.last_seen),
         user.id.to_string(),

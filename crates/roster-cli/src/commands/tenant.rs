@@ -66,7 +66,7 @@ fn print(context: &Context, tenants: &[Tenant], single: bool) {
                     vec![
                         t.slug.clone(),
                         t.name.clone(),
-                        t.status.clone(),
+                        t.status.to_string(),
                         output::cell(&t.external_id),
                         t.id.to_string(),
                     ]

@@ -315,9 +315,9 @@ fn print(context: &Context, users: &[User], single: bool) {
                         output::cell(&u.email),
                         output::cell(&u.username),
                         u.display_name.clone(),
-                        u.role.clone(),
-                        u.user_type.clone(),
-                        u.status.clone(),
+                        u.role.to_string(),
+                        u.user_type.to_string(),
+                        u.status.to_string(),
                         super::rfc3339(&u.deleted_at),
                     ]
                 })

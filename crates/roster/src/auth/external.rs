@@ -55,7 +55,7 @@ pub async fn sign_in(
     if scope.role() < Role::Admin {
         return Err(Problem::forbidden("external sign-in needs an API key of role admin or sysadmin"));
     }
-    if scope.tenant().status != "active" {
+    if scope.tenant().status != crate::principal::TenantStatus::Active {
         return Err(invalid_credentials());
     }
     let identity = ExternalIdentity {

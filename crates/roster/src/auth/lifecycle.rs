@@ -70,7 +70,9 @@ pub struct ConfirmRequest {
 }
 
 fn public_scope(tenant: Option<TenantRef>, actor: Actor) -> Result<TenantScope, Problem> {
-    let tenant = tenant.filter(|t| t.status == "active").ok_or_else(|| Problem::not_found("tenant"))?;
+    let tenant = tenant
+        .filter(|t| t.status == crate::principal::TenantStatus::Active)
+        .ok_or_else(|| Problem::not_found("tenant"))?;
     Ok(TenantScope::anonymous(tenant, Actor { kind: Some(ActorKind::User), ..actor }))
 }
 

@@ -13,9 +13,9 @@ use super::{model, repo};
 use crate::audit::{self, Action, Change};
 use crate::config::Config;
 use crate::http::{FieldError, Problem};
-use crate::principal::{Actor, ActorKind, Principal, Role, TenantId, TenantRef, TenantScope};
+use crate::principal::{Actor, ActorKind, Principal, TenantId, TenantRef, TenantScope};
 use crate::store::{Store, StoreError};
-use crate::users::{self, Attempt, Passwords, User};
+use crate::users::{self, Attempt, Passwords, User, UserStatus};
 
 /// `POST …/auth/login`: an email or a username, and the password.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -89,7 +89,7 @@ pub async fn login(
     let name = login_name(&request)?;
     let passwords = Passwords::from_config(config);
     let tenant = match tenant {
-        Some(t) if t.status == "active" => t,
+        Some(t) if t.status == crate::principal::TenantStatus::Active => t,
         _ => {
             passwords.verify(None, request.password).await;
             return Err(invalid_credentials());
@@ -232,7 +232,7 @@ pub async fn authenticate_session(
         return Ok(None);
     };
     // A locked account keeps the sessions it had (the lock stops password guessing); suspension ends them all.
-    if !["active", "locked"].contains(&user.status.as_str()) {
+    if !matches!(user.status, UserStatus::Active | UserStatus::Locked) {
         return Ok(None);
     }
     Ok(Some(Principal {
@@ -241,7 +241,7 @@ pub async fn authenticate_session(
         api_key_id: None,
         session_id: Some(session.id),
         tenant_id: tenant,
-        role: Role::parse(&user.role).unwrap_or(Role::User),
+        role: user.role,
     }))
 }
 

@@ -36,17 +36,20 @@ pub async fn authenticate(store: &Store, token: &str, now: OffsetDateTime) -> Re
     if !token.starts_with(API_KEY_PREFIX) {
         return Ok(None);
     }
-    let found = repo::active_by_hash(store, model::token_hash(token), now).await?;
-    Ok(found.and_then(|(tenant_id, key_id, role)| {
-        Some(Principal {
-            kind: ActorKind::ApiKey,
-            user_id: None,
-            api_key_id: Some(key_id),
-            session_id: None,
-            // the key's own tenant, found by its token
-            tenant_id: TenantId::authenticated(tenant_id),
-            role: Role::parse(&role)?,
-        })
+    let Some((tenant_id, key_id, role)) = repo::active_by_hash(store, model::token_hash(token), now).await? else {
+        return Ok(None);
+    };
+    // a role this binary does not know is an error, never a default
+    let role = <Role as crate::store::TextEnum>::from_text(&role)
+        .ok_or_else(|| StoreError::Decode(format!("Role {role:?}: not a value this roster knows")))?;
+    Ok(Some(Principal {
+        kind: ActorKind::ApiKey,
+        user_id: None,
+        api_key_id: Some(key_id),
+        session_id: None,
+        // the key's own tenant, found by its token
+        tenant_id: TenantId::authenticated(tenant_id),
+        role,
     }))
 }
 
@@ -71,7 +74,7 @@ pub async fn create_api_key(
         id: Uuid::now_v7(),
         tenant_id: scope.tenant_id().uuid(),
         name: name.to_owned(),
-        role: role.as_str().to_owned(),
+        role,
         prefix: token.chars().take(API_KEY_PREFIX.len() + 6).collect(),
         created_at: now,
         expires_at,

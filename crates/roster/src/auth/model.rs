@@ -17,7 +17,7 @@ pub struct ApiKey {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub name: String,
-    pub role: String,
+    pub role: crate::principal::Role,
     /// The first characters of the key, to tell keys apart.
     pub prefix: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -36,7 +36,7 @@ impl FromRow for ApiKey {
             id: row.get(0)?,
             tenant_id: row.get(1)?,
             name: row.get(2)?,
-            role: row.get(3)?,
+            role: row.get_enum(3)?,
             prefix: row.get(4)?,
             created_at: row.get(5)?,
             expires_at: row.get(6)?,

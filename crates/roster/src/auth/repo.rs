@@ -16,7 +16,7 @@ pub(super) async fn insert(tx: &mut Tx, key: &ApiKey, hash: Vec<u8>) -> Result<(
             key.id.into(),
             key.tenant_id.into(),
             key.name.clone().into(),
-            key.role.clone().into(),
+            key.role.into(),
             hash.into(),
             key.prefix.clone().into(),
             key.created_at.into(),

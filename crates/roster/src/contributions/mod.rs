@@ -133,7 +133,7 @@ async fn rank(
         let ids: Vec<Uuid> = rest[..tied].iter().map(|(id, _)| *id).collect();
         rest = &rest[tied..];
         let mut found = users::live_by_ids(store, scope, &ids).await?;
-        found.retain(|u| user_type.is_none_or(|t| u.user_type == t.as_str()));
+        found.retain(|u| user_type.is_none_or(|t| u.user_type == t));
         found.sort_by(|a, b| (a.username.is_none(), &a.username, a.id).cmp(&(b.username.is_none(), &b.username, b.id)));
         top.extend(found.into_iter().take(limit - top.len()).map(|user| Contributor { user, count }));
     }

@@ -263,10 +263,10 @@ store_test!(the_first_type_wins_across_bugs_and_tests, |db| async move {
     )
     .await;
     assert_eq!((report.users.created, report.users.updated), (1, 1), "Carla created, Ana widened");
-    assert_eq!(user_named(store, &scope, "Ana").await.user_type, "tester", "a tester stays a tester");
-    assert_eq!(user_named(store, &scope, "Carla").await.user_type, "customer");
+    assert_eq!(user_named(store, &scope, "Ana").await.user_type, UserType::Tester, "a tester stays a tester");
+    assert_eq!(user_named(store, &scope, "Carla").await.user_type, UserType::Customer);
     ingest_ok(store, &scope, Kind::Bugs, &[bug(2, Some("Carla"), "2026-10-07T10:00:00Z")]).await;
-    assert_eq!(user_named(store, &scope, "Carla").await.user_type, "customer", "and a customer a customer");
+    assert_eq!(user_named(store, &scope, "Carla").await.user_type, UserType::Customer, "and a customer a customer");
     let test: (Option<String>, Option<String>, Option<uuid::Uuid>) = store
         .query_one("SELECT created_by, submitted_by, submitted_by_user_id FROM tests WHERE id = 1", vec![])
         .await

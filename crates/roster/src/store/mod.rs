@@ -11,7 +11,7 @@ mod value;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-pub use row::{FromRow, Row};
+pub use row::{FromRow, Row, TextEnum};
 pub use value::{from_micros, to_micros, Decode, Value};
 
 /// SQL text: usually a `&'static str`, sometimes built at run time (filters).

@@ -41,3 +41,88 @@ tuple_from_row!(A 0, B 1);
 tuple_from_row!(A 0, B 1, C 2);
 tuple_from_row!(A 0, B 1, C 2, D 3);
 tuple_from_row!(A 0, B 1, C 2, D 3, E 4);
+
+/// An enum kept as text in the database: encoded and decoded here only, and a stored value this binary does not know is
+/// an error, never a default. Declare one with [`crate::text_enum!`].
+pub trait TextEnum: Sized + Copy + Send + 'static {
+    /// What the value is, for the error that names an unknown stored value.
+    const WHAT: &'static str;
+    fn as_text(self) -> &'static str;
+    fn from_text(text: &str) -> Option<Self>;
+}
+
+impl Row<'_, '_> {
+    /// A text column holding a [`TextEnum`].
+    pub fn get_enum<T: TextEnum>(&self, idx: usize) -> Result<T, StoreError> {
+        let text: String = self.get(idx)?;
+        T::from_text(&text)
+            .ok_or_else(|| StoreError::Decode(format!("{} {text:?}: not a value this roster knows", T::WHAT)))
+    }
+
+    /// A nullable text column holding a [`TextEnum`].
+    pub fn get_enum_opt<T: TextEnum>(&self, idx: usize) -> Result<Option<T>, StoreError> {
+        let text: Option<String> = self.get(idx)?;
+        text.map(|text| {
+            T::from_text(&text)
+                .ok_or_else(|| StoreError::Decode(format!("{} {text:?}: not a value this roster knows", T::WHAT)))
+        })
+        .transpose()
+    }
+}
+
+impl<T: TextEnum> From<T> for super::Value {
+    fn from(value: T) -> Self {
+        super::Value::Text(value.as_text().to_owned())
+    }
+}
+
+impl<T: TextEnum> From<Option<T>> for super::Value {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(super::Value::Null, |v| super::Value::Text(v.as_text().to_owned()))
+    }
+}
+
+/// Declare an enum kept as text: its variants with their text, serialised as that text, with `as_str`, `parse` and
+/// [`TextEnum`].
+///
+/// ```ignore
+/// text_enum!(
+///     /// Where the account is in its lifecycle.
+///     UserStatus { Active = "active", Suspended = "suspended" }
+/// );
+/// ```
+#[macro_export]
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+        )]
+        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl $crate::store::TextEnum for $name {
+            const WHAT: &'static str = stringify!($name);
+            fn as_text(self) -> &'static str {
+                self.as_str()
+            }
+            fn from_text(text: &str) -> Option<Self> {
+                Self::parse(text)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}

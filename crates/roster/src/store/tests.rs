@@ -199,3 +199,25 @@ store_test!(a_nul_character_that_reaches_postgres_is_invalid_text_not_an_interna
         }
     }
 });
+
+struct StoredRole(Option<crate::principal::Role>);
+
+impl FromRow for StoredRole {
+    fn from_row(row: &Row<'_, '_>) -> Result<Self, StoreError> {
+        row.get_enum_opt(0).map(StoredRole)
+    }
+}
+
+store_test!(an_unknown_stored_enum_value_is_an_error_not_a_default, |db| async move {
+    let store = &db.store;
+    let known: StoredRole = store.query_one("SELECT 'admin'", vec![]).await.unwrap();
+    assert_eq!(known.0, Some(crate::principal::Role::Admin));
+    let absent: StoredRole = store.query_one("SELECT CAST(NULL AS TEXT)", vec![]).await.unwrap();
+    assert_eq!(absent.0, None);
+    let unknown = store.query_one::<StoredRole>("SELECT 'superuser'", vec![]).await.err().expect("an error");
+    assert!(unknown.to_string().contains("Role \"superuser\""), "{unknown}");
+    // it binds as its text
+    let echoed: (String,) =
+        store.query_one("SELECT CAST($1 AS TEXT)", vec![crate::principal::Role::Sysadmin.into()]).await.unwrap();
+    assert_eq!(echoed.0, "sysadmin");
+});

@@ -46,7 +46,7 @@ pub async fn create(
         slug: slug.as_str().to_owned(),
         name,
         external_id,
-        status: TenantStatus::Active.as_str().to_owned(),
+        status: TenantStatus::Active,
         created_at: now,
         updated_at: now,
         deleted_at: None,
@@ -116,7 +116,7 @@ pub async fn update(
         }
     }
     if let Some(status) = patch.status {
-        next.status = status.as_str().to_owned();
+        next.status = status;
     }
     if !errors.is_empty() {
         return Err(Problem::validation(errors));

@@ -27,22 +27,7 @@ impl TenantSlug {
     }
 }
 
-/// `active`, or `suspended` (its users cannot sign in).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum TenantStatus {
-    Active,
-    Suspended,
-}
-
-impl TenantStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TenantStatus::Active => "active",
-            TenantStatus::Suspended => "suspended",
-        }
-    }
-}
+pub use crate::principal::TenantStatus;
 
 /// A tenant: everything else belongs to one.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -51,7 +36,7 @@ pub struct Tenant {
     pub slug: String,
     pub name: String,
     pub external_id: Option<String>,
-    pub status: String,
+    pub status: TenantStatus,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -63,7 +48,7 @@ pub struct Tenant {
 
 impl Tenant {
     pub fn as_ref(&self) -> TenantRef {
-        TenantRef { id: self.id, slug: self.slug.clone(), status: self.status.clone() }
+        TenantRef { id: self.id, slug: self.slug.clone(), status: self.status }
     }
 }
 
@@ -76,7 +61,7 @@ impl FromRow for Tenant {
             slug: row.get(1)?,
             name: row.get(2)?,
             external_id: row.get(3)?,
-            status: row.get(4)?,
+            status: row.get_enum(4)?,
             created_at: row.get(5)?,
             updated_at: row.get(6)?,
             deleted_at: row.get(7)?,

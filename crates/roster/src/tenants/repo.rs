@@ -15,7 +15,7 @@ pub(super) async fn insert(tx: &mut Tx, t: &Tenant) -> Result<(), StoreError> {
             t.slug.clone().into(),
             t.name.clone().into(),
             t.external_id.clone().into(),
-            t.status.clone().into(),
+            t.status.into(),
             t.created_at.into(),
             t.updated_at.into(),
             t.deleted_at.into(),
@@ -56,7 +56,7 @@ pub(super) async fn update(tx: &mut Tx, t: &Tenant, expected: i64, now: OffsetDa
                 expected.into(),
                 t.name.clone().into(),
                 t.external_id.clone().into(),
-                t.status.clone().into(),
+                t.status.into(),
                 now.into(),
             ],
         )

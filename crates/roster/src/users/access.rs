@@ -50,7 +50,7 @@ pub fn check(scope: &TenantScope, intent: Intent, user: &User) -> Result<(), Pro
     if scope.tenant_id() != user.tenant_id {
         return Err(Problem::not_found("user"));
     }
-    if intent == Intent::Administer && user.role() > scope.role() {
+    if intent == Intent::Administer && user.role > scope.role() {
         return Err(Problem::forbidden(format!("a {} cannot act on a {}", scope.role(), user.role)));
     }
     Ok(())
@@ -147,13 +147,13 @@ mod tests {
             tenant_id: TenantId::authenticated(tenant),
             role,
         };
-        let tenant = TenantRef { id: tenant, slug: "acme".into(), status: "active".into() };
+        let tenant = TenantRef { id: tenant, slug: "acme".into(), status: crate::principal::TenantStatus::Active };
         TenantScope::for_principal(&principal, tenant, Actor::default()).unwrap()
     }
 
     fn user(role: Role, tenant: Uuid) -> User {
         let mut user = crate::users::tests::sample_user(tenant);
-        user.role = role.as_str().to_owned();
+        user.role = role;
         user
     }
 

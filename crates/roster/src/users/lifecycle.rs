@@ -107,8 +107,8 @@ pub async fn verify_email(tx: &mut Tx, scope: &TenantScope, now: OffsetDateTime,
     let target = access::token_holder(scope, current);
     let mut next = target.user().clone();
     next.email_verified_at = Some(now);
-    if target.user().status == UserStatus::PendingVerification.as_str() {
-        next.status = UserStatus::Active.as_str().to_owned();
+    if target.user().status == UserStatus::PendingVerification {
+        next.status = UserStatus::Active;
     }
     save(tx, &target, now, next).await
 }
@@ -132,8 +132,8 @@ pub async fn set_password_with_token<'s>(
         tracing::error!(error = %e, "password hashing failed");
         Problem::internal()
     })?);
-    if purpose == Purpose::Invitation || current.status == UserStatus::Locked.as_str() {
-        next.status = UserStatus::Active.as_str().to_owned();
+    if purpose == Purpose::Invitation || current.status == UserStatus::Locked {
+        next.status = UserStatus::Active;
     }
     if purpose == Purpose::Invitation && next.email_verified_at.is_none() {
         next.email_verified_at = Some(now);
@@ -152,7 +152,7 @@ pub async fn request_password_reset(
     email: &str,
 ) -> Result<Option<(Uuid, String)>, Problem> {
     let Some(user) = repo::by_email(store, scope.tenant_id(), &model::email_key(email)).await? else { return Ok(None) };
-    if user.status == UserStatus::Suspended.as_str() {
+    if user.status == UserStatus::Suspended {
         return Ok(None);
     }
     let token = issue(tx, scope.tenant_id(), user.id, Purpose::PasswordReset, now, lifetime).await?;

@@ -103,7 +103,7 @@ pub async fn create_with_invitation(
     // The insert is deferred, so its unique violation may surface at any of the next steps.
     repo::insert(&mut tx, &user).await.map_err(taken)?;
     let token = match invitation {
-        Some(lifetime) if user.status == UserStatus::Invited.as_str() => {
+        Some(lifetime) if user.status == UserStatus::Invited => {
             Some(lifecycle::invite(&mut tx, scope, now, lifetime, &user).await.map_err(taken)?)
         }
         _ => None,
@@ -177,9 +177,9 @@ pub(crate) async fn build_user(
         display_name: display_name.unwrap_or_default(),
         first_name,
         last_name,
-        user_type: input.user_type.unwrap_or(UserType::Member).as_str().to_owned(),
-        role: role.as_str().to_owned(),
-        status: status.as_str().to_owned(),
+        user_type: input.user_type.unwrap_or(UserType::Member),
+        role,
+        status,
         password_hash,
         identity_provider,
         identity_provider_id,
@@ -194,7 +194,7 @@ pub(crate) async fn build_user(
         last_active_at: None,
         total_usage_minutes: 0,
         target_role,
-        experience_level: input.experience_level.map(|l| l.as_str().to_owned()),
+        experience_level: input.experience_level,
         timezone: timezone.unwrap_or_else(|| "UTC".into()),
         preferences: preferences.unwrap_or_default(),
         metadata: metadata.unwrap_or_default(),
@@ -345,7 +345,7 @@ async fn change_profile(
         next.target_role = target_role.as_deref().and_then(|v| checks.take(model::target_role(v)));
     }
     if let Some(level) = patch.experience_level {
-        next.experience_level = level.map(|l| l.as_str().to_owned());
+        next.experience_level = level;
     }
     if let Some(tz) = &patch.timezone {
         if let Some(tz) = checks.take(model::timezone(tz)) {
@@ -363,11 +363,11 @@ async fn change_profile(
         }
     }
     if let Some(user_type) = patch.user_type {
-        next.user_type = user_type.as_str().to_owned();
+        next.user_type = user_type;
     }
     if let Some(role) = patch.role {
         can_grant(scope.role(), role)?;
-        next.role = role.as_str().to_owned();
+        next.role = role;
     }
     checks.finish()?;
     if next == current {
@@ -478,12 +478,10 @@ pub async fn begin_login_attempt(
     let mut tx = store.begin().await?;
     let reserved = repo::reserve_login_attempt(&mut tx, scope.tenant_id(), user.id, now).await?;
     tx.commit().await?;
-    Ok(match reserved {
-        Some((number, status, _)) if status == UserStatus::Active.as_str() && number <= threshold => {
-            Attempt::Allowed { number }
-        }
-        _ => Attempt::Refused,
-    })
+    let Some((number, status, _)) = reserved else { return Ok(Attempt::Refused) };
+    let status = <UserStatus as crate::store::TextEnum>::from_text(&status)
+        .ok_or_else(|| StoreError::Decode(format!("UserStatus {status:?}: not a value this roster knows")))?;
+    Ok(if status == UserStatus::Active && number <= threshold { Attempt::Allowed { number } } else { Attempt::Refused })
 }
 
 /// A failed attempt: audited with `facts` (what was tried, never a secret), and the attempt that reached the threshold
@@ -547,18 +545,18 @@ pub async fn change_status(
     let current = target.user().clone();
     let mut next = current.clone();
     match action {
-        StatusAction::Suspend => next.status = UserStatus::Suspended.as_str().to_owned(),
+        StatusAction::Suspend => next.status = UserStatus::Suspended,
         StatusAction::Activate => {
-            next.status = UserStatus::Active.as_str().to_owned();
+            next.status = UserStatus::Active;
             next.failed_login_attempts = 0;
             next.locked_until = None;
         }
         StatusAction::Unlock => {
-            if current.status != UserStatus::Locked.as_str() && current.failed_login_attempts == 0 {
+            if current.status != UserStatus::Locked && current.failed_login_attempts == 0 {
                 return Err(Problem::conflict("status", "the user is not locked"));
             }
-            if current.status == UserStatus::Locked.as_str() {
-                next.status = UserStatus::Active.as_str().to_owned();
+            if current.status == UserStatus::Locked {
+                next.status = UserStatus::Active;
             }
             next.failed_login_attempts = 0;
             next.locked_until = None;
@@ -610,7 +608,7 @@ pub fn may_sign_in(user: &User, now: OffsetDateTime) -> bool {
     if user.deleted_at.is_some() {
         return false;
     }
-    match UserStatus::parse(&user.status) {
+    match Some(user.status) {
         Some(UserStatus::Active) => true,
         Some(UserStatus::Locked) => user.locked_until.is_some_and(|until| until <= now),
         _ => false,

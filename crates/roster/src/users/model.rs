@@ -150,29 +150,11 @@ pub fn identity_provider_id(value: &str) -> Result<String, FieldError> {
     plain_text("identity_provider_id", value, 255, true)
 }
 
-macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
-string_enum!(
+crate::text_enum!(
     /// What a tenant knows the person as.
     UserType { Member = "member", Tester = "tester", Customer = "customer" }
 );
-string_enum!(
+crate::text_enum!(
     /// Where the account is in its lifecycle.
     UserStatus {
         PendingVerification = "pending_verification",
@@ -182,7 +164,7 @@ string_enum!(
         Locked = "locked",
     }
 );
-string_enum!(
+crate::text_enum!(
     /// Seniority, for training.
     ExperienceLevel {
         Entry = "entry",
@@ -206,9 +188,9 @@ pub struct User {
     pub display_name: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
-    pub user_type: String,
-    pub role: String,
-    pub status: String,
+    pub user_type: UserType,
+    pub role: Role,
+    pub status: UserStatus,
     #[serde(skip)]
     pub password_hash: Option<String>,
     pub identity_provider: Option<String>,
@@ -231,7 +213,7 @@ pub struct User {
     pub last_active_at: Option<OffsetDateTime>,
     pub total_usage_minutes: i64,
     pub target_role: Option<String>,
-    pub experience_level: Option<String>,
+    pub experience_level: Option<ExperienceLevel>,
     pub timezone: String,
     #[schema(value_type = Object)]
     pub preferences: serde_json::Value,
@@ -255,10 +237,6 @@ pub struct User {
 }
 
 impl User {
-    pub fn role(&self) -> Role {
-        Role::parse(&self.role).unwrap_or(Role::User)
-    }
-
     /// The public view of the user as JSON: what responses and audit entries show.
     pub fn view(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
@@ -282,9 +260,9 @@ impl FromRow for User {
             display_name: row.get(5)?,
             first_name: row.get(6)?,
             last_name: row.get(7)?,
-            user_type: row.get(8)?,
-            role: row.get(9)?,
-            status: row.get(10)?,
+            user_type: row.get_enum(8)?,
+            role: row.get_enum(9)?,
+            status: row.get_enum(10)?,
             password_hash: row.get(11)?,
             identity_provider: row.get(12)?,
             identity_provider_id: row.get(13)?,
@@ -299,7 +277,7 @@ impl FromRow for User {
             last_active_at: row.get(22)?,
             total_usage_minutes: row.get(23)?,
             target_role: row.get(24)?,
-            experience_level: row.get(25)?,
+            experience_level: row.get_enum_opt(25)?,
             timezone: row.get(26)?,
             preferences: row.get(27)?,
             metadata: row.get(28)?,

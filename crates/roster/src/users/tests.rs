@@ -287,7 +287,7 @@ store_test!(imported_hashes_and_identities_are_kept, |db| async move {
     };
     let ana = create(store, admin, &passwords(), NOW, input.clone()).await.unwrap();
     assert_eq!(ana.password_hash.as_deref(), Some(bcrypt));
-    assert_eq!(ana.status, "active");
+    assert_eq!(ana.status, UserStatus::Active);
     let err = create(
         store,
         admin,
@@ -304,7 +304,7 @@ store_test!(imported_hashes_and_identities_are_kept, |db| async move {
     .unwrap_err();
     assert_eq!((err.status, err.errors[0].field.as_str()), (409, "identity_provider_id"));
     let invited = create(store, admin, &passwords(), NOW, new_user("new@example.com", "new")).await.unwrap();
-    assert_eq!(invited.status, "invited", "no credential: the user is invited");
+    assert_eq!(invited.status, UserStatus::Invited, "no credential: the user is invited");
 });
 
 store_test!(an_admin_cannot_make_a_sysadmin, |db| async move {
@@ -336,9 +336,9 @@ pub(super) fn sample_user(tenant: uuid::Uuid) -> User {
         display_name: "Sample".into(),
         first_name: None,
         last_name: None,
-        user_type: "member".into(),
-        role: "user".into(),
-        status: "active".into(),
+        user_type: UserType::Member,
+        role: Role::User,
+        status: UserStatus::Active,
         password_hash: None,
         identity_provider: None,
         identity_provider_id: None,
