@@ -74,7 +74,29 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
-/// Map a library problem to a CLI failure: 4xx are the caller's mistakes.
+/// A module error as a CLI failure, by what kind of failure it is: the database failing is a run-time error (exit 1);
+/// everything else — invalid input, a name not found or taken, a stale version — is the caller's to fix (exit 2).
+pub fn failure(e: impl roster::http::Classify) -> Failure {
+    use roster::http::Class;
+    let message = match e.class() {
+        Class::Invalid(errors) => {
+            errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+        }
+        _ => e.to_string(),
+    };
+    match e.class() {
+        Class::Store(_) => Failure::Runtime(message),
+        Class::Invalid(_)
+        | Class::NotFound(_)
+        | Class::Taken(_)
+        | Class::Conflict(_)
+        | Class::Stale
+        | Class::VersionMismatch
+        | Class::Forbidden => Failure::Usage(message),
+    }
+}
+
+/// Map a library problem to a CLI failure: 4xx are the caller's mistakes (for modules that still answer `Problem`).
 pub fn problem(p: roster::http::Problem) -> Failure {
     let message = if p.errors.is_empty() {
         p.detail.clone()

@@ -4,7 +4,7 @@ use roster::principal::{Actor, Sysadmin};
 use roster::tenants::{NewTenant, Tenant};
 
 use crate::output::{self, Format};
-use crate::{problem, Context, Failure};
+use crate::{failure, Context, Failure};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -32,7 +32,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
             let tenant =
                 roster::tenants::create(&store, &operator, super::now(), NewTenant { slug, name, external_id })
                     .await
-                    .map_err(problem)?;
+                    .map_err(failure)?;
             print(context, &[tenant], true);
         }
         Command::List => {

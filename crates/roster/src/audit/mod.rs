@@ -6,14 +6,13 @@
 
 mod repo;
 
-use crate::principal::TenantId;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::migrate::Migration;
-use crate::principal::{Actor, TenantScope};
+use crate::principal::{Actor, TenantId, TenantScope};
 use crate::store::{to_micros, Store, StoreError, Tx};
 
 pub use repo::AuditEntry;

@@ -1,9 +1,9 @@
 //! SQL of the audit log.
 
-use crate::principal::TenantId;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::principal::TenantId;
 use crate::store::{FromRow, Row, Store, StoreError, Tx, Value};
 
 /// A stored audit entry.

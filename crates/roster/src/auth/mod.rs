@@ -133,8 +133,8 @@ pub async fn bootstrap(store: &Store, config: &Config, now: OffsetDateTime) -> R
     {
         Ok(tenant) => tenant,
         // Another process bootstrapped at the same moment.
-        Err(p) if p.status == 409 => return Ok(None),
-        Err(p) => return Err(p),
+        Err(tenants::TenantError::SlugTaken(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
     };
     let generated = config.admin_password.is_none().then(|| model::generate_key()[API_KEY_PREFIX.len()..].to_owned());
     let password = config.admin_password.clone().or_else(|| generated.clone());

@@ -1,12 +1,12 @@
 //! SQL of API keys.
 
-use crate::principal::TenantId;
-use crate::users::Authorized;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{ApiKey, COLUMNS};
+use crate::principal::TenantId;
 use crate::store::{Store, StoreError, Tx};
+use crate::users::Authorized;
 
 pub(super) async fn insert(tx: &mut Tx, key: &ApiKey, hash: Vec<u8>) -> Result<(), StoreError> {
     tx.execute(

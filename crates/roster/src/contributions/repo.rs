@@ -1,10 +1,10 @@
 //! SQL of bugs and test cycles. Every function takes the tenant it works in.
 
-use crate::principal::TenantId;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{Bug, TestCycle};
+use crate::principal::TenantId;
 use crate::store::{FromRow, Row, Store, StoreError, Tx, Value};
 
 /// A bug ready to write: the record, its reporter's user id and the time that places it.

@@ -156,13 +156,62 @@ impl IntoResponse for Problem {
     }
 }
 
+/// What kind of failure a module's error is. Modules return their own error enums, made of domain words; each says
+/// here which kind each variant is ([`Classify`]), and this module alone turns that into an answer.
+#[derive(Debug)]
+pub enum Class<'a> {
+    /// The caller's input: each offending field with its reason (422).
+    Invalid(&'a [FieldError]),
+    /// Nothing by that name, or nothing the caller may know of (404).
+    NotFound(&'static str),
+    /// A value that must be unique is taken (409), named by its field.
+    Taken(&'static str),
+    /// The resource is not in a state that allows the operation (409).
+    Conflict(&'static str),
+    /// Someone else changed the resource between the caller's read and its write (409).
+    Stale,
+    /// The version the caller named (`If-Match`) is not the current one (412).
+    VersionMismatch,
+    /// The caller may not do this (403).
+    Forbidden,
+    /// The database failed or is unreachable.
+    Store(&'a StoreError),
+}
+
+/// A module error that knows its [`Class`]; its `Display` is the detail the caller reads.
+pub trait Classify: std::fmt::Display {
+    fn class(&self) -> Class<'_>;
+}
+
+impl<E: Classify> From<E> for Problem {
+    fn from(error: E) -> Self {
+        let detail = error.to_string();
+        match error.class() {
+            Class::Invalid(errors) => Problem::validation(errors.to_vec()),
+            Class::NotFound(what) => Problem::not_found(what),
+            Class::Taken(field) => Problem::conflict(field, detail),
+            Class::Conflict(field) => Problem::conflict(field, detail),
+            Class::Stale => Problem::stale(detail),
+            Class::VersionMismatch => Problem::precondition_failed(detail),
+            Class::Forbidden => Problem::forbidden(detail),
+            Class::Store(e) => Problem::from_store(e),
+        }
+    }
+}
+
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Self {
+        Problem::from_store(&e)
+    }
+}
+
+impl Problem {
+    fn from_store(e: &StoreError) -> Self {
         if e.is_unavailable() {
             tracing::warn!(error = %e, "database unavailable");
             return Problem::unavailable("the database is unavailable; retry shortly");
         }
-        match &e {
+        match e {
             // A module that expects a particular violation maps it to its field first; this is the fallback.
             StoreError::Unique(what) => Problem::conflict("", format!("already exists ({what})")),
             StoreError::InvalidText(what) => {

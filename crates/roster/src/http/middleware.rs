@@ -135,16 +135,20 @@ impl BodyTimedOut {
     }
 }
 
-/// A request body with a deadline: for the whole body, or (streamed) for each pause between parts.
+/// A request body with a deadline: for the whole body, or (streamed) for each pause between parts. The timer is only
+/// armed when the body is not there yet: most bodies arrive with their headers and never need one.
 struct DeadlineBody {
     inner: axum::body::Body,
-    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
-    pause: Option<std::time::Duration>,
+    /// When the wait being timed began: the request's arrival, or (streamed) the last part.
+    since: tokio::time::Instant,
+    timeout: std::time::Duration,
+    streamed: bool,
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl DeadlineBody {
     fn new(inner: axum::body::Body, timeout: std::time::Duration, streamed: bool) -> Self {
-        Self { inner, deadline: Box::pin(tokio::time::sleep(timeout)), pause: streamed.then_some(timeout) }
+        Self { inner, since: tokio::time::Instant::now(), timeout, streamed, timer: None }
     }
 }
 
@@ -160,12 +164,17 @@ impl hyper::body::Body for DeadlineBody {
         use std::task::Poll;
         let this = &mut *self;
         if let Poll::Ready(frame) = std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
-            if let (Some(pause), Some(Ok(_))) = (this.pause, &frame) {
-                this.deadline.as_mut().reset(tokio::time::Instant::now() + pause);
+            if this.streamed && matches!(frame, Some(Ok(_))) {
+                this.since = tokio::time::Instant::now();
+                if let Some(timer) = this.timer.as_mut() {
+                    timer.as_mut().reset(this.since + this.timeout);
+                }
             }
             return Poll::Ready(frame);
         }
-        match this.deadline.as_mut().poll(cx) {
+        let deadline = this.since + this.timeout;
+        let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut)))),
             Poll::Pending => Poll::Pending,
         }

@@ -8,7 +8,7 @@ pub mod ratelimit;
 pub mod server;
 pub mod state;
 
-pub use error::{FieldError, Problem};
+pub use error::{Class, Classify, FieldError, Problem};
 pub use extract::{etag, parse_json, versioned, Authenticated, IfMatch, JsonBody, PathId, QueryParams, Scoped};
 pub use pagination::{Page, PageParams};
 pub use state::{AppState, Directory};

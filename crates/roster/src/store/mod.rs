@@ -104,12 +104,19 @@ impl StoreError {
         }
     }
 
-    /// For a unique violation, the name of the constraint or the columns it covers.
+    /// For a unique violation, the name of the constraint (PostgreSQL) or the columns it covers (SQLite:
+    /// `table.column, …`).
     pub fn unique_violation(&self) -> Option<&str> {
         match self {
             StoreError::Unique(what) => Some(what),
             _ => None,
         }
+    }
+
+    /// Whether this is a violation of the unique constraint `names` names: its PostgreSQL name and its SQLite
+    /// columns, matched exactly.
+    pub fn violates(&self, names: &[&str]) -> bool {
+        self.unique_violation().is_some_and(|what| names.contains(&what))
     }
 }
 

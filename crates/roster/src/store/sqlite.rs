@@ -61,8 +61,9 @@ fn map_error(e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(err, Some(message)) = &e {
         if err.code == rusqlite::ErrorCode::ConstraintViolation {
             return match err.extended_code {
+                // SQLite names the columns ("UNIQUE constraint failed: tenants.slug"), not the index: keep those
                 rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
-                    StoreError::Unique(message.clone())
+                    StoreError::Unique(message.trim_start_matches("UNIQUE constraint failed: ").to_owned())
                 }
                 rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::ForeignKey(message.clone()),
                 rusqlite::ffi::SQLITE_CONSTRAINT_CHECK => StoreError::Check(message.clone()),

@@ -1,15 +1,17 @@
 //! Tenants: they own everything. Created and changed by sysadmins.
 
+mod error;
 mod model;
 mod repo;
 pub mod routes;
 
 use uuid::Uuid;
 
+pub use error::TenantError;
 pub use model::{NewTenant, Tenant, TenantPatch, TenantSlug, TenantStatus};
 
 use crate::audit::{self, Action, Change};
-use crate::http::{FieldError, Problem};
+use crate::http::FieldError;
 use crate::migrate::Migration;
 use crate::principal::Sysadmin;
 use crate::store::{Store, StoreError};
@@ -26,7 +28,7 @@ pub async fn create(
     sysadmin: &Sysadmin,
     now: time::OffsetDateTime,
     input: NewTenant,
-) -> Result<Tenant, Problem> {
+) -> Result<Tenant, TenantError> {
     let mut errors = Vec::new();
     let slug = TenantSlug::parse(&input.slug).map_err(|e| errors.push(e)).ok();
     let name = model::validate_name(&input.name).map_err(|e| errors.push(e)).ok();
@@ -39,7 +41,7 @@ pub async fn create(
         .ok()
         .flatten();
     let (Some(slug), Some(name), true) = (slug, name, errors.is_empty()) else {
-        return Err(Problem::validation(errors));
+        return Err(TenantError::Invalid(errors));
     };
     let tenant = Tenant {
         id: Uuid::now_v7(),
@@ -54,9 +56,7 @@ pub async fn create(
     };
     let mut tx = store.begin().await?;
     repo::insert(&mut tx, &tenant).await.map_err(|e| match e {
-        StoreError::Unique(_) => {
-            Problem::conflict("slug", format!("a tenant with slug {} already exists", tenant.slug))
-        }
+        e if e.violates(&error::SLUG_UNIQUE) => TenantError::SlugTaken(tenant.slug.clone()),
         other => other.into(),
     })?;
     let scope = sysadmin.scope(tenant.as_ref());
@@ -95,11 +95,11 @@ pub async fn update(
     slug: &str,
     if_match: Option<i64>,
     patch: TenantPatch,
-) -> Result<Tenant, Problem> {
+) -> Result<Tenant, TenantError> {
     let mut tx = store.begin().await?;
-    let current = repo::by_slug(&mut tx, slug).await?.ok_or_else(|| Problem::not_found("tenant"))?;
-    if if_match.is_some_and(|v| v != current.version) {
-        return Err(Problem::precondition_failed(format!("the tenant is at version {}", current.version)));
+    let current = repo::by_slug(&mut tx, slug).await?.ok_or(TenantError::NotFound)?;
+    if let Some(expected) = if_match.filter(|v| *v != current.version) {
+        return Err(TenantError::VersionMismatch { current: current.version, expected });
     }
     let mut next = current.clone();
     let mut errors: Vec<FieldError> = Vec::new();
@@ -119,13 +119,13 @@ pub async fn update(
         next.status = status;
     }
     if !errors.is_empty() {
-        return Err(Problem::validation(errors));
+        return Err(TenantError::Invalid(errors));
     }
     if next == current {
         return Ok(current);
     }
     if !repo::update(&mut tx, &next, current.version, now).await? {
-        return Err(Problem::stale("the tenant was changed meanwhile; fetch it again"));
+        return Err(TenantError::Stale);
     }
     next.version += 1;
     next.updated_at = now;

@@ -1,15 +1,14 @@
 //! Registration, email verification, invitations and password resets: single-use tokens (random, stored as SHA-256,
 //! expiring) that roster hands to the calling application to deliver; roster sends no mail.
 
-use crate::principal::TenantId;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::access::{self, Authorized};
-use super::{model, repo, taken, NewUser, Passwords, User, UserStatus};
+use super::{conflict, model, repo, NewUser, Passwords, User, UserStatus};
 use crate::audit::{self, Action, Change};
 use crate::http::Problem;
-use crate::principal::{AdminScope, Role, TenantScope};
+use crate::principal::{AdminScope, Role, TenantId, TenantScope};
 use crate::store::{StoreError, Tx};
 
 /// Every user token starts with this.
@@ -94,10 +93,10 @@ pub async fn register(
     input.identity_provider = None;
     input.identity_provider_id = None;
     let user = super::build_user(scope.tenant_id(), Role::User, passwords, now, input).await?;
-    repo::insert(tx, &user).await.map_err(taken)?;
-    let token = issue(tx, scope.tenant_id(), user.id, Purpose::VerifyEmail, now, lifetime).await.map_err(taken)?;
+    repo::insert(tx, &user).await.map_err(conflict)?;
+    let token = issue(tx, scope.tenant_id(), user.id, Purpose::VerifyEmail, now, lifetime).await.map_err(conflict)?;
     let change = Change::new(Action::Create, "user", user.id).values(None, Some(user.view()));
-    audit::record(tx, scope, now, change).await.map_err(taken)?;
+    audit::record(tx, scope, now, change).await.map_err(conflict)?;
     Ok((user, token))
 }
 

@@ -9,7 +9,6 @@ pub mod routes;
 pub mod totp;
 pub mod two_factor;
 
-use crate::principal::TenantId;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -21,7 +20,7 @@ use crate::audit::{self, Action, Change};
 use crate::http::pagination::{self, Page};
 use crate::http::{FieldError, Problem};
 use crate::migrate::Migration;
-use crate::principal::{AdminScope, Role, TenantScope};
+use crate::principal::{AdminScope, Role, TenantId, TenantScope};
 use crate::store::{Store, StoreError};
 
 pub const MIGRATIONS: &[Migration] = &[
@@ -32,23 +31,27 @@ pub const MIGRATIONS: &[Migration] = &[
     crate::migration!(11, "0011_users_filters", "users_filters"),
 ];
 
+/// The unique indexes of users, as each backend names them (PostgreSQL: the index; SQLite: its columns), and the
+/// field each protects.
+const UNIQUE: [(&str, [&str; 2], &str); 3] = [
+    ("email", ["users_email_key", "users.tenant_id, users.email_key"], "this email is already in use in the tenant"),
+    (
+        "username",
+        ["users_username_key", "users.tenant_id, users.username"],
+        "this username is already in use in the tenant",
+    ),
+    (
+        "identity_provider_id",
+        ["users_identity_key", "users.identity_provider, users.identity_provider_id"],
+        "this identity provider account is already linked to a user",
+    ),
+];
+
 /// A unique violation on users, told as the field that is taken.
 pub fn conflict(e: StoreError) -> Problem {
-    taken(e)
-}
-
-fn taken(e: StoreError) -> Problem {
-    match e.unique_violation() {
-        Some(what) if what.contains("email") => {
-            Problem::conflict("email", "this email is already in use in the tenant")
-        }
-        Some(what) if what.contains("username") => {
-            Problem::conflict("username", "this username is already in use in the tenant")
-        }
-        Some(what) if what.contains("identity") => {
-            Problem::conflict("identity_provider_id", "this identity provider account is already linked to a user")
-        }
-        _ => e.into(),
+    match UNIQUE.iter().find(|(_, names, _)| e.violates(names)) {
+        Some((field, _, detail)) => Problem::conflict(field, *detail),
+        None => e.into(),
     }
 }
 
@@ -101,16 +104,16 @@ pub async fn create_with_invitation(
     let user = build_user(scope.tenant_id(), scope.role(), passwords, now, input).await?;
     let mut tx = store.begin().await?;
     // The insert is deferred, so its unique violation may surface at any of the next steps.
-    repo::insert(&mut tx, &user).await.map_err(taken)?;
+    repo::insert(&mut tx, &user).await.map_err(conflict)?;
     let token = match invitation {
         Some(lifetime) if user.status == UserStatus::Invited => {
-            Some(lifecycle::invite(&mut tx, scope, now, lifetime, &user).await.map_err(taken)?)
+            Some(lifecycle::invite(&mut tx, scope, now, lifetime, &user).await.map_err(conflict)?)
         }
         _ => None,
     };
     let change = Change::new(Action::Create, "user", user.id).values(None, Some(user.view()));
-    audit::record(&mut tx, &scope, now, change).await.map_err(taken)?;
-    tx.commit().await.map_err(taken)?;
+    audit::record(&mut tx, &scope, now, change).await.map_err(conflict)?;
+    tx.commit().await.map_err(conflict)?;
     Ok((user, token))
 }
 
@@ -374,7 +377,7 @@ async fn change_profile(
         return Ok(current);
     }
     next.updated_at = now;
-    if !repo::update_profile(&mut tx, &target, &next).await.map_err(taken)? {
+    if !repo::update_profile(&mut tx, &target, &next).await.map_err(conflict)? {
         return Err(Problem::stale("the user was changed meanwhile; fetch it again"));
     }
     next.version = current.version + 1;
@@ -425,7 +428,7 @@ async fn set_deleted(
     }
     target.at_version(if_match)?;
     let deleted_at = delete.then_some(now);
-    if !repo::set_deleted(&mut tx, &target, deleted_at, now).await.map_err(taken)? {
+    if !repo::set_deleted(&mut tx, &target, deleted_at, now).await.map_err(conflict)? {
         return Err(Problem::stale("the user was changed meanwhile; fetch it again"));
     }
     let mut next = current.clone();
@@ -625,9 +628,9 @@ pub async fn insert_external(
     input: NewUser,
 ) -> Result<User, Problem> {
     let user = build_user(scope.tenant_id(), Role::User, passwords, now, input).await?;
-    repo::insert(tx, &user).await.map_err(taken)?;
+    repo::insert(tx, &user).await.map_err(conflict)?;
     let change = Change::new(Action::Create, "user", user.id).values(None, Some(user.view()));
-    audit::record(tx, scope, now, change).await.map_err(taken)?;
+    audit::record(tx, scope, now, change).await.map_err(conflict)?;
     Ok(user)
 }
 
@@ -689,14 +692,14 @@ pub async fn link_identity(
         return Ok(current);
     }
     next.updated_at = now;
-    if !repo::set_identity(tx, &target, &next).await.map_err(taken)? {
+    if !repo::set_identity(tx, &target, &next).await.map_err(conflict)? {
         return Err(Problem::stale("the user was changed meanwhile; retry the sign-in"));
     }
     next.version = current.version + 1;
     let (old, new) = audit::diff(&current.view(), &next.view());
     audit::record(tx, scope, now, Change::new(Action::Update, "user", next.id).values(Some(old), Some(new)))
         .await
-        .map_err(taken)?;
+        .map_err(conflict)?;
     Ok(next)
 }
 

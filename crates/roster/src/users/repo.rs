@@ -1,11 +1,11 @@
 //! SQL of users. Every function takes the tenant it works in.
 
-use crate::principal::TenantId;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::access::Authorized;
 use super::model::{User, UserFilter, COLUMNS};
+use crate::principal::TenantId;
 use crate::store::{Query, Store, StoreError, Tx, Value};
 
 /// Deferred: a unique violation surfaces at the next awaited statement or at commit.

@@ -1,6 +1,5 @@
 //! Enrolling, confirming, using and removing two-factor sign-in for a user.
 
-use crate::principal::TenantId;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -8,7 +7,7 @@ use super::access::{authorize, Deleted, Intent};
 use super::{repo, totp};
 use crate::audit::{self, Action, Change};
 use crate::http::Problem;
-use crate::principal::TenantScope;
+use crate::principal::{TenantId, TenantScope};
 use crate::secrets::SecretKey;
 use crate::store::{Store, StoreError, Tx};
 
