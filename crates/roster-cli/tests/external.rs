@@ -5,7 +5,6 @@ mod common;
 
 use std::sync::Arc;
 
-use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
 use roster::clock::{Clock, ManualClock, SystemClock};
 use roster::config::Config;
@@ -162,16 +161,6 @@ e2e_test!(external_sign_in_links_by_email_only_a_verified_email, |server| async 
     );
 });
 
-/// RFC 6238: the code of a time step.
-fn code_at(secret: &[u8], step: u64) -> String {
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).unwrap();
-    mac.update(&step.to_be_bytes());
-    let digest = mac.finalize().into_bytes();
-    let offset = (digest[19] & 0x0f) as usize;
-    let value = u32::from_be_bytes([digest[offset] & 0x7f, digest[offset + 1], digest[offset + 2], digest[offset + 3]]);
-    format!("{:06}", value % 1_000_000)
-}
-
 async fn totp_and_locks(backend: roster::store::Backend) {
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-22 12:00:10 UTC)));
     let config =
@@ -187,7 +176,7 @@ async fn totp_and_locks(backend: roster::store::Backend) {
         base32::decode(base32::Alphabet::Rfc4648 { padding: false }, enrolment.body["secret"].as_str().unwrap())
             .unwrap();
     let step = clock.now().unix_timestamp() as u64 / 30;
-    let confirm = json!({"code": code_at(&secret, step)});
+    let confirm = json!({"code": common::code_at(&secret, step)});
     let confirmed = server.send(Method::POST, "/v1/me/totp/confirm", Some(&session), Some(&confirm), &[]).await;
     assert_eq!(confirmed.status, StatusCode::NO_CONTENT, "{:?}", confirmed.body);
     clock.advance(time::Duration::seconds(30));
@@ -203,7 +192,7 @@ async fn totp_and_locks(backend: roster::store::Backend) {
     assert_eq!(footprint(&server).await, before);
     // a wrong code is a failed sign-in
     let mut wrong = identity.clone();
-    wrong["totp_code"] = json!(if code_at(&secret, step) == "000000" { "111111" } else { "000000" });
+    wrong["totp_code"] = json!(if common::code_at(&secret, step) == "000000" { "111111" } else { "000000" });
     let refused = external(&server, &admin_key, wrong.clone()).await;
     assert_eq!(
         (refused.status, &refused.body["type"]),
@@ -211,7 +200,7 @@ async fn totp_and_locks(backend: roster::store::Backend) {
     );
     // the right one signs in
     let mut right = identity.clone();
-    right["totp_code"] = json!(code_at(&secret, step));
+    right["totp_code"] = json!(common::code_at(&secret, step));
     let signed_in = external(&server, &admin_key, right.clone()).await;
     assert_eq!(signed_in.status, StatusCode::OK, "{:?}", signed_in.body);
     assert_eq!(signed_in.body["user"]["failed_login_attempts"], 0);
@@ -227,7 +216,7 @@ async fn totp_and_locks(backend: roster::store::Backend) {
     clock.advance(time::Duration::seconds(30));
     let mut renamed = identity.clone();
     renamed["display_name"] = json!("Renamed While Locked");
-    renamed["totp_code"] = json!(code_at(&secret, step + 1));
+    renamed["totp_code"] = json!(common::code_at(&secret, step + 1));
     let locked = external(&server, &admin_key, renamed.clone()).await;
     assert_eq!(locked.status, StatusCode::UNAUTHORIZED, "{:?}", locked.body);
     assert_eq!(footprint(&server).await, before, "a refused attempt saves nothing");
@@ -238,7 +227,7 @@ async fn totp_and_locks(backend: roster::store::Backend) {
     // when the lock runs out, the identity signs in again (with its code) and the account is active
     clock.advance(time::Duration::minutes(16));
     let mut later = identity.clone();
-    later["totp_code"] = json!(code_at(&secret, clock.now().unix_timestamp() as u64 / 30));
+    later["totp_code"] = json!(common::code_at(&secret, clock.now().unix_timestamp() as u64 / 30));
     let back = external(&server, &admin_key, later).await;
     assert_eq!((back.status, &back.body["user"]["status"]), (StatusCode::OK, &json!("active")), "{:?}", back.body);
 }

@@ -4,23 +4,12 @@ mod common;
 
 use std::sync::Arc;
 
-use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
 use roster::clock::{Clock, ManualClock};
 use roster::config::Config;
 use roster::principal::Role;
 use serde_json::{json, Value};
 use time::macros::datetime;
-
-/// RFC 6238 / RFC 4226, written out: the code of a time step.
-fn code_at(secret: &[u8], step: u64) -> String {
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).unwrap();
-    mac.update(&step.to_be_bytes());
-    let digest = mac.finalize().into_bytes();
-    let offset = (digest[19] & 0x0f) as usize;
-    let value = u32::from_be_bytes([digest[offset] & 0x7f, digest[offset + 1], digest[offset + 2], digest[offset + 3]]);
-    format!("{:06}", value % 1_000_000)
-}
 
 fn step(clock: &ManualClock) -> u64 {
     clock.now().unix_timestamp() as u64 / 30
@@ -68,7 +57,7 @@ async fn two_factor(backend: roster::store::Backend) {
         }
     };
     assert_eq!(confirm("000000".into()).await.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(confirm(code_at(&secret, step(&clock))).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(confirm(common::code_at(&secret, step(&clock))).await.status, StatusCode::NO_CONTENT);
 
     // now the password alone asks for a code, with its own problem type — only when the password is right
     let asked = login(password.clone()).await;
@@ -86,17 +75,17 @@ async fn two_factor(backend: roster::store::Backend) {
     };
     // the confirming code was spent; the next step's code works once
     clock.advance(time::Duration::seconds(30));
-    let current = code_at(&secret, step(&clock));
+    let current = common::code_at(&secret, step(&clock));
     assert_eq!(login(with(current.clone())).await.status, StatusCode::OK);
     assert_eq!(login(with(current)).await.status, StatusCode::UNAUTHORIZED, "a code works once");
     // one step late is accepted, two are not
     clock.advance(time::Duration::seconds(60));
-    let late = code_at(&secret, step(&clock) - 1);
+    let late = common::code_at(&secret, step(&clock) - 1);
     assert_eq!(login(with(late)).await.status, StatusCode::OK, "±1 step");
     clock.advance(time::Duration::seconds(90));
-    let too_late = code_at(&secret, step(&clock) - 2);
+    let too_late = common::code_at(&secret, step(&clock) - 2);
     assert_eq!(login(with(too_late)).await.status, StatusCode::UNAUTHORIZED, "2 steps late");
-    let early = code_at(&secret, step(&clock) + 2);
+    let early = common::code_at(&secret, step(&clock) + 2);
     assert_eq!(login(with(early)).await.status, StatusCode::UNAUTHORIZED, "2 steps early");
 
     // a recovery code works once

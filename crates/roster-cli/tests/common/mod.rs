@@ -162,6 +162,17 @@ impl Drop for Server {
     }
 }
 
+/// RFC 6238 / RFC 4226, written out: the code of a time step.
+pub fn code_at(secret: &[u8], step: u64) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).unwrap();
+    mac.update(&step.to_be_bytes());
+    let digest = mac.finalize().into_bytes();
+    let offset = (digest[19] & 0x0f) as usize;
+    let value = u32::from_be_bytes([digest[offset] & 0x7f, digest[offset + 1], digest[offset + 2], digest[offset + 3]]);
+    format!("{:06}", value % 1_000_000)
+}
+
 /// Run an end-to-end test against a server on SQLite and on PostgreSQL.
 #[macro_export]
 macro_rules! e2e_test {
