@@ -85,7 +85,7 @@ pub fn failure(e: impl roster::http::Classify) -> Failure {
         _ => e.to_string(),
     };
     match e.class() {
-        Class::Store(_) => Failure::Runtime(message),
+        Class::Store(_) | Class::Unavailable | Class::Internal => Failure::Runtime(message),
         Class::Invalid(_)
         | Class::NotFound(_)
         | Class::Taken(_)

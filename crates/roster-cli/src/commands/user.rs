@@ -8,7 +8,7 @@ use roster::users::{NewUser, Passwords, StatusAction, User, UserFilter, UserPatc
 use uuid::Uuid;
 
 use crate::output::{self, Format};
-use crate::{problem, Context, Failure};
+use crate::{failure, problem, Context, Failure};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -169,7 +169,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
                 NewUser { email, username, display_name, role, user_type, timezone, password, ..NewUser::default() };
             let user = roster::users::create(&store, admin(&scope)?, &Passwords::from_config(&config), now, input)
                 .await
-                .map_err(problem)?;
+                .map_err(failure)?;
             print(context, &[user], true);
         }
         Command::List { tenant, status, role, user_type, target_role, experience_level, q, include_deleted, limit } => {
@@ -187,7 +187,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
             let mut users = Vec::new();
             while users.len() < limit {
                 filter.limit = Some((limit - users.len()).min(500) as i64);
-                let page = roster::users::list(&store, admin(&scope)?, &filter).await.map_err(problem)?;
+                let page = roster::users::list(&store, admin(&scope)?, &filter).await.map_err(failure)?;
                 users.extend(page.items);
                 match page.next_cursor {
                     Some(cursor) => filter.cursor = Some(cursor),
@@ -208,7 +208,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
                     return Err(Failure::Usage("user show: give an id, --email or --username".into()))
                 }
             }
-            .map_err(problem)?;
+            .map_err(failure)?;
             print(context, &[user], true);
         }
         Command::Update {
@@ -240,12 +240,12 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
                 metadata,
                 ..UserPatch::default()
             };
-            let user = roster::users::update(&store, admin(&scope)?, now, id, None, patch).await.map_err(problem)?;
+            let user = roster::users::update(&store, admin(&scope)?, now, id, None, patch).await.map_err(failure)?;
             print(context, &[user], true);
         }
         Command::Delete { tenant, id } => {
             let scope = super::scope(&store, &tenant).await?;
-            let user = roster::users::delete(&store, admin(&scope)?, now, id, None).await.map_err(problem)?;
+            let user = roster::users::delete(&store, admin(&scope)?, now, id, None).await.map_err(failure)?;
             print(context, &[user], true);
         }
         Command::Suspend { tenant, id } => status(context, &store, now, &tenant, id, StatusAction::Suspend).await?,
@@ -275,7 +275,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
         }
         Command::Restore { tenant, id } => {
             let scope = super::scope(&store, &tenant).await?;
-            let user = roster::users::restore(&store, admin(&scope)?, now, id, None).await.map_err(problem)?;
+            let user = roster::users::restore(&store, admin(&scope)?, now, id, None).await.map_err(failure)?;
             print(context, &[user], true);
         }
     }
@@ -292,7 +292,7 @@ async fn status(
     action: StatusAction,
 ) -> Result<(), Failure> {
     let scope = super::scope(store, tenant).await?;
-    let user = roster::users::change_status(store, admin(&scope)?, now, id, None, action).await.map_err(problem)?;
+    let user = roster::users::change_status(store, admin(&scope)?, now, id, None, action).await.map_err(failure)?;
     print(context, &[user], true);
     Ok(())
 }

@@ -100,9 +100,10 @@ pub async fn sign_in(
     let signing_in = Actor { kind: Some(ActorKind::ApiKey), user_id: Some(user.id), ..scope.actor().clone() };
     let session_scope = TenantScope::anonymous(scope.tenant().clone(), signing_in);
     let facts = serde_json::json!({"method": "external", "identity_provider": request.identity_provider});
-    let opened =
-        open_session_in(&mut tx, config, &session_scope, &user, now, None, facts).await.map_err(users::conflict)?;
-    tx.commit().await.map_err(users::conflict)?;
+    let opened = open_session_in(&mut tx, config, &session_scope, &user, now, None, facts)
+        .await
+        .map_err(users::UserError::from)?;
+    tx.commit().await.map_err(users::UserError::from)?;
     opened.answer(store, scope.tenant_id(), user.id).await
 }
 

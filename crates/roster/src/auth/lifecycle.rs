@@ -97,7 +97,7 @@ pub async fn register(
     let mut tx = store.begin().await?;
     let (user, token) =
         lifecycle::register(&mut tx, &scope, &Passwords::from_config(config), now, lifetime, input).await?;
-    tx.commit().await.map_err(users::conflict)?;
+    tx.commit().await.map_err(users::UserError::from)?;
     Ok(RegisterResponse { user, verification_token: token })
 }
 

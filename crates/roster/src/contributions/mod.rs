@@ -150,7 +150,7 @@ pub async fn active_users(
     now: OffsetDateTime,
     filter: &users::ActiveFilter,
 ) -> Result<Page<User>, Problem> {
-    users::active(store, scope, now, filter).await
+    Ok(users::active(store, scope, now, filter).await?)
 }
 
 /// `?limit=&cursor=` of a person's records; `role` for test cycles.

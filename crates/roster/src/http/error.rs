@@ -161,7 +161,7 @@ impl IntoResponse for Problem {
 #[derive(Debug)]
 pub enum Class<'a> {
     /// The caller's input: each offending field with its reason (422).
-    Invalid(&'a [FieldError]),
+    Invalid(Vec<FieldError>),
     /// Nothing by that name, or nothing the caller may know of (404).
     NotFound(&'static str),
     /// A value that must be unique is taken (409), named by its field.
@@ -174,6 +174,10 @@ pub enum Class<'a> {
     VersionMismatch,
     /// The caller may not do this (403).
     Forbidden,
+    /// Something the server needs is not there (503), e.g. its secret key.
+    Unavailable,
+    /// A failure of the server, not the caller's (500); logged here.
+    Internal,
     /// The database failed or is unreachable.
     Store(&'a StoreError),
 }
@@ -187,13 +191,18 @@ impl<E: Classify> From<E> for Problem {
     fn from(error: E) -> Self {
         let detail = error.to_string();
         match error.class() {
-            Class::Invalid(errors) => Problem::validation(errors.to_vec()),
+            Class::Invalid(errors) => Problem::validation(errors),
             Class::NotFound(what) => Problem::not_found(what),
             Class::Taken(field) => Problem::conflict(field, detail),
             Class::Conflict(field) => Problem::conflict(field, detail),
             Class::Stale => Problem::stale(detail),
             Class::VersionMismatch => Problem::precondition_failed(detail),
             Class::Forbidden => Problem::forbidden(detail),
+            Class::Unavailable => Problem::unavailable(detail),
+            Class::Internal => {
+                tracing::error!(error = %detail, "internal error");
+                Problem::internal()
+            }
             Class::Store(e) => Problem::from_store(e),
         }
     }
@@ -222,6 +231,12 @@ impl Problem {
                 Problem::internal()
             }
         }
+    }
+}
+
+impl From<FieldError> for Problem {
+    fn from(error: FieldError) -> Self {
+        Problem::validation(vec![error])
     }
 }
 

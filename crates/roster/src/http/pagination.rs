@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::error::Problem;
+use super::error::FieldError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
@@ -20,11 +20,11 @@ pub struct Page<T> {
 }
 
 /// The effective page size of `?limit=`.
-pub fn limit(requested: Option<i64>) -> Result<i64, Problem> {
+pub fn limit(requested: Option<i64>) -> Result<i64, FieldError> {
     match requested {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(_) => Err(Problem::invalid("limit", format!("must be between 1 and {MAX_LIMIT}"))),
+        Some(_) => Err(FieldError::new("limit", format!("must be between 1 and {MAX_LIMIT}"))),
     }
 }
 
@@ -33,14 +33,14 @@ pub fn encode_cursor(after: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(after.as_bytes())
 }
 
-pub fn decode_cursor(cursor: Option<&str>) -> Result<Option<Uuid>, Problem> {
+pub fn decode_cursor(cursor: Option<&str>) -> Result<Option<Uuid>, FieldError> {
     cursor
         .map(|c| {
             URL_SAFE_NO_PAD
                 .decode(c)
                 .ok()
                 .and_then(|bytes| Uuid::from_slice(&bytes).ok())
-                .ok_or_else(|| Problem::invalid("cursor", "is not a cursor returned by this list"))
+                .ok_or_else(|| FieldError::new("cursor", "is not a cursor returned by this list"))
         })
         .transpose()
 }
@@ -84,7 +84,7 @@ pub fn encode_timed_cursor<K: TieBreaker>(at: OffsetDateTime, key: &K) -> String
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-pub fn decode_timed_cursor<K: TieBreaker>(cursor: Option<&str>) -> Result<Option<(OffsetDateTime, K)>, Problem> {
+pub fn decode_timed_cursor<K: TieBreaker>(cursor: Option<&str>) -> Result<Option<(OffsetDateTime, K)>, FieldError> {
     cursor
         .map(|c| {
             let bytes = URL_SAFE_NO_PAD.decode(c).unwrap_or_default();
@@ -92,7 +92,7 @@ pub fn decode_timed_cursor<K: TieBreaker>(cursor: Option<&str>) -> Result<Option
             micros
                 .and_then(|m| crate::store::from_micros(m).ok())
                 .zip(bytes.get(8..).and_then(K::from_bytes))
-                .ok_or_else(|| Problem::invalid("cursor", "is not a cursor returned by this list"))
+                .ok_or_else(|| FieldError::new("cursor", "is not a cursor returned by this list"))
         })
         .transpose()
 }

@@ -31,7 +31,7 @@ impl From<StoreError> for TenantError {
 impl Classify for TenantError {
     fn class(&self) -> Class<'_> {
         match self {
-            TenantError::Invalid(errors) => Class::Invalid(errors),
+            TenantError::Invalid(errors) => Class::Invalid(errors.clone()),
             TenantError::NotFound => Class::NotFound("tenant"),
             TenantError::SlugTaken(_) => Class::Taken("slug"),
             TenantError::VersionMismatch { .. } => Class::VersionMismatch,

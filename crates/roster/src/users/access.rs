@@ -11,8 +11,7 @@
 
 use uuid::Uuid;
 
-use super::{repo, User};
-use crate::http::Problem;
+use super::{repo, User, UserError};
 use crate::principal::{Role, TenantId, TenantScope};
 use crate::store::{Store, Tx};
 
@@ -32,26 +31,24 @@ pub enum Deleted {
 }
 
 /// What the caller's role and identity allow before the user is even read.
-fn admits(scope: &TenantScope, intent: Intent, id: Uuid) -> Result<(), Problem> {
+fn admits(scope: &TenantScope, intent: Intent, id: Uuid) -> Result<(), UserError> {
     let is_self = scope.user_id() == Some(id);
     match intent {
-        Intent::Administer if scope.role() < Role::Admin => {
-            Err(Problem::forbidden("this operation needs the admin role"))
-        }
-        Intent::OwnAccount if !is_self => Err(Problem::not_found("user")),
-        Intent::Read if !is_self && scope.role() < Role::Admin => Err(Problem::not_found("user")),
+        Intent::Administer if scope.role() < Role::Admin => Err(UserError::NeedsRole(Role::Admin)),
+        Intent::OwnAccount if !is_self => Err(UserError::NotFound),
+        Intent::Read if !is_self && scope.role() < Role::Admin => Err(UserError::NotFound),
         _ => Ok(()),
     }
 }
 
 /// The whole decision for a user that was found: may the scope's caller act on it with `intent`?
-pub fn check(scope: &TenantScope, intent: Intent, user: &User) -> Result<(), Problem> {
+pub fn check(scope: &TenantScope, intent: Intent, user: &User) -> Result<(), UserError> {
     admits(scope, intent, user.id)?;
     if scope.tenant_id() != user.tenant_id {
-        return Err(Problem::not_found("user"));
+        return Err(UserError::NotFound);
     }
     if intent == Intent::Administer && user.role > scope.role() {
-        return Err(Problem::forbidden(format!("a {} cannot act on a {}", scope.role(), user.role)));
+        return Err(UserError::RoleAbove { actor: scope.role(), target: user.role });
     }
     Ok(())
 }
@@ -89,10 +86,10 @@ impl<'s> Authorized<'s> {
     }
 
     /// 412 unless the user is at the version the caller saw (when it said).
-    pub fn at_version(&self, if_match: Option<i64>) -> Result<(), Problem> {
+    pub fn at_version(&self, if_match: Option<i64>) -> Result<(), UserError> {
         match if_match {
             Some(v) if v != self.user.version => {
-                Err(Problem::precondition_failed(format!("the user is at version {}, not {v}", self.user.version)))
+                Err(UserError::VersionMismatch { current: self.user.version, expected: v })
             }
             _ => Ok(()),
         }
@@ -106,12 +103,12 @@ pub async fn authorize<'s>(
     id: Uuid,
     intent: Intent,
     deleted: Deleted,
-) -> Result<Authorized<'s>, Problem> {
+) -> Result<Authorized<'s>, UserError> {
     admits(scope, intent, id)?;
     let user = repo::get(&mut *tx, scope.tenant_id(), id)
         .await?
         .filter(|u| deleted == Deleted::Included || u.deleted_at.is_none())
-        .ok_or_else(|| Problem::not_found("user"))?;
+        .ok_or(UserError::NotFound)?;
     check(scope, intent, &user)?;
     Ok(Authorized { scope, user })
 }
@@ -123,12 +120,12 @@ pub(super) fn token_holder(scope: &TenantScope, user: User) -> Authorized<'_> {
 }
 
 /// A user the scope may see.
-pub async fn visible(store: &Store, scope: &TenantScope, id: Uuid, deleted: Deleted) -> Result<User, Problem> {
+pub async fn visible(store: &Store, scope: &TenantScope, id: Uuid, deleted: Deleted) -> Result<User, UserError> {
     admits(scope, Intent::Read, id)?;
     let user = repo::get(store, scope.tenant_id(), id)
         .await?
         .filter(|u| deleted == Deleted::Included || u.deleted_at.is_none())
-        .ok_or_else(|| Problem::not_found("user"))?;
+        .ok_or(UserError::NotFound)?;
     check(scope, Intent::Read, &user)?;
     Ok(user)
 }
@@ -160,7 +157,7 @@ mod tests {
     #[test]
     fn the_gate_decides_by_role_order_self_and_tenant() {
         let tenant = Uuid::now_v7();
-        let status = |result: Result<(), Problem>| result.err().map_or(200, |p| p.status);
+        let status = |result: Result<(), UserError>| result.err().map_or(200, |e| crate::http::Problem::from(e).status);
         for (caller, target, intent, expected) in [
             (Role::User, Role::User, Intent::Read, 404),
             (Role::User, Role::User, Intent::OwnAccount, 404),

@@ -5,9 +5,9 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::access::{self, Authorized};
-use super::{conflict, model, repo, NewUser, Passwords, User, UserStatus};
+use super::UserError;
+use super::{model, repo, NewUser, Passwords, User, UserStatus};
 use crate::audit::{self, Action, Change};
-use crate::http::Problem;
 use crate::principal::{AdminScope, Role, TenantId, TenantScope};
 use crate::store::{StoreError, Tx};
 
@@ -47,8 +47,8 @@ pub async fn issue(
     Ok(token)
 }
 
-fn invalid_token() -> Problem {
-    Problem::invalid("token", "is unknown, already used or expired")
+fn invalid_token() -> UserError {
+    UserError::invalid("token", "is unknown, already used or expired")
 }
 
 /// Redeem a token for one of `purposes`: the live user it belongs to, and the purpose it had.
@@ -58,7 +58,7 @@ async fn redeem(
     token: &str,
     now: OffsetDateTime,
     purposes: &[Purpose],
-) -> Result<(User, Purpose), Problem> {
+) -> Result<(User, Purpose), UserError> {
     if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
         return Err(invalid_token());
     }
@@ -79,12 +79,12 @@ pub async fn register(
     now: OffsetDateTime,
     lifetime: Duration,
     mut input: NewUser,
-) -> Result<(User, String), Problem> {
+) -> Result<(User, String), UserError> {
     if input.email.is_none() {
-        return Err(Problem::invalid("email", "is required to register"));
+        return Err(UserError::invalid("email", "is required to register"));
     }
     if input.password.is_none() {
-        return Err(Problem::invalid("password", "is required to register"));
+        return Err(UserError::invalid("password", "is required to register"));
     }
     // Whoever registers gets an ordinary account; roles and status are for admins to give.
     input.role = None;
@@ -93,15 +93,20 @@ pub async fn register(
     input.identity_provider = None;
     input.identity_provider_id = None;
     let user = super::build_user(scope.tenant_id(), Role::User, passwords, now, input).await?;
-    repo::insert(tx, &user).await.map_err(conflict)?;
-    let token = issue(tx, scope.tenant_id(), user.id, Purpose::VerifyEmail, now, lifetime).await.map_err(conflict)?;
+    repo::insert(tx, &user).await?;
+    let token = issue(tx, scope.tenant_id(), user.id, Purpose::VerifyEmail, now, lifetime).await?;
     let change = Change::new(Action::Create, "user", user.id).values(None, Some(user.view()));
-    audit::record(tx, scope, now, change).await.map_err(conflict)?;
+    audit::record(tx, scope, now, change).await?;
     Ok((user, token))
 }
 
 /// Verify an email address: the pending user becomes active.
-pub async fn verify_email(tx: &mut Tx, scope: &TenantScope, now: OffsetDateTime, token: &str) -> Result<User, Problem> {
+pub async fn verify_email(
+    tx: &mut Tx,
+    scope: &TenantScope,
+    now: OffsetDateTime,
+    token: &str,
+) -> Result<User, UserError> {
     let (current, _) = redeem(tx, scope.tenant_id(), token, now, &[Purpose::VerifyEmail]).await?;
     let target = access::token_holder(scope, current);
     let mut next = target.user().clone();
@@ -121,16 +126,13 @@ pub async fn set_password_with_token<'s>(
     now: OffsetDateTime,
     token: &str,
     password: String,
-) -> Result<(User, Authorized<'s>), Problem> {
-    passwords.check(&password).map_err(|e| Problem::validation(vec![e]))?;
+) -> Result<(User, Authorized<'s>), UserError> {
+    passwords.check(&password)?;
     let (current, purpose) =
         redeem(tx, scope.tenant_id(), token, now, &[Purpose::PasswordReset, Purpose::Invitation]).await?;
     let target = access::token_holder(scope, current.clone());
     let mut next = current.clone();
-    next.password_hash = Some(passwords.hash(password).await.map_err(|e| {
-        tracing::error!(error = %e, "password hashing failed");
-        Problem::internal()
-    })?);
+    next.password_hash = Some(passwords.hash(password).await.map_err(UserError::Hashing)?);
     if purpose == Purpose::Invitation || current.status == UserStatus::Locked {
         next.status = UserStatus::Active;
     }
@@ -149,7 +151,7 @@ pub async fn request_password_reset(
     now: OffsetDateTime,
     lifetime: Duration,
     email: &str,
-) -> Result<Option<(Uuid, String)>, Problem> {
+) -> Result<Option<(Uuid, String)>, UserError> {
     let Some(user) = repo::by_email(store, scope.tenant_id(), &model::email_key(email)).await? else { return Ok(None) };
     if user.status == UserStatus::Suspended {
         return Ok(None);
@@ -171,13 +173,13 @@ pub async fn invite(
 
 /// Write new credentials of an authorized user, with the audit entry (the password hash never appears in it; the
 /// fact that it changed does).
-async fn save(tx: &mut Tx, target: &Authorized<'_>, now: OffsetDateTime, mut next: User) -> Result<User, Problem> {
+async fn save(tx: &mut Tx, target: &Authorized<'_>, now: OffsetDateTime, mut next: User) -> Result<User, UserError> {
     let current = target.user();
     next.updated_at = now;
     next.failed_login_attempts = 0;
     next.locked_until = None;
     if !repo::set_credentials(tx, target, &next).await? {
-        return Err(Problem::stale("the user was changed meanwhile; retry"));
+        return Err(UserError::Stale);
     }
     next.version = current.version + 1;
     let (old, new) = audit::diff(&current.view(), &next.view());
@@ -198,7 +200,7 @@ pub async fn force_reset(
     target: &Authorized<'_>,
     now: OffsetDateTime,
     lifetime: Duration,
-) -> Result<String, Problem> {
+) -> Result<String, UserError> {
     let mut next = target.user().clone();
     next.password_hash = None;
     let user = save(tx, target, now, next).await?;
@@ -213,15 +215,12 @@ pub async fn change_password(
     now: OffsetDateTime,
     current_password: String,
     new_password: String,
-) -> Result<User, Problem> {
-    passwords.check(&new_password).map_err(|e| Problem::validation(vec![e]))?;
+) -> Result<User, UserError> {
+    passwords.check(&new_password)?;
     if !passwords.verify(target.user().password_hash.clone(), current_password).await.matches {
-        return Err(Problem::invalid("current_password", "is not the current password"));
+        return Err(UserError::invalid("current_password", "is not the current password"));
     }
     let mut next = target.user().clone();
-    next.password_hash = Some(passwords.hash(new_password).await.map_err(|e| {
-        tracing::error!(error = %e, "password hashing failed");
-        Problem::internal()
-    })?);
+    next.password_hash = Some(passwords.hash(new_password).await.map_err(UserError::Hashing)?);
     save(tx, target, now, next).await
 }

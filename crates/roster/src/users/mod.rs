@@ -1,6 +1,7 @@
 //! Users: every person a tenant knows, with their profile, status and soft delete.
 
 pub mod access;
+mod error;
 pub mod lifecycle;
 pub mod model;
 pub mod password;
@@ -13,12 +14,13 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use access::{authorize, Authorized, Deleted, Intent};
+pub use error::UserError;
 pub use model::{Email, NewUser, OwnProfilePatch, User, UserFilter, UserPatch, UserStatus, UserType, Username};
 pub use password::Passwords;
 
 use crate::audit::{self, Action, Change};
 use crate::http::pagination::{self, Page};
-use crate::http::{FieldError, Problem};
+use crate::http::FieldError;
 use crate::migrate::Migration;
 use crate::principal::{AdminScope, Role, TenantId, TenantScope};
 use crate::store::{Store, StoreError};
@@ -31,30 +33,6 @@ pub const MIGRATIONS: &[Migration] = &[
     crate::migration!(11, "0011_users_filters", "users_filters"),
 ];
 
-/// The unique indexes of users, as each backend names them (PostgreSQL: the index; SQLite: its columns), and the
-/// field each protects.
-const UNIQUE: [(&str, [&str; 2], &str); 3] = [
-    ("email", ["users_email_key", "users.tenant_id, users.email_key"], "this email is already in use in the tenant"),
-    (
-        "username",
-        ["users_username_key", "users.tenant_id, users.username"],
-        "this username is already in use in the tenant",
-    ),
-    (
-        "identity_provider_id",
-        ["users_identity_key", "users.identity_provider, users.identity_provider_id"],
-        "this identity provider account is already linked to a user",
-    ),
-];
-
-/// A unique violation on users, told as the field that is taken.
-pub fn conflict(e: StoreError) -> Problem {
-    match UNIQUE.iter().find(|(_, names, _)| e.violates(names)) {
-        Some((field, _, detail)) => Problem::conflict(field, *detail),
-        None => e.into(),
-    }
-}
-
 /// Collects field errors so a request hears about all of them at once.
 #[derive(Default)]
 struct Checks(Vec<FieldError>);
@@ -64,18 +42,18 @@ impl Checks {
         result.map_err(|e| self.0.push(e)).ok()
     }
 
-    fn finish(self) -> Result<(), Problem> {
+    fn finish(self) -> Result<(), UserError> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(Problem::validation(self.0))
+            Err(UserError::Invalid(self.0))
         }
     }
 }
 
-fn can_grant(granter: Role, role: Role) -> Result<(), Problem> {
+fn can_grant(granter: Role, role: Role) -> Result<(), UserError> {
     if role > granter {
-        return Err(Problem::forbidden(format!("a {granter} cannot give the {role} role")));
+        return Err(UserError::CannotGrant { granter, role });
     }
     Ok(())
 }
@@ -87,7 +65,7 @@ pub async fn create(
     passwords: &Passwords,
     now: OffsetDateTime,
     input: NewUser,
-) -> Result<User, Problem> {
+) -> Result<User, UserError> {
     Ok(create_with_invitation(store, scope, passwords, now, input, None).await?.0)
 }
 
@@ -100,20 +78,20 @@ pub async fn create_with_invitation(
     now: OffsetDateTime,
     input: NewUser,
     invitation: Option<time::Duration>,
-) -> Result<(User, Option<String>), Problem> {
+) -> Result<(User, Option<String>), UserError> {
     let user = build_user(scope.tenant_id(), scope.role(), passwords, now, input).await?;
     let mut tx = store.begin().await?;
     // The insert is deferred, so its unique violation may surface at any of the next steps.
-    repo::insert(&mut tx, &user).await.map_err(conflict)?;
+    repo::insert(&mut tx, &user).await?;
     let token = match invitation {
         Some(lifetime) if user.status == UserStatus::Invited => {
-            Some(lifecycle::invite(&mut tx, scope, now, lifetime, &user).await.map_err(conflict)?)
+            Some(lifecycle::invite(&mut tx, scope, now, lifetime, &user).await?)
         }
         _ => None,
     };
     let change = Change::new(Action::Create, "user", user.id).values(None, Some(user.view()));
-    audit::record(&mut tx, &scope, now, change).await.map_err(conflict)?;
-    tx.commit().await.map_err(conflict)?;
+    audit::record(&mut tx, &scope, now, change).await?;
+    tx.commit().await?;
     Ok((user, token))
 }
 
@@ -124,7 +102,7 @@ pub(crate) async fn build_user(
     passwords: &Passwords,
     now: OffsetDateTime,
     input: NewUser,
-) -> Result<User, Problem> {
+) -> Result<User, UserError> {
     let mut checks = Checks::default();
     let email = input.email.as_deref().and_then(|e| checks.take(Email::parse(e)));
     let username = input.username.as_deref().and_then(|u| checks.take(Username::parse(u)));
@@ -165,10 +143,7 @@ pub(crate) async fn build_user(
     let has_credential = input.password.is_some() || imported_hash.is_some() || identity_provider.is_some();
     let status = input.status.unwrap_or(if has_credential { UserStatus::Active } else { UserStatus::Invited });
     let password_hash = match input.password {
-        Some(password) => Some(passwords.hash(password).await.map_err(|e| {
-            tracing::error!(error = %e, "password hashing failed");
-            Problem::internal()
-        })?),
+        Some(password) => Some(passwords.hash(password).await.map_err(UserError::Hashing)?),
         None => imported_hash,
     };
     Ok(User {
@@ -215,35 +190,33 @@ pub(crate) async fn build_user(
 
 /// A user the caller may see: admins see everyone in the tenant, others only themselves. Soft-deleted users are only
 /// found with `include_deleted`.
-pub async fn get(store: &Store, scope: &TenantScope, id: Uuid, include_deleted: bool) -> Result<User, Problem> {
+pub async fn get(store: &Store, scope: &TenantScope, id: Uuid, include_deleted: bool) -> Result<User, UserError> {
     let deleted = if include_deleted { Deleted::Included } else { Deleted::Excluded };
     access::visible(store, scope, id, deleted).await
 }
 
 /// The live user with this email (case-insensitive).
-pub async fn find_by_email(store: &Store, scope: AdminScope<'_>, email: &str) -> Result<User, Problem> {
-    repo::by_email(store, scope.tenant_id(), &model::email_key(email)).await?.ok_or_else(|| Problem::not_found("user"))
+pub async fn find_by_email(store: &Store, scope: AdminScope<'_>, email: &str) -> Result<User, UserError> {
+    repo::by_email(store, scope.tenant_id(), &model::email_key(email)).await?.ok_or(UserError::NotFound)
 }
 
 /// The live user with this username (after trimming and NFC normalisation).
-pub async fn find_by_username(store: &Store, scope: AdminScope<'_>, username: &str) -> Result<User, Problem> {
-    repo::by_username(store, scope.tenant_id(), &model::normalize_username(username))
-        .await?
-        .ok_or_else(|| Problem::not_found("user"))
+pub async fn find_by_username(store: &Store, scope: AdminScope<'_>, username: &str) -> Result<User, UserError> {
+    repo::by_username(store, scope.tenant_id(), &model::normalize_username(username)).await?.ok_or(UserError::NotFound)
 }
 
 /// A page of users matching the filter.
-pub async fn list(store: &Store, scope: AdminScope<'_>, filter: &UserFilter) -> Result<Page<User>, Problem> {
+pub async fn list(store: &Store, scope: AdminScope<'_>, filter: &UserFilter) -> Result<Page<User>, UserError> {
     let limit = pagination::limit(filter.limit)?;
     let after = pagination::decode_cursor(filter.cursor.as_deref())?;
     if filter.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
-        return Err(Problem::invalid("q", "must be at most 200 characters"));
+        return Err(UserError::invalid("q", "must be at most 200 characters"));
     }
     // the target role is matched as it is stored: trimmed and NFC-normalised
     let normalized;
     let filter = match &filter.target_role {
         Some(target_role) => {
-            let target_role = model::target_role(target_role).map_err(|e| Problem::validation(vec![e]))?;
+            let target_role = model::target_role(target_role)?;
             normalized = UserFilter { target_role: Some(target_role), ..filter.clone() };
             &normalized
         }
@@ -259,7 +232,7 @@ async fn load_for_change<'s>(
     scope: &'s TenantScope,
     id: Uuid,
     if_match: Option<i64>,
-) -> Result<Authorized<'s>, Problem> {
+) -> Result<Authorized<'s>, UserError> {
     let target = authorize(tx, scope, id, Intent::Administer, Deleted::Excluded).await?;
     target.at_version(if_match)?;
     Ok(target)
@@ -273,7 +246,7 @@ pub async fn update(
     id: Uuid,
     if_match: Option<i64>,
     patch: UserPatch,
-) -> Result<User, Problem> {
+) -> Result<User, UserError> {
     change_profile(store, &scope, Intent::Administer, now, id, if_match, patch).await
 }
 
@@ -286,7 +259,7 @@ pub async fn update_own(
     id: Uuid,
     if_match: Option<i64>,
     patch: OwnProfilePatch,
-) -> Result<User, Problem> {
+) -> Result<User, UserError> {
     let patch = UserPatch {
         display_name: patch.display_name,
         first_name: patch.first_name,
@@ -307,7 +280,7 @@ async fn change_profile(
     id: Uuid,
     if_match: Option<i64>,
     patch: UserPatch,
-) -> Result<User, Problem> {
+) -> Result<User, UserError> {
     let mut tx = store.begin().await?;
     let target = authorize(&mut tx, scope, id, intent, Deleted::Excluded).await?;
     target.at_version(if_match)?;
@@ -377,8 +350,8 @@ async fn change_profile(
         return Ok(current);
     }
     next.updated_at = now;
-    if !repo::update_profile(&mut tx, &target, &next).await.map_err(conflict)? {
-        return Err(Problem::stale("the user was changed meanwhile; fetch it again"));
+    if !repo::update_profile(&mut tx, &target, &next).await? {
+        return Err(UserError::Stale);
     }
     next.version = current.version + 1;
     let (old, new) = audit::diff(&current.view(), &next.view());
@@ -394,7 +367,7 @@ pub async fn delete(
     now: OffsetDateTime,
     id: Uuid,
     if_match: Option<i64>,
-) -> Result<User, Problem> {
+) -> Result<User, UserError> {
     set_deleted(store, scope, now, id, if_match, true).await
 }
 
@@ -405,7 +378,7 @@ pub async fn restore(
     now: OffsetDateTime,
     id: Uuid,
     if_match: Option<i64>,
-) -> Result<User, Problem> {
+) -> Result<User, UserError> {
     set_deleted(store, scope, now, id, if_match, false).await
 }
 
@@ -416,20 +389,20 @@ async fn set_deleted(
     id: Uuid,
     if_match: Option<i64>,
     delete: bool,
-) -> Result<User, Problem> {
+) -> Result<User, UserError> {
     let mut tx = store.begin().await?;
     let target = authorize(&mut tx, &scope, id, Intent::Administer, Deleted::Included).await?;
     let current = target.user().clone();
     if delete && current.deleted_at.is_some() {
-        return Err(Problem::not_found("user"));
+        return Err(UserError::NotFound);
     }
     if !delete && current.deleted_at.is_none() {
-        return Err(Problem::conflict("id", "the user is not deleted"));
+        return Err(UserError::NotDeleted);
     }
     target.at_version(if_match)?;
     let deleted_at = delete.then_some(now);
-    if !repo::set_deleted(&mut tx, &target, deleted_at, now).await.map_err(conflict)? {
-        return Err(Problem::stale("the user was changed meanwhile; fetch it again"));
+    if !repo::set_deleted(&mut tx, &target, deleted_at, now).await? {
+        return Err(UserError::Stale);
     }
     let mut next = current.clone();
     next.deleted_at = deleted_at;
@@ -542,7 +515,7 @@ pub async fn change_status(
     id: Uuid,
     if_match: Option<i64>,
     action: StatusAction,
-) -> Result<User, Problem> {
+) -> Result<User, UserError> {
     let mut tx = store.begin().await?;
     let target = load_for_change(&mut tx, &scope, id, if_match).await?;
     let current = target.user().clone();
@@ -556,7 +529,7 @@ pub async fn change_status(
         }
         StatusAction::Unlock => {
             if current.status != UserStatus::Locked && current.failed_login_attempts == 0 {
-                return Err(Problem::conflict("status", "the user is not locked"));
+                return Err(UserError::NotLocked);
             }
             if current.status == UserStatus::Locked {
                 next.status = UserStatus::Active;
@@ -570,7 +543,7 @@ pub async fn change_status(
     }
     next.updated_at = now;
     if !repo::set_status(&mut tx, &target, &next).await? {
-        return Err(Problem::stale("the user was changed meanwhile; fetch it again"));
+        return Err(UserError::Stale);
     }
     next.version = current.version + 1;
     let (old, new) = audit::diff(&current.view(), &next.view());
@@ -626,11 +599,11 @@ pub async fn insert_external(
     passwords: &Passwords,
     now: OffsetDateTime,
     input: NewUser,
-) -> Result<User, Problem> {
+) -> Result<User, UserError> {
     let user = build_user(scope.tenant_id(), Role::User, passwords, now, input).await?;
-    repo::insert(tx, &user).await.map_err(conflict)?;
+    repo::insert(tx, &user).await?;
     let change = Change::new(Action::Create, "user", user.id).values(None, Some(user.view()));
-    audit::record(tx, scope, now, change).await.map_err(conflict)?;
+    audit::record(tx, scope, now, change).await?;
     Ok(user)
 }
 
@@ -645,7 +618,7 @@ pub struct ExternalIdentity<'a> {
 
 impl ExternalIdentity<'_> {
     /// Every field checked at once, before anything is read or written.
-    pub fn check(&self) -> Result<(), Problem> {
+    pub fn check(&self) -> Result<(), UserError> {
         let mut checks = Checks::default();
         checks.take(model::identity_provider(self.provider));
         checks.take(model::identity_provider_id(self.provider_id));
@@ -670,7 +643,7 @@ pub async fn link_identity(
     now: OffsetDateTime,
     seen: &User,
     identity: ExternalIdentity<'_>,
-) -> Result<User, Problem> {
+) -> Result<User, UserError> {
     identity.check()?;
     let target = authorize(tx, scope, seen.id, Intent::Administer, Deleted::Excluded).await?;
     let current = target.user().clone();
@@ -692,14 +665,12 @@ pub async fn link_identity(
         return Ok(current);
     }
     next.updated_at = now;
-    if !repo::set_identity(tx, &target, &next).await.map_err(conflict)? {
-        return Err(Problem::stale("the user was changed meanwhile; retry the sign-in"));
+    if !repo::set_identity(tx, &target, &next).await? {
+        return Err(UserError::Stale);
     }
     next.version = current.version + 1;
     let (old, new) = audit::diff(&current.view(), &next.view());
-    audit::record(tx, scope, now, Change::new(Action::Update, "user", next.id).values(Some(old), Some(new)))
-        .await
-        .map_err(conflict)?;
+    audit::record(tx, scope, now, Change::new(Action::Update, "user", next.id).values(Some(old), Some(new))).await?;
     Ok(next)
 }
 
@@ -771,11 +742,11 @@ pub struct ActiveFilter {
 }
 
 /// The window of `?days=`: 1 to 36,500 days, 30 by default.
-pub fn window_days(days: Option<i64>, default: i64) -> Result<i64, Problem> {
+pub fn window_days(days: Option<i64>, default: i64) -> Result<i64, UserError> {
     match days {
         None => Ok(default),
         Some(d) if (1..=36_500).contains(&d) => Ok(d),
-        Some(_) => Err(Problem::invalid("days", "must be between 1 and 36500")),
+        Some(_) => Err(UserError::invalid("days", "must be between 1 and 36500")),
     }
 }
 
@@ -785,7 +756,7 @@ pub async fn active(
     scope: AdminScope<'_>,
     now: OffsetDateTime,
     filter: &ActiveFilter,
-) -> Result<Page<User>, Problem> {
+) -> Result<Page<User>, UserError> {
     let limit = pagination::limit(filter.limit)?;
     let since = now - time::Duration::days(window_days(filter.days, 30)?);
     let after = pagination::decode_timed_cursor(filter.cursor.as_deref())?;

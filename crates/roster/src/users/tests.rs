@@ -49,11 +49,15 @@ store_test!(emails_are_unique_per_tenant_case_insensitively, |db| async move {
     let acme = tenant(store, "acme").await;
     let other = tenant(store, "other").await;
     create(store, acme.admin().unwrap(), &passwords(), NOW, new_user("ana@example.com", "ana")).await.unwrap();
-    let err =
-        create(store, acme.admin().unwrap(), &passwords(), NOW, new_user("ANA@example.com", "ana2")).await.unwrap_err();
+    let err = create(store, acme.admin().unwrap(), &passwords(), NOW, new_user("ANA@example.com", "ana2"))
+        .await
+        .unwrap_err()
+        .answer();
     assert_eq!((err.status, err.errors[0].field.as_str()), (409, "email"));
-    let err =
-        create(store, acme.admin().unwrap(), &passwords(), NOW, new_user("b@example.com", "ana")).await.unwrap_err();
+    let err = create(store, acme.admin().unwrap(), &passwords(), NOW, new_user("b@example.com", "ana"))
+        .await
+        .unwrap_err()
+        .answer();
     assert_eq!((err.status, err.errors[0].field.as_str()), (409, "username"));
     // another tenant may use both
     create(store, other.admin().unwrap(), &passwords(), NOW, new_user("ana@example.com", "ana")).await.unwrap();
@@ -73,12 +77,12 @@ store_test!(invalid_input_writes_nothing_and_names_every_field, |db| async move 
         password: Some("short".into()),
         ..NewUser::default()
     };
-    let err = create(store, scope.admin().unwrap(), &passwords(), NOW, input).await.unwrap_err();
+    let err = create(store, scope.admin().unwrap(), &passwords(), NOW, input).await.unwrap_err().answer();
     assert_eq!(err.status, 422);
     let mut fields: Vec<&str> = err.errors.iter().map(|e| e.field.as_str()).collect();
     fields.sort();
     assert_eq!(fields, ["email", "metadata", "password", "preferences", "timezone", "username"]);
-    let err = create(store, scope.admin().unwrap(), &passwords(), NOW, NewUser::default()).await.unwrap_err();
+    let err = create(store, scope.admin().unwrap(), &passwords(), NOW, NewUser::default()).await.unwrap_err().answer();
     assert_eq!(err.errors[0].field, "email");
     assert_eq!(user_count(store).await, 0);
     assert_eq!(crate::audit::count(store, &scope).await.unwrap(), audit_before);
@@ -91,16 +95,16 @@ store_test!(soft_delete_frees_the_email_and_restore_checks_it, |db| async move {
     let ana = create(store, admin, &passwords(), NOW, new_user("ana@example.com", "ana")).await.unwrap();
     let deleted = delete(store, admin, NOW, ana.id, Some(1)).await.unwrap();
     assert_eq!((deleted.deleted_at, deleted.version), (Some(NOW), 2));
-    assert_eq!(get(store, &scope, ana.id, false).await.unwrap_err().status, 404);
+    assert_eq!(get(store, &scope, ana.id, false).await.unwrap_err().answer().status, 404);
     assert_eq!(get(store, &scope, ana.id, true).await.unwrap().id, ana.id);
-    assert_eq!(find_by_email(store, admin, "ana@example.com").await.unwrap_err().status, 404);
+    assert_eq!(find_by_email(store, admin, "ana@example.com").await.unwrap_err().answer().status, 404);
     let page = list(store, admin, &UserFilter::default()).await.unwrap();
     assert!(page.items.is_empty());
     let page = list(store, admin, &UserFilter { include_deleted: true, ..UserFilter::default() }).await.unwrap();
     assert_eq!(page.items.len(), 1);
 
     let second = create(store, admin, &passwords(), NOW, new_user("ANA@example.com", "ana-two")).await.unwrap();
-    let err = restore(store, admin, NOW, ana.id, None).await.unwrap_err();
+    let err = restore(store, admin, NOW, ana.id, None).await.unwrap_err().answer();
     assert_eq!((err.status, err.errors[0].field.as_str()), (409, "email"));
     assert!(get(store, &scope, ana.id, true).await.unwrap().deleted_at.is_some(), "a refused restore changes nothing");
 
@@ -154,7 +158,7 @@ store_test!(a_stale_version_is_refused, |db| async move {
     let ana = create(store, admin, &passwords(), NOW, new_user("ana@example.com", "ana")).await.unwrap();
     let rename = |name: &str| UserPatch { display_name: Some(name.into()), ..UserPatch::default() };
     update(store, admin, NOW, ana.id, Some(1), rename("first")).await.unwrap();
-    let err = update(store, admin, NOW, ana.id, Some(1), rename("second")).await.unwrap_err();
+    let err = update(store, admin, NOW, ana.id, Some(1), rename("second")).await.unwrap_err().answer();
     assert_eq!(err.status, 412);
     assert_eq!(get(store, &scope, ana.id, false).await.unwrap().display_name, "first");
 });
@@ -169,7 +173,10 @@ store_test!(concurrent_patches_with_one_version_have_one_winner, |db| async move
         let (store, scope) = (store.clone(), scope.clone());
         tasks.push(tokio::spawn(async move {
             let patch = UserPatch { display_name: Some(format!("writer {i}")), ..UserPatch::default() };
-            update(&store, scope.admin().unwrap(), NOW, ana.id, Some(1), patch).await.map(|_| ()).map_err(|p| p.status)
+            update(&store, scope.admin().unwrap(), NOW, ana.id, Some(1), patch)
+                .await
+                .map(|_| ())
+                .map_err(|p| p.answer().status)
         }));
     }
     let mut outcomes = Vec::new();
@@ -188,17 +195,17 @@ store_test!(a_tenant_scope_never_reaches_another_tenant, |db| async move {
     let bob =
         create(store, other.admin().unwrap(), &passwords(), NOW, new_user("bob@example.com", "bob")).await.unwrap();
     let admin = acme.admin().unwrap();
-    assert_eq!(get(store, &acme, bob.id, true).await.unwrap_err().status, 404);
-    assert_eq!(find_by_email(store, admin, "bob@example.com").await.unwrap_err().status, 404);
-    assert_eq!(find_by_username(store, admin, "bob").await.unwrap_err().status, 404);
+    assert_eq!(get(store, &acme, bob.id, true).await.unwrap_err().answer().status, 404);
+    assert_eq!(find_by_email(store, admin, "bob@example.com").await.unwrap_err().answer().status, 404);
+    assert_eq!(find_by_username(store, admin, "bob").await.unwrap_err().answer().status, 404);
     assert!(list(store, admin, &UserFilter { include_deleted: true, ..UserFilter::default() })
         .await
         .unwrap()
         .items
         .is_empty());
     let patch = UserPatch { display_name: Some("hijacked".into()), ..UserPatch::default() };
-    assert_eq!(update(store, admin, NOW, bob.id, None, patch).await.unwrap_err().status, 404);
-    assert_eq!(delete(store, admin, NOW, bob.id, None).await.unwrap_err().status, 404);
+    assert_eq!(update(store, admin, NOW, bob.id, None, patch).await.unwrap_err().answer().status, 404);
+    assert_eq!(delete(store, admin, NOW, bob.id, None).await.unwrap_err().answer().status, 404);
     assert_eq!(get(store, &other, bob.id, false).await.unwrap(), bob, "untouched");
 });
 
@@ -219,7 +226,7 @@ store_test!(a_plain_user_sees_only_itself, |db| async move {
     let ana_scope = TenantScope::for_principal(&principal, scope.tenant().clone(), Actor::default()).unwrap();
     assert!(ana_scope.admin().is_err());
     assert_eq!(get(store, &ana_scope, ana.id, false).await.unwrap().id, ana.id);
-    assert_eq!(get(store, &ana_scope, bob.id, false).await.unwrap_err().status, 404);
+    assert_eq!(get(store, &ana_scope, bob.id, false).await.unwrap_err().answer().status, 404);
 });
 
 store_test!(lists_filter_and_page_without_gaps_or_repeats, |db| async move {
@@ -262,13 +269,18 @@ store_test!(lists_filter_and_page_without_gaps_or_repeats, |db| async move {
     let literal = list(store, admin, &UserFilter { q: Some("%".into()), ..UserFilter::default() }).await.unwrap();
     assert!(literal.items.is_empty(), "% is matched literally");
     assert_eq!(
-        list(store, admin, &UserFilter { limit: Some(501), ..UserFilter::default() }).await.unwrap_err().status,
+        list(store, admin, &UserFilter { limit: Some(501), ..UserFilter::default() })
+            .await
+            .unwrap_err()
+            .answer()
+            .status,
         422
     );
     assert_eq!(
         list(store, admin, &UserFilter { cursor: Some("nope".into()), ..UserFilter::default() })
             .await
             .unwrap_err()
+            .answer()
             .status,
         422
     );
@@ -301,7 +313,8 @@ store_test!(imported_hashes_and_identities_are_kept, |db| async move {
         },
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .answer();
     assert_eq!((err.status, err.errors[0].field.as_str()), (409, "identity_provider_id"));
     let invited = create(store, admin, &passwords(), NOW, new_user("new@example.com", "new")).await.unwrap();
     assert_eq!(invited.status, UserStatus::Invited, "no credential: the user is invited");
@@ -320,7 +333,7 @@ store_test!(an_admin_cannot_make_a_sysadmin, |db| async move {
     };
     let admin_scope = TenantScope::for_principal(&principal, scope.tenant().clone(), Actor::default()).unwrap();
     let input = NewUser { role: Some(Role::Sysadmin), ..new_user("root@example.com", "root") };
-    let err = create(store, admin_scope.admin().unwrap(), &passwords(), NOW, input).await.unwrap_err();
+    let err = create(store, admin_scope.admin().unwrap(), &passwords(), NOW, input).await.unwrap_err().answer();
     assert_eq!(err.status, 403);
     assert_eq!(user_count(store).await, 0);
 });
@@ -405,7 +418,7 @@ store_test!(users_are_listed_by_target_role_and_experience_level, |db| async mov
     };
     assert_eq!(names(both).await, ["u0"]);
     let too_long = UserFilter { target_role: Some("x".repeat(101)), ..UserFilter::default() };
-    assert_eq!(list(store, admin, &too_long).await.unwrap_err().errors[0].field, "target_role");
+    assert_eq!(list(store, admin, &too_long).await.unwrap_err().answer().errors[0].field, "target_role");
     if store.backend() == crate::store::Backend::Sqlite {
         for (column, index) in [("target_role", "users_target_role"), ("experience_level", "users_experience_level")] {
             let sql = format!("EXPLAIN QUERY PLAN SELECT id FROM users WHERE tenant_id = x'00' AND {column} = 'x' AND id > x'00' ORDER BY id LIMIT 51");
@@ -415,3 +428,20 @@ store_test!(users_are_listed_by_target_role_and_experience_level, |db| async mov
         }
     }
 });
+
+/// The answer an error gets over HTTP, which these tests check.
+trait Answer {
+    fn answer(self) -> crate::http::Problem;
+}
+
+impl Answer for UserError {
+    fn answer(self) -> crate::http::Problem {
+        self.into()
+    }
+}
+
+impl Answer for crate::http::Problem {
+    fn answer(self) -> crate::http::Problem {
+        self
+    }
+}

@@ -4,9 +4,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::access::{authorize, Deleted, Intent};
-use super::{repo, totp};
+use super::{repo, totp, UserError};
 use crate::audit::{self, Action, Change};
-use crate::http::Problem;
 use crate::principal::{TenantId, TenantScope};
 use crate::secrets::SecretKey;
 use crate::store::{Store, StoreError, Tx};
@@ -21,8 +20,8 @@ pub struct Enrolment {
     pub recovery_codes: Vec<String>,
 }
 
-fn no_key() -> Problem {
-    Problem::unavailable("two-factor sign-in needs the server's secret key (ROSTER_SECRET_KEY)")
+fn no_key() -> UserError {
+    UserError::NoSecretKey
 }
 
 fn audit_change(user_id: Uuid, what: &str) -> Change {
@@ -37,12 +36,12 @@ pub async fn enroll(
     now: OffsetDateTime,
     user_id: Uuid,
     account: &str,
-) -> Result<Enrolment, Problem> {
+) -> Result<Enrolment, UserError> {
     let key = key.ok_or_else(no_key)?;
     let mut tx = store.begin().await?;
     let target = authorize(&mut tx, scope, user_id, Intent::OwnAccount, Deleted::Excluded).await?;
     if target.user().totp_enabled_at.is_some() {
-        return Err(Problem::conflict("totp", "two-factor sign-in is already on; turn it off first"));
+        return Err(UserError::TwoFactor("two-factor sign-in is already on; turn it off first"));
     }
     let (secret, encoded, uri) = totp::generate(&format!("roster {}", scope.tenant().slug), account);
     let codes = totp::recovery_codes();
@@ -65,19 +64,19 @@ pub async fn confirm(
     now: OffsetDateTime,
     user_id: Uuid,
     code: &str,
-) -> Result<(), Problem> {
+) -> Result<(), UserError> {
     let key = key.ok_or_else(no_key)?;
     let mut tx = store.begin().await?;
     let target = authorize(&mut tx, scope, user_id, Intent::OwnAccount, Deleted::Excluded).await?;
     let (sealed, enabled) = (target.user().totp_secret.clone(), target.user().totp_enabled_at);
     if enabled.is_some() {
-        return Err(Problem::conflict("totp", "two-factor sign-in is already on"));
+        return Err(UserError::TwoFactor("two-factor sign-in is already on"));
     }
-    let sealed = sealed.ok_or_else(|| Problem::conflict("totp", "enrol first: POST /v1/me/totp/enroll"))?;
+    let sealed = sealed.ok_or_else(|| UserError::TwoFactor("enrol first: POST /v1/me/totp/enroll"))?;
     let secret = totp::open(key, &sealed)
-        .ok_or_else(|| Problem::conflict("totp", "the pending secret cannot be read; enrol again"))?;
+        .ok_or_else(|| UserError::TwoFactor("the pending secret cannot be read; enrol again"))?;
     let step =
-        totp::matching_step(&secret, code, unix(now)).ok_or_else(|| Problem::invalid("code", "does not match"))?;
+        totp::matching_step(&secret, code, unix(now)).ok_or_else(|| UserError::invalid("code", "does not match"))?;
     repo::set_totp(&mut tx, &target, Some(sealed), Some(now), Some(step as i64), now).await?;
     audit::record(&mut tx, scope, now, audit_change(user_id, "enabled")).await?;
     tx.commit().await?;
@@ -110,16 +109,16 @@ pub async fn disable(
     now: OffsetDateTime,
     user_id: Uuid,
     code: Option<&str>,
-) -> Result<(), Problem> {
+) -> Result<(), UserError> {
     let mut tx = store.begin().await?;
     let intent = if code.is_some() { Intent::OwnAccount } else { Intent::Administer };
     let target = authorize(&mut tx, scope, user_id, intent, Deleted::Excluded).await?;
     if target.user().totp_enabled_at.is_none() {
-        return Err(Problem::conflict("totp", "two-factor sign-in is not on"));
+        return Err(UserError::TwoFactor("two-factor sign-in is not on"));
     }
     if let Some(code) = code {
         if !check(&mut tx, key, target.tenant_id(), user_id, code, now).await? {
-            return Err(Problem::invalid("code", "does not match"));
+            return Err(UserError::invalid("code", "does not match"));
         }
     }
     repo::set_totp(&mut tx, &target, None, None, None, now).await?;
