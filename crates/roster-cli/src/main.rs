@@ -92,7 +92,9 @@ pub fn failure(e: impl roster::http::Classify) -> Failure {
         | Class::Conflict(_)
         | Class::Stale
         | Class::VersionMismatch
-        | Class::Forbidden => Failure::Usage(message),
+        | Class::Forbidden
+        | Class::Unauthenticated(..)
+        | Class::Malformed => Failure::Usage(message),
     }
 }
 

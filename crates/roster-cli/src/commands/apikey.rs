@@ -3,7 +3,7 @@
 use roster::principal::Role;
 
 use crate::output::{self, Format};
-use crate::{problem, Context, Failure};
+use crate::{failure, Context, Failure};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -42,7 +42,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
         Command::Create { tenant, role, name } => {
             let scope = super::scope(&store, &tenant).await?;
             let (key, token) =
-                roster::auth::create_api_key(&store, &scope, super::now(), &name, role, None).await.map_err(problem)?;
+                roster::auth::create_api_key(&store, &scope, super::now(), &name, role, None).await.map_err(failure)?;
             match context.format {
                 Format::Json => output::json(&serde_json::json!({
                     "id": key.id, "name": key.name, "role": key.role, "key": token,
@@ -81,7 +81,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
         }
         Command::Revoke { tenant, id } => {
             let scope = super::scope(&store, &tenant).await?;
-            roster::auth::revoke_api_key(&store, &scope, super::now(), id).await.map_err(problem)?;
+            roster::auth::revoke_api_key(&store, &scope, super::now(), id).await.map_err(failure)?;
             match context.format {
                 Format::Json => output::json(&serde_json::json!({ "id": id, "revoked": true })),
                 Format::Table => println!("revoked {id}"),

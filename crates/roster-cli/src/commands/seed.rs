@@ -1,7 +1,7 @@
 //! `roster seed`: idempotent first-start set-up without serving.
 
 use crate::output::{self, Format};
-use crate::{problem, Context, Failure};
+use crate::{failure, Context, Failure};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
@@ -9,7 +9,7 @@ pub struct Args {}
 pub async fn run(context: &Context, _args: Args) -> Result<(), Failure> {
     let config = context.config(None)?;
     let store = super::open(&config).await?;
-    let boot = roster::auth::bootstrap(&store, &config, super::now()).await.map_err(problem)?;
+    let boot = roster::auth::bootstrap(&store, &config, super::now()).await.map_err(failure)?;
     match (context.format, boot) {
         (Format::Json, boot) => output::json(&serde_json::json!({
             "created": boot.is_some(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use roster::migrate::Migrator;
 use roster::App;
 
-use crate::{problem, Context, Failure};
+use crate::{failure, Context, Failure};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -79,7 +79,7 @@ pub async fn run(context: &Context, args: Args) -> Result<(), Failure> {
             tracing::info!(?applied, "applied migrations");
         }
     }
-    if let Some(boot) = roster::auth::bootstrap(&store, &config, super::now()).await.map_err(problem)? {
+    if let Some(boot) = roster::auth::bootstrap(&store, &config, super::now()).await.map_err(failure)? {
         tracing::info!(tenant = %boot.tenant, email = %boot.admin_email, "created the default tenant and the sysadmin");
         if let Some(password) = boot.generated_password {
             eprintln!("roster: sysadmin {} created with password {password} (shown once; change it)", boot.admin_email);

@@ -8,7 +8,7 @@ use roster::users::{NewUser, Passwords, StatusAction, User, UserFilter, UserPatc
 use uuid::Uuid;
 
 use crate::output::{self, Format};
-use crate::{failure, problem, Context, Failure};
+use crate::{failure, Context, Failure};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -253,7 +253,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
         Command::Unlock { tenant, id } => status(context, &store, now, &tenant, id, StatusAction::Unlock).await?,
         Command::RevokeSessions { tenant, id } => {
             let scope = super::scope(&store, &tenant).await?;
-            let ended = roster::auth::sessions::revoke_all(&store, &scope, id, now).await.map_err(problem)?;
+            let ended = roster::auth::sessions::revoke_all(&store, &scope, id, now).await.map_err(failure)?;
             match context.format {
                 Format::Json => output::json(&serde_json::json!({ "sessions_ended": ended })),
                 Format::Table => println!("ended {ended} session(s)"),
@@ -264,7 +264,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
             let lifetime = time::Duration::minutes(config.reset_token_minutes);
             let token = roster::auth::sessions::force_password_reset(&store, &scope, id, now, lifetime)
                 .await
-                .map_err(problem)?;
+                .map_err(failure)?;
             match context.format {
                 Format::Json => output::json(&serde_json::json!({ "reset_token": token })),
                 Format::Table => {
@@ -298,7 +298,7 @@ async fn status(
 }
 
 fn admin(scope: &roster::principal::TenantScope) -> Result<roster::principal::AdminScope<'_>, Failure> {
-    scope.admin().map_err(|e| problem(e.into()))
+    scope.admin().map_err(|e| Failure::Usage(format!("this operation needs the {} role", e.needs)))
 }
 
 fn print(context: &Context, users: &[User], single: bool) {

@@ -17,8 +17,8 @@ use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 
 use super::login::{invalid_credentials, open_session_in, totp_required, LoginResponse};
+use super::AuthError;
 use crate::config::Config;
-use crate::http::Problem;
 use crate::principal::{Actor, ActorKind, Role, TenantScope};
 use crate::secrets::SecretKey;
 use crate::store::Store;
@@ -48,12 +48,12 @@ pub async fn sign_in(
     now: OffsetDateTime,
     scope: &TenantScope,
     request: ExternalRequest,
-) -> Result<LoginResponse, Problem> {
+) -> Result<LoginResponse, AuthError> {
     if scope.actor().api_key_id.is_none() {
-        return Err(Problem::forbidden("external sign-in is for applications: call it with an API key"));
+        return Err(AuthError::Forbidden("external sign-in is for applications: call it with an API key".into()));
     }
     if scope.role() < Role::Admin {
-        return Err(Problem::forbidden("external sign-in needs an API key of role admin or sysadmin"));
+        return Err(AuthError::Forbidden("external sign-in needs an API key of role admin or sysadmin".into()));
     }
     if scope.tenant().status != crate::principal::TenantStatus::Active {
         return Err(invalid_credentials());
@@ -109,7 +109,7 @@ pub async fn sign_in(
 
 /// The user this identity signs in as, read before anything is written: the one linked to it, else (with
 /// `link_by_email`) the one with its verified email, else `None` for a new one.
-async fn find_target(store: &Store, scope: &TenantScope, request: &ExternalRequest) -> Result<Option<User>, Problem> {
+async fn find_target(store: &Store, scope: &TenantScope, request: &ExternalRequest) -> Result<Option<User>, AuthError> {
     let (provider, provider_id) = (request.identity_provider.as_str(), request.identity_provider_id.as_str());
     if let Some(user) = users::find_by_identity(store, scope.tenant_id(), provider, provider_id).await? {
         return Ok(Some(user));
@@ -119,19 +119,22 @@ async fn find_target(store: &Store, scope: &TenantScope, request: &ExternalReque
         return Ok(None);
     };
     if !request.link_by_email {
-        return Err(Problem::conflict(
-            "email",
-            "a user with this email exists; send link_by_email to link it to this identity",
-        ));
+        return Err(AuthError::Conflict {
+            field: "email",
+            detail: "a user with this email exists; send link_by_email to link it to this identity",
+        });
     }
     if existing.identity_provider.is_some() {
-        return Err(Problem::conflict("email", "the user with this email is already linked to another identity"));
+        return Err(AuthError::Conflict {
+            field: "email",
+            detail: "the user with this email is already linked to another identity",
+        });
     }
     if existing.email_verified_at.is_none() {
-        return Err(Problem::conflict(
-            "email",
-            "the user with this email has not verified it, so it cannot be linked by email",
-        ));
+        return Err(AuthError::Conflict {
+            field: "email",
+            detail: "the user with this email has not verified it, so it cannot be linked by email",
+        });
     }
     Ok(Some(existing))
 }
@@ -145,7 +148,7 @@ async fn second_factor(
     scope: &TenantScope,
     user: &User,
     request: &ExternalRequest,
-) -> Result<(), Problem> {
+) -> Result<(), AuthError> {
     let Some(code) = request.totp_code.as_deref() else { return Err(totp_required()) };
     let threshold = config.lock_after_failures;
     let Attempt::Allowed { number } = users::begin_login_attempt(store, scope, user, now, threshold).await? else {

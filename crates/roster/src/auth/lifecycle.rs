@@ -6,8 +6,8 @@ use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 
 use super::repo;
+use super::AuthError;
 use crate::config::Config;
-use crate::http::Problem;
 use crate::principal::{Actor, ActorKind, TenantRef, TenantScope};
 use crate::store::Store;
 use crate::users::{self, lifecycle, NewUser, Passwords, User};
@@ -69,10 +69,9 @@ pub struct ConfirmRequest {
     pub password: String,
 }
 
-fn public_scope(tenant: Option<TenantRef>, actor: Actor) -> Result<TenantScope, Problem> {
-    let tenant = tenant
-        .filter(|t| t.status == crate::principal::TenantStatus::Active)
-        .ok_or_else(|| Problem::not_found("tenant"))?;
+fn public_scope(tenant: Option<TenantRef>, actor: Actor) -> Result<TenantScope, AuthError> {
+    let tenant =
+        tenant.filter(|t| t.status == crate::principal::TenantStatus::Active).ok_or(AuthError::NotFound("tenant"))?;
     Ok(TenantScope::anonymous(tenant, Actor { kind: Some(ActorKind::User), ..actor }))
 }
 
@@ -83,7 +82,7 @@ pub async fn register(
     tenant: Option<TenantRef>,
     actor: Actor,
     request: RegisterRequest,
-) -> Result<RegisterResponse, Problem> {
+) -> Result<RegisterResponse, AuthError> {
     let scope = public_scope(tenant, actor)?;
     let input = NewUser {
         email: Some(request.email),
@@ -107,7 +106,7 @@ pub async fn verify_email(
     tenant: Option<TenantRef>,
     actor: Actor,
     request: TokenRequest,
-) -> Result<User, Problem> {
+) -> Result<User, AuthError> {
     let scope = public_scope(tenant, actor)?;
     let mut tx = store.begin().await?;
     let user = lifecycle::verify_email(&mut tx, &scope, now, &request.token).await?;
@@ -123,7 +122,7 @@ pub async fn request_reset(
     actor: Actor,
     for_application: bool,
     request: ResetRequest,
-) -> Result<ResetAccepted, Problem> {
+) -> Result<ResetAccepted, AuthError> {
     let scope = public_scope(tenant, actor)?;
     let lifetime = Duration::minutes(config.reset_token_minutes);
     let mut tx = store.begin().await?;
@@ -141,7 +140,7 @@ pub async fn confirm_reset(
     tenant: Option<TenantRef>,
     actor: Actor,
     request: ConfirmRequest,
-) -> Result<User, Problem> {
+) -> Result<User, AuthError> {
     let scope = public_scope(tenant, actor)?;
     let passwords = Passwords::from_config(config);
     let mut tx = store.begin().await?;

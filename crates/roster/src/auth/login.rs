@@ -9,10 +9,10 @@ use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::AuthError;
 use super::{model, repo};
 use crate::audit::{self, Action, Change};
 use crate::config::Config;
-use crate::http::{FieldError, Problem};
 use crate::principal::{Actor, ActorKind, Principal, TenantId, TenantRef, TenantScope};
 use crate::store::{Store, StoreError};
 use crate::users::{self, Attempt, Passwords, User, UserStatus};
@@ -40,17 +40,12 @@ pub struct LoginResponse {
 }
 
 /// The one answer to every failed sign-in.
-pub fn invalid_credentials() -> Problem {
-    Problem::new(
-        axum::http::StatusCode::UNAUTHORIZED,
-        "invalid-credentials",
-        "Invalid credentials",
-        "the login or the password is wrong, or the account cannot sign in now",
-    )
+pub fn invalid_credentials() -> AuthError {
+    AuthError::InvalidCredentials
 }
 
-fn login_name(request: &LoginRequest) -> Result<String, Problem> {
-    let invalid = |message: &str| Problem::validation(vec![FieldError::new("email", message)]);
+fn login_name(request: &LoginRequest) -> Result<String, AuthError> {
+    let invalid = |message: &str| AuthError::invalid("email", message);
     let name = match (&request.email, &request.username) {
         (Some(email), None) => email.trim().to_owned(),
         (None, Some(username)) => username.trim().to_owned(),
@@ -60,19 +55,14 @@ fn login_name(request: &LoginRequest) -> Result<String, Problem> {
         return Err(invalid("must be 1 to 254 characters"));
     }
     if request.password.is_empty() || request.password.chars().count() > crate::users::password::MAX_LENGTH {
-        return Err(Problem::invalid("password", "must be 1 to 128 characters"));
+        return Err(AuthError::invalid("password", "must be 1 to 128 characters"));
     }
     Ok(name)
 }
 
 /// A right password for an account with two-factor sign-in, but no code: ask for one.
-pub fn totp_required() -> Problem {
-    Problem::new(
-        axum::http::StatusCode::UNAUTHORIZED,
-        "totp-required",
-        "Code required",
-        "this account signs in with a code from an authenticator app: send it as totp_code",
-    )
+pub fn totp_required() -> AuthError {
+    AuthError::TotpRequired
 }
 
 /// Sign in to `tenant` (`None`: no such tenant) and open a session.
@@ -85,7 +75,7 @@ pub async fn login(
     tenant: Option<TenantRef>,
     actor: Actor,
     request: LoginRequest,
-) -> Result<LoginResponse, Problem> {
+) -> Result<LoginResponse, AuthError> {
     let name = login_name(&request)?;
     let passwords = Passwords::from_config(config);
     let tenant = match tenant {
@@ -142,10 +132,7 @@ pub async fn login(
         }
     }
     let new_hash = if verification.needs_rehash {
-        Some(passwords.hash(request.password).await.map_err(|e| {
-            tracing::error!(error = %e, "password rehash failed");
-            Problem::internal()
-        })?)
+        Some(passwords.hash(request.password).await.map_err(AuthError::Hashing)?)
     } else {
         None
     };
@@ -163,7 +150,7 @@ pub(super) async fn open_session(
     now: OffsetDateTime,
     new_hash: Option<String>,
     facts: serde_json::Value,
-) -> Result<LoginResponse, Problem> {
+) -> Result<LoginResponse, AuthError> {
     let mut tx = store.begin().await?;
     let opened = open_session_in(&mut tx, config, scope, user, now, new_hash, facts).await?;
     tx.commit().await?;
@@ -183,7 +170,7 @@ impl Opened {
         store: &Store,
         tenant_id: TenantId,
         user_id: Uuid,
-    ) -> Result<LoginResponse, Problem> {
+    ) -> Result<LoginResponse, AuthError> {
         let user = users::find_live(store, tenant_id, user_id).await?.ok_or_else(invalid_credentials)?;
         Ok(LoginResponse { token: self.token, expires_at: self.expires_at, user })
     }
@@ -246,9 +233,9 @@ pub async fn authenticate_session(
 }
 
 /// End the caller's session.
-pub async fn logout(store: &Store, principal: &Principal, actor: &Actor, now: OffsetDateTime) -> Result<(), Problem> {
+pub async fn logout(store: &Store, principal: &Principal, actor: &Actor, now: OffsetDateTime) -> Result<(), AuthError> {
     let (Some(session_id), Some(user_id)) = (principal.session_id, principal.user_id) else {
-        return Err(Problem::bad_request("logout ends a session; revoke API keys with `roster apikey revoke`"));
+        return Err(AuthError::NeedsSession("logout ends a session; revoke API keys with `roster apikey revoke`"));
     };
     let mut tx = store.begin().await?;
     if repo::revoke_session(&mut tx, principal.tenant_id, session_id, now).await? {
@@ -267,16 +254,16 @@ pub async fn mark_activity(
     config: &Config,
     principal: &Principal,
     now: OffsetDateTime,
-) -> Result<User, Problem> {
+) -> Result<User, AuthError> {
     let (Some(session_id), Some(user_id)) = (principal.session_id, principal.user_id) else {
-        return Err(Problem::bad_request("activity is marked by a signed-in user's session, not an API key"));
+        return Err(AuthError::NeedsSession("activity is marked by a signed-in user's session, not an API key"));
     };
     let gap_limit = Duration::minutes(config.activity_gap_minutes);
     // A parallel mark of the same session may move the mark first; then count again from where it left it.
     for _ in 0..5 {
         let mut tx = store.begin().await?;
         let Some((seen, usage)) = repo::session_activity(&mut tx, principal.tenant_id, session_id).await? else {
-            return Err(Problem::unauthenticated("the session has ended"));
+            return Err(AuthError::SessionEnded);
         };
         let gap = now - seen;
         let counted = if gap > Duration::ZERO && gap <= gap_limit { gap.whole_seconds() } else { 0 };
@@ -289,7 +276,7 @@ pub async fn mark_activity(
         }
         users::record_activity(&mut tx, principal.tenant_id, user_id, at, minutes).await?;
         tx.commit().await?;
-        return users::find_live(store, principal.tenant_id, user_id).await?.ok_or_else(|| Problem::not_found("user"));
+        return users::find_live(store, principal.tenant_id, user_id).await?.ok_or(AuthError::NotFound("user"));
     }
-    Err(Problem::stale("the session's activity changed too often; retry"))
+    Err(AuthError::Busy)
 }

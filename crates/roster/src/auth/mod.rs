@@ -1,5 +1,6 @@
 //! Authentication: API keys, the bootstrap sysadmin, and turning a bearer token into a [`Principal`].
 
+mod error;
 pub mod external;
 pub mod lifecycle;
 pub mod login;
@@ -11,11 +12,11 @@ pub mod sessions;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use error::AuthError;
 pub use model::{ApiKey, API_KEY_PREFIX, SESSION_PREFIX};
 
 use crate::audit::{self, Action, Change};
 use crate::config::Config;
-use crate::http::Problem;
 use crate::migrate::Migration;
 use crate::principal::{ActorKind, Principal, Role, Sysadmin, TenantId, TenantScope};
 use crate::store::{Store, StoreError};
@@ -61,13 +62,13 @@ pub async fn create_api_key(
     name: &str,
     role: Role,
     expires_at: Option<OffsetDateTime>,
-) -> Result<(ApiKey, String), Problem> {
+) -> Result<(ApiKey, String), AuthError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Problem::invalid("name", "must be 1 to 100 characters, without control characters"));
+        return Err(AuthError::invalid("name", "must be 1 to 100 characters, without control characters"));
     }
     if role > scope.role() {
-        return Err(Problem::forbidden(format!("a {} cannot create a {role} key", scope.role())));
+        return Err(AuthError::Forbidden(format!("a {} cannot create a {role} key", scope.role())));
     }
     let token = model::generate_key();
     let key = ApiKey {
@@ -93,10 +94,15 @@ pub async fn list_api_keys(store: &Store, scope: &TenantScope) -> Result<Vec<Api
 }
 
 /// Revoke a key; it stops working at once.
-pub async fn revoke_api_key(store: &Store, scope: &TenantScope, now: OffsetDateTime, id: Uuid) -> Result<(), Problem> {
+pub async fn revoke_api_key(
+    store: &Store,
+    scope: &TenantScope,
+    now: OffsetDateTime,
+    id: Uuid,
+) -> Result<(), AuthError> {
     let mut tx = store.begin().await?;
     if !repo::revoke(&mut tx, scope.tenant_id(), id, now).await? {
-        return Err(Problem::not_found("active API key"));
+        return Err(AuthError::NotFound("active API key"));
     }
     let change = Change::new(Action::Delete, "api_key", id).values(
         None,
@@ -117,7 +123,7 @@ pub struct Bootstrap {
 }
 
 /// On an empty database, create the `default` tenant and the sysadmin. Does nothing once any tenant exists.
-pub async fn bootstrap(store: &Store, config: &Config, now: OffsetDateTime) -> Result<Option<Bootstrap>, Problem> {
+pub async fn bootstrap(store: &Store, config: &Config, now: OffsetDateTime) -> Result<Option<Bootstrap>, AuthError> {
     let actor = crate::principal::Actor::system();
     let sysadmin = Sysadmin::operator_unchecked(actor.clone());
     if !tenants::list(store, &sysadmin, None, 1).await?.is_empty() {
@@ -141,7 +147,7 @@ pub async fn bootstrap(store: &Store, config: &Config, now: OffsetDateTime) -> R
     let scope = TenantScope::operator_unchecked(tenant.as_ref(), actor);
     users::create(
         store,
-        scope.admin().map_err(Problem::from)?,
+        scope.admin()?,
         &Passwords::from_config(config),
         now,
         NewUser {

@@ -133,9 +133,11 @@ async fn register(
     let tenant = state.directory.tenant(&slug).await?;
     let for_application = caller.for_application(tenant.as_ref());
     let registered = lifecycle::register(&state.store, &state.config, state.clock.now(), tenant, actor, request).await;
+    // a stranger is not told that the email or username is taken
+    let taken = matches!(registered, Err(super::AuthError::User(crate::users::UserError::Taken { .. })));
     match registered {
         Ok(response) if for_application => Ok((StatusCode::CREATED, Json(response)).into_response()),
-        Err(problem) if for_application || problem.status != 409 => Err(problem),
+        Err(error) if for_application || !taken => Err(error.into()),
         Ok(_) | Err(_) => {
             Ok((StatusCode::ACCEPTED, Json(lifecycle::RegisterAccepted { accepted: true })).into_response())
         }

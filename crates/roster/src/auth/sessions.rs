@@ -5,8 +5,8 @@ use uuid::Uuid;
 
 use super::repo;
 pub use super::repo::SessionView;
+use super::AuthError;
 use crate::audit::{self, Action, Change};
-use crate::http::Problem;
 use crate::principal::TenantScope;
 use crate::store::Store;
 use crate::users::{self, Deleted, Intent};
@@ -17,7 +17,7 @@ pub async fn list(
     scope: &TenantScope,
     user_id: Uuid,
     now: OffsetDateTime,
-) -> Result<Vec<SessionView>, Problem> {
+) -> Result<Vec<SessionView>, AuthError> {
     users::get(store, scope, user_id, false).await?;
     Ok(repo::live_sessions(store, scope.tenant_id(), user_id, now).await?)
 }
@@ -29,11 +29,11 @@ pub async fn revoke(
     user_id: Uuid,
     session_id: Uuid,
     now: OffsetDateTime,
-) -> Result<(), Problem> {
+) -> Result<(), AuthError> {
     let mut tx = store.begin().await?;
     let user = users::authorize(&mut tx, scope, user_id, Intent::OwnAccount, Deleted::Excluded).await?;
     if !repo::revoke_user_session(&mut tx, &user, session_id, now).await? {
-        return Err(Problem::not_found("session"));
+        return Err(AuthError::NotFound("session"));
     }
     let change = Change::new(Action::Logout, "user", user_id)
         .values(None, Some(serde_json::json!({"session_id": session_id, "ended_by": "revocation"})));
@@ -48,7 +48,7 @@ pub async fn revoke_all(
     scope: &TenantScope,
     user_id: Uuid,
     now: OffsetDateTime,
-) -> Result<u64, Problem> {
+) -> Result<u64, AuthError> {
     let mut tx = store.begin().await?;
     let user = users::authorize(&mut tx, scope, user_id, Intent::Administer, Deleted::Excluded).await?;
     let ended = repo::revoke_user_sessions(&mut tx, &user, now).await?;
@@ -67,7 +67,7 @@ pub async fn force_password_reset(
     user_id: Uuid,
     now: OffsetDateTime,
     lifetime: Duration,
-) -> Result<String, Problem> {
+) -> Result<String, AuthError> {
     let mut tx = store.begin().await?;
     let user = users::authorize(&mut tx, scope, user_id, Intent::Administer, Deleted::Excluded).await?;
     let token = users::lifecycle::force_reset(&mut tx, &user, now, lifetime).await?;
@@ -86,9 +86,9 @@ pub async fn change_own_password(
     now: OffsetDateTime,
     current_password: String,
     new_password: String,
-) -> Result<users::User, Problem> {
+) -> Result<users::User, AuthError> {
     let (Some(user_id), Some(session_id)) = (principal.user_id, principal.session_id) else {
-        return Err(Problem::not_found("signed-in user (an API key has none)"));
+        return Err(AuthError::NotFound("signed-in user (an API key has none)"));
     };
     let passwords = users::Passwords::from_config(config);
     let mut tx = store.begin().await?;

@@ -174,6 +174,11 @@ pub enum Class<'a> {
     VersionMismatch,
     /// The caller may not do this (403).
     Forbidden,
+    /// The caller did not prove who it is (401), with the problem type's slug and title: sign-in keeps distinct types
+    /// for a wrong password and a missing second factor.
+    Unauthenticated(&'static str, &'static str),
+    /// A request that cannot be made this way at all (400).
+    Malformed,
     /// Something the server needs is not there (503), e.g. its secret key.
     Unavailable,
     /// A failure of the server, not the caller's (500); logged here.
@@ -198,6 +203,8 @@ impl<E: Classify> From<E> for Problem {
             Class::Stale => Problem::stale(detail),
             Class::VersionMismatch => Problem::precondition_failed(detail),
             Class::Forbidden => Problem::forbidden(detail),
+            Class::Unauthenticated(slug, title) => Problem::new(StatusCode::UNAUTHORIZED, slug, title, detail),
+            Class::Malformed => Problem::bad_request(detail),
             Class::Unavailable => Problem::unavailable(detail),
             Class::Internal => {
                 tracing::error!(error = %detail, "internal error");
