@@ -98,20 +98,6 @@ pub fn failure(e: impl roster::http::Classify) -> Failure {
     }
 }
 
-/// Map a library problem to a CLI failure: 4xx are the caller's mistakes (for modules that still answer `Problem`).
-pub fn problem(p: roster::http::Problem) -> Failure {
-    let message = if p.errors.is_empty() {
-        p.detail.clone()
-    } else {
-        p.errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
-    };
-    if (400..500).contains(&p.status) {
-        Failure::Usage(message)
-    } else {
-        Failure::Runtime(message)
-    }
-}
-
 pub struct Context {
     pub config_file: PathBuf,
     pub config_required: bool,

@@ -4,7 +4,7 @@ use roster::contributions::{self, TopFilter};
 use roster::users::{ActiveFilter, User, UserType};
 
 use crate::output::{self, Format};
-use crate::{problem, Context, Failure};
+use crate::{failure, Context, Failure};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -61,7 +61,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
             let scope = super::scope(&store, &tenant).await?;
             let admin = scope.admin().map_err(|_| Failure::Runtime("the operator scope is an admin".into()))?;
             let filter = TopFilter { user_type, days, limit: Some(limit) };
-            let top = contributions::top_contributors(&store, admin, super::now(), &filter).await.map_err(problem)?;
+            let top = contributions::top_contributors(&store, admin, super::now(), &filter).await.map_err(failure)?;
             let rows: Vec<Vec<String>> = top.iter().map(|c| row(&c.user, Some(c.count))).collect();
             match (context.csv, context.format) {
                 (true, _) => output::csv(&HEADERS, &rows)?,
@@ -75,7 +75,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
             let mut users = Vec::new();
             let mut filter = ActiveFilter { user_type, days: Some(days), limit: Some(500), cursor: None };
             loop {
-                let page = contributions::active_users(&store, admin, super::now(), &filter).await.map_err(problem)?;
+                let page = contributions::active_users(&store, admin, super::now(), &filter).await.map_err(failure)?;
                 users.extend(page.items);
                 match page.next_cursor {
                     Some(cursor) => filter.cursor = Some(cursor),

@@ -3,6 +3,7 @@
 //! `reader` frames every export shape, `model` checks records, `ingest` writes them in batches with their people
 //! (through `users::upsert_seen`), `repo` holds the SQL, `routes` the HTTP face.
 
+mod error;
 pub mod ingest;
 pub mod model;
 pub mod reader;
@@ -15,12 +16,12 @@ use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
+pub use error::ContributionsError;
 pub use ingest::{IngestError, IngestFailure, IngestOptions, IngestReport, Rejected};
 pub use model::Kind;
 pub use repo::{StoredBug, StoredTest};
 
 use crate::http::pagination::{self, Page};
-use crate::http::Problem;
 use crate::migrate::Migration;
 use crate::principal::AdminScope;
 use crate::store::Store;
@@ -60,11 +61,11 @@ pub async fn top_contributors(
     scope: AdminScope<'_>,
     now: OffsetDateTime,
     filter: &TopFilter,
-) -> Result<Vec<Contributor>, Problem> {
+) -> Result<Vec<Contributor>, ContributionsError> {
     let limit = match filter.limit {
         None => DEFAULT_TOP,
         Some(n) if (1..=MAX_TOP).contains(&n) => n,
-        Some(_) => return Err(Problem::invalid("limit", format!("must be between 1 and {MAX_TOP}"))),
+        Some(_) => return Err(ContributionsError::invalid("limit", format!("must be between 1 and {MAX_TOP}"))),
     } as usize;
     let roles: &[repo::Ranked] = match filter.user_type {
         Some(UserType::Tester) => &[repo::Ranked::Reported],
@@ -121,7 +122,7 @@ async fn rank(
     ranked: &[(Uuid, i64)],
     limit: usize,
     known: impl Fn(i64) -> bool,
-) -> Result<Option<Vec<Contributor>>, Problem> {
+) -> Result<Option<Vec<Contributor>>, ContributionsError> {
     let mut top = Vec::with_capacity(limit);
     let mut rest = ranked;
     while top.len() < limit && !rest.is_empty() {
@@ -149,7 +150,7 @@ pub async fn active_users(
     scope: AdminScope<'_>,
     now: OffsetDateTime,
     filter: &users::ActiveFilter,
-) -> Result<Page<User>, Problem> {
+) -> Result<Page<User>, ContributionsError> {
     Ok(users::active(store, scope, now, filter).await?)
 }
 
@@ -177,9 +178,9 @@ pub async fn bugs_of(
     scope: AdminScope<'_>,
     user_id: Uuid,
     params: &RecordsParams,
-) -> Result<Page<StoredBug>, Problem> {
+) -> Result<Page<StoredBug>, ContributionsError> {
     if params.role.is_some() {
-        return Err(Problem::invalid("role", "applies to test cycles only"));
+        return Err(ContributionsError::invalid("role", "applies to test cycles only"));
     }
     let limit = pagination::limit(params.limit)?;
     let after = pagination::decode_timed_cursor(params.cursor.as_deref())?;
@@ -194,7 +195,7 @@ pub async fn tests_of(
     scope: AdminScope<'_>,
     user_id: Uuid,
     params: &RecordsParams,
-) -> Result<Page<StoredTest>, Problem> {
+) -> Result<Page<StoredTest>, ContributionsError> {
     let limit = pagination::limit(params.limit)?;
     let after = pagination::decode_timed_cursor(params.cursor.as_deref())?;
     users::get(store, &scope, user_id, true).await?;
@@ -260,11 +261,11 @@ pub async fn activity(
     now: OffsetDateTime,
     user_id: Uuid,
     params: &ActivityParams,
-) -> Result<Activity, Problem> {
+) -> Result<Activity, ContributionsError> {
     let days = match params.days {
         None => 30,
         Some(d) if (1..=3660).contains(&d) => d,
-        Some(_) => return Err(Problem::invalid("days", "must be between 1 and 3660")),
+        Some(_) => return Err(ContributionsError::invalid("days", "must be between 1 and 3660")),
     };
     let bucket = params.bucket.unwrap_or_default();
     users::get(store, &scope, user_id, true).await?;

@@ -604,7 +604,7 @@ store_test!(another_tenants_records_and_people_are_invisible, |db| async move {
     assert_eq!((report.counts.inserted, report.users.created), (1, 1));
     let ana = user_named(store, &acme, "Ana").await;
     let err = bugs_of(store, other.admin().unwrap(), ana.id, &RecordsParams::default()).await.unwrap_err();
-    assert_eq!(err.status, 404);
+    assert_eq!(crate::http::Problem::from(err).status, 404, "another tenant's user is not found");
     let top = top_contributors(store, other.admin().unwrap(), NOW, &TopFilter::default()).await.unwrap();
     assert_eq!(top.len(), 1);
     assert_ne!(top[0].user.id, ana.id);
