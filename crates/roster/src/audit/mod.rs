@@ -238,7 +238,7 @@ pub async fn verify(store: &Store, scope: &TenantScope) -> Result<VerifyReport, 
     Ok(report)
 }
 
-/// Entries about one resource, oldest first (tests and the audit routes).
+/// Entries about one resource, oldest first.
 pub async fn entries_for(
     store: &Store,
     scope: &TenantScope,
