@@ -200,3 +200,54 @@ e2e_test!(a_nul_character_in_any_text_is_refused_with_422_naming_the_field, |ser
     let reason = reply.body["rejected"][0]["reason"].as_str().unwrap();
     assert!(reason.contains("steps[1] must not contain the NUL character"), "{reason}");
 });
+
+async fn trickled_bodies(backend: Backend) {
+    let Some(server) = common::Server::start_with(backend, config(64, 5), Arc::new(SystemClock)).await else { return };
+    let key = server.root_key.clone();
+    // an ordinary body must arrive whole within the deadline (1 s here), however steadily it trickles
+    let mut stream = connect(&server).await;
+    let head = format!(
+        "POST /v1/tenants/default/users HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {key}\r\n\
+         content-type: application/json\r\ncontent-length: 40\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..10 {
+            if stream.write_all(b" ").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        stream
+    });
+    let mut stream = trickle.await.unwrap();
+    let answer = read_to_close(&mut stream, Duration::from_secs(10)).await.expect("answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // a streamed ingest may take longer than the deadline as long as no pause is longer than it
+    let records: Vec<String> = (0..6)
+        .map(|i| {
+            serde_json::json!({"id": 9000 + i, "title": "t", "severity": "low", "author": {"name": "Ana"}}).to_string()
+        })
+        .collect();
+    let mut stream = connect(&server).await;
+    let head = format!(
+        "POST /v1/tenants/default/ingest/bugs HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {key}\r\n\
+         content-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    for record in &records {
+        let line = format!("{record}\n");
+        stream.write_all(format!("{:x}\r\n{line}\r\n", line.len()).as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    stream.write_all(b"0\r\n\r\n").await.unwrap();
+    let answer = read_to_close(&mut stream, Duration::from_secs(10)).await.expect("answered and closed");
+    assert!(started.elapsed() > Duration::from_secs(2), "the upload took longer than the 1 s deadline");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"inserted\":6"), "{answer}");
+}
+roster::backend_test!(a_body_has_a_whole_deadline_and_a_streamed_ingest_a_pause_deadline, trickled_bodies);
