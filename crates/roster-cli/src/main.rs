@@ -45,6 +45,12 @@ enum Command {
     /// Manage API keys
     #[command(subcommand)]
     Apikey(commands::apikey::Command),
+    /// Grant, revoke, list and check users' permissions on agents
+    #[command(subcommand)]
+    Permission(commands::permission::Command),
+    /// The tenant's agent catalogue
+    #[command(subcommand)]
+    Agent(commands::permission::AgentCommand),
     /// Ingest bug reports or test cycles from a crowd-testing export, extracting the people in them
     Ingest(commands::ingest::Args),
     /// Reports: top contributors, active users
@@ -143,6 +149,8 @@ fn main() -> ExitCode {
             Command::Tenant(command) => commands::tenant::run(&context, command).await,
             Command::User(command) => commands::user::run(&context, command).await,
             Command::Apikey(command) => commands::apikey::run(&context, command).await,
+            Command::Permission(command) => commands::permission::run(&context, command).await,
+            Command::Agent(command) => commands::permission::run_agent(&context, command).await,
             Command::Ingest(args) => commands::ingest::run(&context, args).await,
             Command::Report(command) => commands::report::run(&context, command).await,
         }

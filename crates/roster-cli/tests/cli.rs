@@ -265,3 +265,125 @@ async fn seed_is_idempotent(backend: Backend) {
     assert_eq!((&users[0]["role"], &users[0]["email"]), (&"sysadmin".into(), &"admin@localhost".into()));
 }
 roster::backend_test!(seed_creates_the_sysadmin_once, seed_is_idempotent);
+
+async fn permission_commands(backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else {
+        return;
+    };
+    let ok = |args: &[&str]| stdout_json(&roster(&db, args));
+    ok(&["tenant", "create", "acme", "--name", "Acme", "--format", "json"]);
+    ok(&["user", "create", "--tenant", "acme", "--username", "ana", "--format", "json"]);
+    let agents = ok(&["agent", "list", "--tenant", "acme", "--format", "json"]);
+    assert_eq!(agents.as_array().unwrap().len(), 4);
+    let added = ok(&["agent", "add", "--tenant", "acme", "voice_bot", "--description", "Calls", "--format", "json"]);
+    assert_eq!(added["name"], "voice_bot");
+
+    let grant = ok(&[
+        "permission",
+        "grant",
+        "--tenant",
+        "acme",
+        "--user",
+        "ana",
+        "--agent",
+        "voice_bot",
+        "--actions",
+        "read,update",
+        "--expires-at",
+        "2999-01-01T00:00:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        (&grant["can_read"], &grant["can_update"], &grant["can_delete"]),
+        (&true.into(), &true.into(), &false.into())
+    );
+    let check = |action: &str| {
+        ok(&[
+            "permission",
+            "check",
+            "--tenant",
+            "acme",
+            "--user",
+            "ana",
+            "--agent",
+            "voice_bot",
+            "--action",
+            action,
+            "--format",
+            "json",
+        ])
+    };
+    assert_eq!(check("update"), serde_json::json!({"allowed": true, "reason": "granted"}));
+    assert_eq!(check("delete")["reason"], "not_granted");
+    let table = roster(&db, &["permission", "list", "--tenant", "acme", "--user", "ana"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("voice_bot") && text.contains("-ru-") && text.contains("active"), "{text}");
+    ok(&["permission", "revoke", "--tenant", "acme", "--user", "ana", "--agent", "voice_bot", "--format", "json"]);
+    assert_eq!(check("read")["reason"], "revoked");
+    ok(&["agent", "retire", "--tenant", "acme", "voice_bot", "--format", "json"]);
+
+    // mistakes exit 2 with one line naming what was wrong
+    for (args, needle) in [
+        (
+            &[
+                "permission",
+                "check",
+                "--tenant",
+                "acme",
+                "--user",
+                "ana",
+                "--agent",
+                "pdf_processing",
+                "--action",
+                "fly",
+            ][..],
+            "action",
+        ),
+        (
+            &[
+                "permission",
+                "grant",
+                "--tenant",
+                "acme",
+                "--user",
+                "nobody",
+                "--agent",
+                "pdf_processing",
+                "--actions",
+                "read",
+            ][..],
+            "--user",
+        ),
+        (
+            &["permission", "grant", "--tenant", "acme", "--user", "ana", "--agent", "voice_bot", "--actions", "read"]
+                [..],
+            "voice_bot",
+        ),
+        (
+            &[
+                "permission",
+                "grant",
+                "--tenant",
+                "acme",
+                "--user",
+                "ana",
+                "--agent",
+                "pdf_processing",
+                "--actions",
+                "read",
+                "--expires-at",
+                "2001-01-01T00:00:00Z",
+            ][..],
+            "expires_at",
+        ),
+        (&["agent", "add", "--tenant", "acme", "Bad-Name"][..], "name"),
+    ] {
+        let output = roster(&db, args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
+roster::backend_test!(permission_and_agent_commands_grant_check_and_revoke, permission_commands);

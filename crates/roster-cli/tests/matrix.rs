@@ -45,7 +45,7 @@ fn access_of(method: &str, path: &str) -> Option<Access> {
         ("GET" | "PATCH", "/v1/me") => Me,
         ("POST", "/v1/me/activity" | "/v1/me/password" | "/v1/me/totp/enroll" | "/v1/me/totp/confirm") => Me,
         ("DELETE", "/v1/me/totp") => Me,
-        ("GET", "/v1/me/sessions") => Me,
+        ("GET", "/v1/me/sessions" | "/v1/me/permissions") => Me,
         ("DELETE", "/v1/me/sessions/{session}") => Me,
         ("GET" | "POST", "/v1/tenants") => Sysadmin,
         ("GET" | "PATCH", "/v1/tenants/{tenant}") => Sysadmin,
@@ -83,6 +83,13 @@ fn access_of(method: &str, path: &str) -> Option<Access> {
             | "/v1/tenants/{tenant}/users/{id}/revoke-sessions",
         ) => Administer,
         ("DELETE", "/v1/tenants/{tenant}/users/{id}/totp") => Administer,
+        ("GET" | "POST", "/v1/tenants/{tenant}/agents") => Admin,
+        ("DELETE", "/v1/tenants/{tenant}/agents/{agent}") => Admin,
+        (
+            "GET",
+            "/v1/tenants/{tenant}/users/{id}/permissions" | "/v1/tenants/{tenant}/users/{id}/permissions/{agent}/check",
+        ) => ReadUser,
+        ("PUT" | "DELETE", "/v1/tenants/{tenant}/users/{id}/permissions/{agent}") => Administer,
         _ => return None,
     })
 }
@@ -261,6 +268,21 @@ impl World {
             .1
     }
 
+    /// Add `agent` to the catalogue of tenant `slug`, and grant it to `user` when that user lives there.
+    async fn agent_with_grant(&self, slug: &str, agent: &str, user: Uuid) {
+        let scope = self.scope(slug).await;
+        let store = &self.server.db.store;
+        let new = roster::permissions::NewAgent { name: agent.to_owned(), description: None };
+        roster::permissions::add_agent(store, scope.admin().unwrap(), SystemClock.now(), new).await.unwrap();
+        let input = roster::permissions::GrantInput { can_read: true, ..Default::default() };
+        match roster::permissions::put_grant(store, &scope, SystemClock.now(), user, agent, None, input).await {
+            Ok(_) => {}
+            // the user lives in the other tenant
+            Err(roster::permissions::PermissionError::User(roster::users::UserError::NotFound)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     /// The caller's token, and its own account in tenant A when it has one.
     async fn caller(&self, caller: Caller) -> (Option<String>, Option<Account>) {
         match caller {
@@ -302,6 +324,8 @@ fn body_for(method: &str, path: &str, target: &Account, unique: &str) -> Option<
         ("POST", "users") => json!({"username": unique}),
         ("PATCH", "{id}") => json!({"display_name": "Renamed"}),
         ("POST", "bugs") => json!({"bugs": []}),
+        ("POST", "agents") => json!({"name": unique.replace('-', "_")}),
+        ("PUT", "{agent}") => json!({"can_read": true, "can_update": true}),
         ("POST", "tests") => json!({"exploratory_tests": []}),
         other => panic!("no body for {method} {path}: {other:?}"),
     };
@@ -370,6 +394,13 @@ async fn matrix(backend: Backend) {
                     .replace("{email}", &account.email)
                     .replace("{username}", &account.username)
                     .replace("{session}", &account.session);
+                // a fresh agent of the named tenant, on which the target holds a grant (to retire, change or revoke)
+                let agent = world.unique("agent_");
+                if path.contains("{agent}") {
+                    world.agent_with_grant(tenant, &agent, account.id).await;
+                }
+                let url = url.replace("{agent}", &agent);
+                let url = if path.ends_with("/check") { format!("{url}?action=read") } else { url };
                 let unique = world.unique("made-");
                 let body = body_for(method, path, &account, &unique);
                 let verb = Method::from_bytes(method.as_bytes()).unwrap();

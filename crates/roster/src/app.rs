@@ -25,13 +25,19 @@ use crate::http::{AppState, Directory, Problem};
 use crate::migrate::{Migration, Migrator};
 use crate::principal::{Principal, TenantRef};
 use crate::store::{Store, StoreError};
-use crate::{audit, auth, contributions, tenants, users};
+use crate::{audit, auth, contributions, permissions, tenants, users};
 
 /// Every migration of every module, in version order.
 pub fn migrations() -> Vec<Migration> {
-    let mut all: Vec<Migration> =
-        [tenants::MIGRATIONS, audit::MIGRATIONS, users::MIGRATIONS, auth::MIGRATIONS, contributions::MIGRATIONS]
-            .concat();
+    let mut all: Vec<Migration> = [
+        tenants::MIGRATIONS,
+        audit::MIGRATIONS,
+        users::MIGRATIONS,
+        auth::MIGRATIONS,
+        permissions::MIGRATIONS,
+        contributions::MIGRATIONS,
+    ]
+    .concat();
     all.sort_by_key(|m| m.version);
     all
 }
@@ -97,6 +103,10 @@ impl Directory for ModuleDirectory {
             Ok(tenant)
         })
     }
+
+    fn tenant_by_id(&self, id: uuid::Uuid) -> BoxFuture<'_, Result<Option<TenantRef>, StoreError>> {
+        Box::pin(async move { Ok(tenants::find_by_id(&self.store, id).await?.map(|t| t.as_ref())) })
+    }
 }
 
 fn prometheus() -> PrometheusHandle {
@@ -145,6 +155,7 @@ impl App {
             .merge(tenants::routes::router())
             .merge(users::routes::router())
             .merge(auth::routes::router())
+            .merge(permissions::routes::router())
             .merge(contributions::routes::router())
     }
 

@@ -12,6 +12,7 @@ pub mod contributions;
 pub mod http;
 pub mod migrate;
 pub mod patch;
+pub mod permissions;
 pub mod principal;
 pub mod secrets;
 pub mod store;

@@ -3,6 +3,7 @@
 pub mod apikey;
 pub mod ingest;
 pub mod migrate;
+pub mod permission;
 pub mod report;
 pub mod seed;
 pub mod serve;
@@ -37,6 +38,11 @@ pub async fn scope(store: &Store, slug: &str) -> Result<TenantScope, Failure> {
         .await?
         .ok_or_else(|| Failure::Usage(format!("--tenant: no tenant {slug:?} (see `roster tenant list`)")))?;
     Ok(TenantScope::operator_unchecked(tenant.as_ref(), Actor::cli()))
+}
+
+/// The admin capability of a scope (the operator's always has it).
+pub fn admin(scope: &TenantScope) -> Result<roster::principal::AdminScope<'_>, Failure> {
+    scope.admin().map_err(|e| Failure::Usage(format!("this operation needs the {} role", e.needs)))
 }
 
 pub fn now() -> time::OffsetDateTime {

@@ -7,6 +7,7 @@ use roster::users::model::{ExperienceLevel, UserStatus, UserType};
 use roster::users::{NewUser, Passwords, StatusAction, User, UserFilter, UserPatch};
 use uuid::Uuid;
 
+use super::admin;
 use crate::output::{self, Format};
 use crate::{failure, Context, Failure};
 
@@ -295,10 +296,6 @@ async fn status(
     let user = roster::users::change_status(store, admin(&scope)?, now, id, None, action).await.map_err(failure)?;
     print(context, &[user], true);
     Ok(())
-}
-
-fn admin(scope: &roster::principal::TenantScope) -> Result<roster::principal::AdminScope<'_>, Failure> {
-    scope.admin().map_err(|e| Failure::Usage(format!("this operation needs the {} role", e.needs)))
 }
 
 fn print(context: &Context, users: &[User], single: bool) {

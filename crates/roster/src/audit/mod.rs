@@ -100,6 +100,11 @@ pub fn diff(old: &serde_json::Value, new: &serde_json::Value) -> (serde_json::Va
     (serde_json::Value::Object(before), serde_json::Value::Object(after))
 }
 
+/// A time as audit values hold it: RFC 3339, as the API shows it.
+pub fn timestamp(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
 /// Start a tenant's chain; called in the transaction that creates the tenant.
 pub async fn start_chain(tx: &mut Tx, scope: &TenantScope) -> Result<(), StoreError> {
     repo::insert_head(tx, scope.tenant_id()).await

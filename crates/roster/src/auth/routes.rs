@@ -251,12 +251,8 @@ async fn own_scope(
     state: &AppState,
     auth: &Authenticated,
 ) -> Result<(crate::principal::TenantScope, uuid::Uuid), Problem> {
-    let user_id = auth.principal.user_id.ok_or_else(|| Problem::not_found("signed-in user (an API key has none)"))?;
-    let tenant = crate::tenants::find_by_id(&state.store, auth.principal.tenant_id.uuid())
-        .await?
-        .ok_or_else(|| Problem::not_found("tenant"))?;
-    let scope = crate::principal::TenantScope::for_principal(&auth.principal, tenant.as_ref(), auth.actor.clone())?;
-    Ok((scope, user_id))
+    let own = crate::http::extract::own_scope(state, auth).await?;
+    Ok((own.scope, own.user_id))
 }
 
 /// `{"code"}`: a code from the authenticator app (or, to turn two-factor off, a recovery code).

@@ -253,6 +253,38 @@ where
     }
 }
 
+/// The signed-in user's scope in its own tenant (the `/v1/me` routes). An API key has no user: 404.
+#[derive(Debug, Clone)]
+pub struct Own {
+    pub scope: TenantScope,
+    pub user_id: uuid::Uuid,
+}
+
+impl<S> FromRequestParts<S> for Own
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let auth = Authenticated::from_request_parts(parts, state).await?;
+        own_scope(&AppState::from_ref(state), &auth).await
+    }
+}
+
+/// The scope of an authenticated user in its own tenant, and its id; 404 for an API key (it has no user).
+pub async fn own_scope(state: &AppState, auth: &Authenticated) -> Result<Own, Problem> {
+    let user_id = auth.principal.user_id.ok_or_else(|| Problem::not_found("signed-in user (an API key has none)"))?;
+    let tenant = state
+        .directory
+        .tenant_by_id(auth.principal.tenant_id.uuid())
+        .await?
+        .ok_or_else(|| Problem::not_found("tenant"))?;
+    let scope = TenantScope::for_principal(&auth.principal, tenant, auth.actor.clone())?;
+    Ok(Own { scope, user_id })
+}
+
 /// A JSON answer carrying the resource's version as its `ETag`.
 pub fn versioned<T: serde::Serialize>(
     status: axum::http::StatusCode,

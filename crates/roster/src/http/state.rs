@@ -16,6 +16,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Directory: Send + Sync + 'static {
     fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<Principal>, StoreError>>;
     fn tenant<'a>(&'a self, slug: &'a str) -> BoxFuture<'a, Result<Option<TenantRef>, StoreError>>;
+    /// The live tenant with this id (the home tenant of a credential).
+    fn tenant_by_id(&self, id: uuid::Uuid) -> BoxFuture<'_, Result<Option<TenantRef>, StoreError>>;
 }
 
 /// Shared application state.

@@ -61,6 +61,7 @@ pub async fn create(
     })?;
     let scope = sysadmin.scope(tenant.as_ref());
     audit::start_chain(&mut tx, &scope).await?;
+    crate::permissions::start_catalogue(&mut tx, &scope, now).await?;
     let change = Change::new(Action::Create, "tenant", tenant.id).values(None, Some(view(&tenant)));
     audit::record(&mut tx, &scope, now, change).await?;
     tx.commit().await?;

@@ -1,0 +1,2 @@
+DROP TABLE agent_permissions;
+DROP TABLE agents;
