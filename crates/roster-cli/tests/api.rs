@@ -357,7 +357,8 @@ e2e_test!(every_change_is_audited_with_its_request, |server| async move {
     assert!(
         roster::audit::verify(
             &server.db.store,
-            &roster::principal::TenantScope::operator_unchecked(tenant.as_ref(), roster::principal::Actor::cli())
+            &roster::principal::TenantScope::operator_unchecked(tenant.as_ref(), roster::principal::Actor::cli()),
+            None
         )
         .await
         .unwrap()

@@ -99,8 +99,16 @@ async fn commands_manage_tenants_users_and_keys(backend: Backend) {
     assert!(!keys.to_string().contains(key["key"].as_str().unwrap()), "the key is shown only once");
     assert!(roster(&db, &["apikey", "revoke", "--tenant", "acme", key["id"].as_str().unwrap()]).status.success());
 
-    let down = stdout_json(&roster(&db, &["migrate", "down", "--steps", "1", "--format", "json"]));
-    assert_eq!(down["reverted"].as_array().unwrap().len(), 1);
+    // the entries are keyed (the CLI made roster.key beside the database, or PostgreSQL has none and they are not):
+    // going below migration 13 would hand keyed entries to a binary that cannot read them, and is refused
+    let newest = roster::migrations().last().unwrap().version;
+    let down = roster(&db, &["migrate", "down", "--steps", "1", "--format", "json"]);
+    if newest == 13 && backend == Backend::Sqlite {
+        assert_eq!(down.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&down.stderr).contains("keyed entries"));
+    } else {
+        assert_eq!(stdout_json(&down)["reverted"].as_array().unwrap().len(), 1);
+    }
 }
 roster::backend_test!(commands_manage_tenants_users_and_keys_end_to_end, commands_manage_tenants_users_and_keys);
 

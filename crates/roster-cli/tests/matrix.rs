@@ -45,7 +45,7 @@ fn access_of(method: &str, path: &str) -> Option<Access> {
         ("GET" | "PATCH", "/v1/me") => Me,
         ("POST", "/v1/me/activity" | "/v1/me/password" | "/v1/me/totp/enroll" | "/v1/me/totp/confirm") => Me,
         ("DELETE", "/v1/me/totp") => Me,
-        ("GET", "/v1/me/sessions" | "/v1/me/permissions") => Me,
+        ("GET", "/v1/me/sessions" | "/v1/me/permissions" | "/v1/me/audit") => Me,
         ("DELETE", "/v1/me/sessions/{session}") => Me,
         ("GET" | "POST", "/v1/tenants") => Sysadmin,
         ("GET" | "PATCH", "/v1/tenants/{tenant}") => Sysadmin,
@@ -84,6 +84,10 @@ fn access_of(method: &str, path: &str) -> Option<Access> {
         ) => Administer,
         ("DELETE", "/v1/tenants/{tenant}/users/{id}/totp") => Administer,
         ("GET" | "POST", "/v1/tenants/{tenant}/agents") => Admin,
+        (
+            "GET",
+            "/v1/tenants/{tenant}/audit" | "/v1/tenants/{tenant}/audit/export" | "/v1/tenants/{tenant}/audit/verify",
+        ) => Admin,
         ("DELETE", "/v1/tenants/{tenant}/agents/{agent}") => Admin,
         (
             "GET",

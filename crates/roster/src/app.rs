@@ -133,8 +133,6 @@ pub struct App {
 
 impl App {
     pub fn new(store: Store, config: Config, clock: Arc<dyn Clock>) -> Self {
-        let directory =
-            Arc::new(ModuleDirectory { store: store.clone(), clock: clock.clone(), tenants: Default::default() });
         let signin_limits = Arc::new(crate::http::ratelimit::SignInLimits::new(
             config.signin_per_address_per_minute,
             config.signin_per_account_per_minute,
@@ -144,6 +142,10 @@ impl App {
             tracing::warn!(error = %e, "no secret key: two-factor sign-in is unavailable");
             None
         });
+        // every transaction of this server seals its audit entries with the key derived from the secret key
+        let store = store.with_chain_key(secret_key.as_ref().map(audit::chain_key));
+        let directory =
+            Arc::new(ModuleDirectory { store: store.clone(), clock: clock.clone(), tenants: Default::default() });
         let state =
             AppState { store, config: Arc::new(config), clock, directory, client_ip_header, secret_key, signin_limits };
         Self { state }
@@ -156,6 +158,7 @@ impl App {
             .merge(users::routes::router())
             .merge(auth::routes::router())
             .merge(permissions::routes::router())
+            .merge(audit::routes::router())
             .merge(contributions::routes::router())
     }
 
@@ -211,7 +214,36 @@ impl App {
             header_read_timeout: Duration::from_secs(self.state.config.header_read_timeout_seconds),
             max_connections: self.state.config.max_connections,
         };
-        crate::http::server::serve(listener, self.router(), limits, shutdown).await
+        let checkpoints = tokio::spawn(log_checkpoints(self.state.clone()));
+        let served = crate::http::server::serve(listener, self.router(), limits, shutdown).await;
+        checkpoints.abort();
+        served
+    }
+}
+
+/// Write every tenant's audit checkpoint to the log on a schedule, when its chain moved: a record outside the
+/// database that a later `roster audit verify --checkpoint` holds the chain to (a cut-off tail shows).
+async fn log_checkpoints(state: AppState) {
+    let minutes = state.config.audit_checkpoint_minutes;
+    if minutes == 0 {
+        return;
+    }
+    let operator = crate::principal::Sysadmin::operator_unchecked(crate::principal::Actor::system());
+    let mut logged: std::collections::HashMap<uuid::Uuid, i64> = Default::default();
+    let mut ticks = tokio::time::interval(Duration::from_secs(minutes * 60));
+    loop {
+        ticks.tick().await;
+        match audit::checkpoints(&state.store, &operator, state.clock.now()).await {
+            Ok(all) => {
+                let moved: Vec<_> = all.into_iter().filter(|c| logged.get(&c.tenant_id) != Some(&c.entries)).collect();
+                for c in moved {
+                    tracing::info!(target: "roster::audit::checkpoint", tenant_id = %c.tenant_id, entries = c.entries,
+                        head_mac = %c.head_mac, at = %audit::timestamp(c.at), "audit checkpoint");
+                    logged.insert(c.tenant_id, c.entries);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "audit checkpoint skipped"),
+        }
     }
 }
 

@@ -67,6 +67,8 @@ pub struct Config {
     pub argon2_parallelism: u32,
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     pub shutdown_grace_seconds: u64,
+    /// Minutes between audit checkpoints written to the log (each tenant's entry count and head seal); 0: none.
+    pub audit_checkpoint_minutes: u64,
     /// Failed sign-ins in a row that lock an account.
     pub lock_after_failures: i64,
     /// How long a locked account stays locked, in minutes.
@@ -112,6 +114,7 @@ impl Default for Config {
             argon2_iterations: 2,
             argon2_parallelism: 1,
             shutdown_grace_seconds: 30,
+            audit_checkpoint_minutes: 60,
             lock_after_failures: 5,
             lock_minutes: 15,
             session_hours: 12,

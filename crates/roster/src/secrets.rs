@@ -34,6 +34,16 @@ impl SecretKey {
         mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// A key of its own for `purpose`, derived from this one (HMAC-SHA256 of the purpose): a key that leaks from one
+    /// use says nothing of the others or of this one.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"roster key derivation\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// A key given as base64 (at least 32 bytes once decoded; longer keys are hashed down to 32).
     pub fn parse(text: &str) -> Result<SecretKey, String> {
         let bytes = STANDARD.decode(text.trim()).map_err(|_| "secret_key: must be base64".to_owned())?;

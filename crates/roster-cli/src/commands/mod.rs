@@ -17,11 +17,14 @@ use roster::store::Store;
 
 use crate::Failure;
 
-/// Open the configured database.
+/// Open the configured database, sealing audit entries with the key derived from the server's secret key (the
+/// configured one, or the key file beside a SQLite database, made on first use).
 pub async fn connect(config: &Config) -> Result<Store, Failure> {
-    Store::connect(&config.database_url, &config.store_options())
+    let secret = roster::secrets::load_or_create(config).map_err(Failure::Runtime)?;
+    let store = Store::connect(&config.database_url, &config.store_options())
         .await
-        .map_err(|e| Failure::Runtime(format!("cannot open {}: {e}", config.database_url)))
+        .map_err(|e| Failure::Runtime(format!("cannot open {}: {e}", config.database_url)))?;
+    Ok(store.with_chain_key(secret.as_ref().map(roster::audit::chain_key)))
 }
 
 /// Open the database and bring the schema up to this binary's version (refusing drift or a newer database).

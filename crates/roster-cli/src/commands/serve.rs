@@ -62,7 +62,7 @@ pub async fn run(context: &Context, args: Args) -> Result<(), Failure> {
     match roster::secrets::load_or_create(&config).map_err(Failure::Runtime)? {
         Some(_) => {}
         None => {
-            tracing::warn!("ROSTER_SECRET_KEY is not set: features that encrypt secrets at rest will refuse to work")
+            tracing::warn!("ROSTER_SECRET_KEY is not set: features that encrypt secrets at rest will refuse to work, and audit entries are not keyed")
         }
     }
     let store = super::connect(&config).await?;

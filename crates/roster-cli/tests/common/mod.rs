@@ -12,6 +12,9 @@ use roster::testing::TestDb;
 use roster::App;
 use serde_json::Value;
 
+/// The secret key of test servers (base64 of 32 bytes).
+pub const TEST_SECRET_KEY: &str = "dGVzdCBzZWNyZXQga2V5IG9mIHRoaXJ0eS10d28gYnk=";
+
 pub struct Server {
     pub base: String,
     pub db: TestDb,
@@ -39,6 +42,8 @@ impl Server {
         let config = Config {
             signin_per_address_per_minute: 10_000,
             signin_per_account_per_minute: 10_000,
+            // a secret key on both backends (SQLite would make one beside the database), so audit entries are keyed
+            secret_key: Some(TEST_SECRET_KEY.into()),
             ..Config::default()
         };
         Self::start_with(backend, config, Arc::new(SystemClock)).await
@@ -46,8 +51,11 @@ impl Server {
 
     /// A server with its own configuration and clock (tests of time, such as lockout expiry, move the clock).
     pub async fn start_with(backend: Backend, config: Config, clock: Arc<dyn Clock>) -> Option<Server> {
-        let db = TestDb::of(backend).await?;
+        let mut db = TestDb::of(backend).await?;
         let now = clock.now();
+        let app = App::new(db.store.clone(), config.clone(), clock);
+        // the test's own writes seal their audit entries with the server's key, as a second server process would
+        db.store = app.state.store.clone();
         roster::auth::bootstrap(&db.store, &config, now).await.expect("bootstrap");
         let tenant = roster::tenants::find(&db.store, "default").await.unwrap().unwrap();
         let scope = TenantScope::operator_unchecked(tenant.as_ref(), Actor::cli());
@@ -55,7 +63,6 @@ impl Server {
             roster::auth::create_api_key(&db.store, &scope, now, "tests", Role::Sysadmin, None).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = App::new(db.store.clone(), config, clock);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.serve(listener, async move {
             let _ = stopped.await;

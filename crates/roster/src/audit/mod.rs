@@ -4,55 +4,43 @@
 //! covers its content and the previous entry's hash, and `audit_heads` holds the newest, so [`verify`] finds an altered,
 //! removed or reordered entry.
 
+mod error;
+pub mod model;
 mod repo;
+pub mod routes;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::http::pagination::{self, Page};
 use crate::migrate::Migration;
-use crate::principal::{Actor, TenantId, TenantScope};
-use crate::store::{to_micros, Store, StoreError, Tx};
+use crate::principal::{Actor, AdminScope, TenantId, TenantScope};
+use crate::store::{to_micros, ChainKey, Store, StoreError, Tx};
 
-pub use repo::AuditEntry;
+pub use error::AuditError;
+pub use model::{AuditEntry, AuditQuery, Filter, MacKind, OwnAuditQuery};
 
-pub const MIGRATIONS: &[Migration] = &[crate::migration!(2, "0002_audit_log", "audit_log")];
+pub const MIGRATIONS: &[Migration] =
+    &[crate::migration!(2, "0002_audit_log", "audit_log"), crate::migration!(13, "0013_audit_keyed", "audit_keyed")];
 
-/// What kind of change an entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Create,
-    Read,
-    Update,
-    Delete,
-    Restore,
-    Login,
-    LoginFailed,
-    Logout,
-    PermissionChange,
-    StatusChange,
-    Ingest,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Read => "read",
-            Action::Update => "update",
-            Action::Delete => "delete",
-            Action::Restore => "restore",
-            Action::Login => "login",
-            Action::LoginFailed => "login_failed",
-            Action::Logout => "logout",
-            Action::PermissionChange => "permission_change",
-            Action::StatusChange => "status_change",
-            Action::Ingest => "ingest",
-        }
+crate::text_enum!(
+    /// What kind of change an entry records.
+    Action {
+        Create = "create",
+        Read = "read",
+        Update = "update",
+        Delete = "delete",
+        Restore = "restore",
+        Login = "login",
+        LoginFailed = "login_failed",
+        Logout = "logout",
+        PermissionChange = "permission_change",
+        StatusChange = "status_change",
+        Ingest = "ingest",
     }
-}
+);
 
 /// One change to record. `old_values` / `new_values` hold only the fields that changed, never secrets.
 #[derive(Debug, Clone)]
@@ -130,7 +118,17 @@ pub async fn record_in(
     if changes.is_empty() {
         return Ok(());
     }
-    let (first_seq, mut prev_hash) = repo::advance_head(tx, tenant_id, changes.len() as i64).await?;
+    let (first_seq, mut prev_hash, head_kind) = repo::advance_head(tx, tenant_id, changes.len() as i64).await?;
+    let key = tx.chain_key().cloned();
+    let kind = if key.is_some() { MacKind::Keyed } else { MacKind::Sha256 };
+    if head_kind == MacKind::Keyed && key.is_none() {
+        // an unkeyed entry after keyed ones is what a forger would write: verification would report it
+        return Err(StoreError::Refused(
+            "this tenant's audit log is sealed with the server's secret key, and none is configured: set \
+             ROSTER_SECRET_KEY (or keep roster.key beside the database) to change anything"
+                .into(),
+        ));
+    }
     for (i, change) in changes.into_iter().enumerate() {
         let mut entry = AuditEntry {
             tenant_id: tenant_id.uuid(),
@@ -149,18 +147,25 @@ pub async fn record_in(
             user_agent: actor.user_agent.clone(),
             session_id: actor.session_id.clone(),
             request_id: actor.request_id.clone(),
+            mac_kind: kind,
             prev_hash: prev_hash.clone(),
             hash: Vec::new(),
         };
-        entry.hash = entry_hash(&entry);
+        entry.hash = seal(&entry, key.as_ref()).expect("a keyed entry is sealed with the key it was made with");
         prev_hash = entry.hash.clone();
         repo::insert_entry(tx, &entry).await?;
     }
-    repo::set_head_hash(tx, tenant_id, &prev_hash).await
+    repo::set_head(tx, tenant_id, &prev_hash, kind).await
 }
 
-/// SHA-256 over the previous hash and a canonical JSON rendering of the entry's content.
-fn entry_hash(e: &AuditEntry) -> Vec<u8> {
+/// The chain key of a server's secret key: HMAC-SHA256 under a key derived for the audit chain alone.
+pub fn chain_key(secret: &crate::secrets::SecretKey) -> ChainKey {
+    ChainKey::new(secret.derive("audit chain v1"))
+}
+
+/// The seal of an entry over the previous entry's seal and a canonical JSON rendering of its content: SHA-256 for
+/// [`MacKind::Sha256`], HMAC-SHA256 under the chain key for [`MacKind::Keyed`] (`None` without the key).
+fn seal(e: &AuditEntry, key: Option<&ChainKey>) -> Option<Vec<u8>> {
     let canonical = serde_json::json!([
         e.tenant_id,
         e.seq,
@@ -178,11 +183,28 @@ fn entry_hash(e: &AuditEntry) -> Vec<u8> {
         e.user_agent,
         e.session_id,
         e.request_id,
-    ]);
-    let mut hasher = Sha256::new();
-    hasher.update(&e.prev_hash);
-    hasher.update(canonical.to_string().as_bytes());
-    hasher.finalize().to_vec()
+    ])
+    .to_string();
+    match e.mac_kind {
+        MacKind::Sha256 => {
+            let mut hasher = Sha256::new();
+            hasher.update(&e.prev_hash);
+            hasher.update(canonical.as_bytes());
+            Some(hasher.finalize().to_vec())
+        }
+        MacKind::Keyed => {
+            use hmac::Mac;
+            let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key?.bytes()).expect("HMAC takes any key length");
+            mac.update(b"roster audit entry v1\0");
+            mac.update(&e.prev_hash);
+            mac.update(canonical.as_bytes());
+            Some(mac.finalize().into_bytes().to_vec())
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The outcome of checking a tenant's chain.
@@ -194,15 +216,71 @@ pub struct VerifyReport {
     pub first_bad_seq: Option<i64>,
     pub first_bad_id: Option<Uuid>,
     pub reason: Option<String>,
+    /// Entries sealed without the key (SHA-256): those written before the chain was keyed. They are protected by the
+    /// first keyed entry after them, and by checkpoints.
+    pub unkeyed_entries: i64,
+    /// The last entry checked and its seal (hex): a checkpoint of what was verified.
+    pub last_seq: i64,
+    pub last_mac: Option<String>,
 }
 
-/// Walk the scope's tenant's chain from the start and report the first entry that does not fit.
-pub async fn verify(store: &Store, scope: &TenantScope) -> Result<VerifyReport, StoreError> {
+/// A tenant's chain at one moment, kept outside the database (the log, a file) so that a later verification can
+/// tell that entries were cut off the end, which the chain alone cannot show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Checkpoint {
+    pub tenant_id: Uuid,
+    /// Entries in the chain then: the sequence number of the newest.
+    pub entries: i64,
+    /// The newest entry's seal (hex).
+    pub head_mac: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// Every tenant's checkpoint now (the operator's: for the log and `roster audit checkpoint`).
+pub async fn checkpoints(
+    store: &Store,
+    _operator: &crate::principal::Sysadmin,
+    now: OffsetDateTime,
+) -> Result<Vec<Checkpoint>, StoreError> {
+    let heads = repo::heads(store).await?;
+    Ok(heads
+        .into_iter()
+        .map(|(tenant_id, entries, hash)| Checkpoint { tenant_id, entries, head_mac: hex(&hash), at: now })
+        .collect())
+}
+
+/// Walk the scope's tenant's chain from the start and report the first entry that does not fit: an altered entry
+/// (its seal does not match), a removed one (a gap in the sequence), an inserted or reordered one (it does not follow
+/// its predecessor's seal), an unkeyed entry after keyed ones, and — given a checkpoint taken earlier — a chain cut
+/// off before the checkpoint's newest entry, or one whose entry at the checkpoint differs.
+pub async fn verify(
+    store: &Store,
+    scope: &TenantScope,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<VerifyReport, StoreError> {
     let tenant_id = scope.tenant_id();
-    let mut report =
-        VerifyReport { entries_checked: 0, ok: true, first_bad_seq: None, first_bad_id: None, reason: None };
+    let key = store.chain_key();
+    let mut report = VerifyReport {
+        entries_checked: 0,
+        ok: true,
+        first_bad_seq: None,
+        first_bad_id: None,
+        reason: None,
+        unkeyed_entries: 0,
+        last_seq: 0,
+        last_mac: None,
+    };
+    let fail = |report: &mut VerifyReport, seq: i64, id: Option<Uuid>, reason: String| {
+        report.ok = false;
+        report.first_bad_seq = Some(seq);
+        report.first_bad_id = id;
+        report.reason = Some(reason);
+    };
+    let checkpoint = checkpoint.filter(|c| c.tenant_id == tenant_id.uuid());
     let mut expected_prev = vec![0u8; 32];
     let mut expected_seq = 1i64;
+    let mut keyed_seen = false;
     let mut after = 0i64;
     loop {
         let batch = repo::entries_after(store, tenant_id, after, 1000).await?;
@@ -213,34 +291,124 @@ pub async fn verify(store: &Store, scope: &TenantScope) -> Result<VerifyReport, 
             let problem = if entry.seq != expected_seq {
                 Some(format!("expected entry {expected_seq}, found {}: entries are missing", entry.seq))
             } else if entry.prev_hash != expected_prev {
-                Some("does not follow the previous entry (removed or reordered entries)".to_owned())
-            } else if entry_hash(&entry) != entry.hash {
-                Some("content does not match its hash (altered entry)".to_owned())
+                Some("does not follow the previous entry (inserted, removed or reordered entries)".to_owned())
+            } else if entry.mac_kind == MacKind::Sha256 && keyed_seen {
+                Some("an unkeyed entry after keyed ones (written or rewritten without the server's key)".to_owned())
             } else {
-                None
+                match seal(&entry, key) {
+                    None => Some("sealed with the server's secret key, which this process does not have".to_owned()),
+                    Some(mac) if mac != entry.hash => {
+                        Some("content does not match its seal (altered entry)".to_owned())
+                    }
+                    Some(_) => None,
+                }
             };
             if let Some(reason) = problem {
-                report.ok = false;
-                report.first_bad_seq = Some(entry.seq);
-                report.first_bad_id = Some(entry.id);
-                report.reason = Some(reason);
+                fail(&mut report, entry.seq, Some(entry.id), reason);
                 return Ok(report);
             }
+            if let Some(c) = checkpoint.filter(|c| c.entries == entry.seq) {
+                if c.head_mac != hex(&entry.hash) {
+                    let reason = format!("differs from the checkpoint of {} (rewritten since)", timestamp(c.at));
+                    fail(&mut report, entry.seq, Some(entry.id), reason);
+                    return Ok(report);
+                }
+            }
+            keyed_seen |= entry.mac_kind == MacKind::Keyed;
+            report.unkeyed_entries += i64::from(entry.mac_kind == MacKind::Sha256);
+            report.last_seq = entry.seq;
+            report.last_mac = Some(hex(&entry.hash));
             expected_prev = entry.hash;
             expected_seq += 1;
         }
     }
+    let end = expected_seq - 1;
+    if let Some(c) = checkpoint.filter(|c| c.entries > end) {
+        let reason = format!(
+            "the chain ends at entry {end}, but the checkpoint of {} saw {}: entries were cut off the end",
+            timestamp(c.at),
+            c.entries
+        );
+        fail(&mut report, end + 1, None, reason);
+        return Ok(report);
+    }
     if let Some((seq, hash)) = repo::head(store, tenant_id).await? {
-        if seq != expected_seq - 1 || hash != expected_prev {
-            report.ok = false;
-            report.first_bad_seq = Some(expected_seq);
-            report.reason = Some(format!(
-                "the chain ends at entry {} but {seq} were written: entries are missing",
-                expected_seq - 1
-            ));
+        if seq != end || hash != expected_prev {
+            let reason = format!("the chain ends at entry {end} but {seq} were written: entries are missing");
+            fail(&mut report, end + 1, None, reason);
         }
     }
     Ok(report)
+}
+
+/// A page of the tenant's log (admin), newest first, narrowed by the query.
+pub async fn list(store: &Store, scope: AdminScope<'_>, query: &AuditQuery) -> Result<Page<AuditEntry>, AuditError> {
+    page(store, scope.tenant_id(), Filter::parse(query).map_err(AuditError::Invalid)?, query).await
+}
+
+/// A page of the entries about the signed-in user behind `scope` (its own account), newest first.
+pub async fn about_self(
+    store: &Store,
+    scope: &TenantScope,
+    query: OwnAuditQuery,
+) -> Result<Page<AuditEntry>, AuditError> {
+    let user_id = scope.user_id().ok_or(AuditError::NoUser)?;
+    let query = AuditQuery::from(query);
+    let filter = Filter {
+        resource_type: Some("user".into()),
+        resource_id: Some(user_id.to_string()),
+        ..Filter::parse(&query).map_err(AuditError::Invalid)?
+    };
+    page(store, scope.tenant_id(), filter, &query).await
+}
+
+async fn page(
+    store: &Store,
+    tenant_id: TenantId,
+    filter: Filter,
+    query: &AuditQuery,
+) -> Result<Page<AuditEntry>, AuditError> {
+    let limit = pagination::limit(query.limit)?;
+    let before = pagination::decode_key_cursor::<i64>(query.cursor.as_deref())?;
+    let rows = repo::select(store, tenant_id, &filter, repo::Order::NewestFirst, before, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    let mut items = rows;
+    items.truncate(limit as usize);
+    let next_cursor = if more { items.last().map(|e| pagination::encode_key_cursor(&e.seq)) } else { None };
+    Ok(Page { items, next_cursor })
+}
+
+/// Entries read per round trip of an export: memory stays at one batch whatever the log's size.
+const EXPORT_BATCH: i64 = 1000;
+
+/// The tenant's entries that match the query (admin), in chain order, as NDJSON: one line per entry, produced one
+/// batch at a time as the reader takes them.
+pub fn export(
+    store: &Store,
+    scope: AdminScope<'_>,
+    query: &AuditQuery,
+) -> Result<impl futures_util::Stream<Item = Result<bytes::Bytes, StoreError>> + Send + 'static, AuditError> {
+    if query.limit.is_some() || query.cursor.is_some() {
+        let field = if query.limit.is_some() { "limit" } else { "cursor" };
+        return Err(AuditError::Invalid(vec![crate::http::FieldError::new(field, "an export is never paged")]));
+    }
+    let filter = Filter::parse(query).map_err(AuditError::Invalid)?;
+    let (store, tenant_id) = (store.clone(), scope.tenant_id());
+    Ok(futures_util::stream::try_unfold(Some(None::<i64>), move |after| {
+        let (store, filter) = (store.clone(), filter.clone());
+        async move {
+            let Some(after) = after else { return Ok(None) };
+            let batch = repo::select(&store, tenant_id, &filter, repo::Order::ChainOrder, after, EXPORT_BATCH).await?;
+            let Some(last) = batch.last().map(|e| e.seq) else { return Ok(None) };
+            let mut lines = Vec::with_capacity(batch.len() * 400);
+            for entry in &batch {
+                serde_json::to_writer(&mut lines, entry).map_err(|e| StoreError::Decode(e.to_string()))?;
+                lines.push(b'\n');
+            }
+            let next = (batch.len() as i64 == EXPORT_BATCH).then_some(Some(last));
+            Ok(Some((bytes::Bytes::from(lines), next)))
+        }
+    }))
 }
 
 /// Entries about one resource, oldest first.

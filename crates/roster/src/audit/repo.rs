@@ -1,64 +1,8 @@
 //! SQL of the audit log.
 
-use time::OffsetDateTime;
-use uuid::Uuid;
-
+use super::model::{ActorFilter, AuditEntry, Filter, MacKind, COLUMNS};
 use crate::principal::TenantId;
-use crate::store::{FromRow, Row, Store, StoreError, Tx, Value};
-
-/// A stored audit entry.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct AuditEntry {
-    pub tenant_id: Uuid,
-    pub seq: i64,
-    pub id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
-    pub occurred_at: OffsetDateTime,
-    pub actor_kind: String,
-    pub actor_user_id: Option<Uuid>,
-    pub actor_api_key_id: Option<Uuid>,
-    pub action: String,
-    pub resource_type: String,
-    pub resource_id: String,
-    pub old_values: Option<serde_json::Value>,
-    pub new_values: Option<serde_json::Value>,
-    pub ip_address: Option<String>,
-    pub user_agent: Option<String>,
-    pub session_id: Option<String>,
-    pub request_id: Option<String>,
-    #[serde(skip)]
-    pub prev_hash: Vec<u8>,
-    #[serde(skip)]
-    pub hash: Vec<u8>,
-}
-
-const COLUMNS: &str = "tenant_id, seq, id, occurred_at, actor_kind, actor_user_id, actor_api_key_id, action, \
-    resource_type, resource_id, old_values, new_values, ip_address, user_agent, session_id, request_id, prev_hash, hash";
-
-impl FromRow for AuditEntry {
-    fn from_row(row: &Row<'_, '_>) -> Result<Self, StoreError> {
-        Ok(AuditEntry {
-            tenant_id: row.get(0)?,
-            seq: row.get(1)?,
-            id: row.get(2)?,
-            occurred_at: row.get(3)?,
-            actor_kind: row.get(4)?,
-            actor_user_id: row.get(5)?,
-            actor_api_key_id: row.get(6)?,
-            action: row.get(7)?,
-            resource_type: row.get(8)?,
-            resource_id: row.get(9)?,
-            old_values: row.get(10)?,
-            new_values: row.get(11)?,
-            ip_address: row.get(12)?,
-            user_agent: row.get(13)?,
-            session_id: row.get(14)?,
-            request_id: row.get(15)?,
-            prev_hash: row.get(16)?,
-            hash: row.get(17)?,
-        })
-    }
-}
+use crate::store::{Params, Store, StoreError, Tx, Value};
 
 pub(super) async fn insert_head(tx: &mut Tx, tenant_id: TenantId) -> Result<(), StoreError> {
     tx.execute(
@@ -69,28 +13,36 @@ pub(super) async fn insert_head(tx: &mut Tx, tenant_id: TenantId) -> Result<(), 
     .map(drop)
 }
 
-/// Reserve `n` sequence numbers; the first of them and the hash they follow.
-pub(super) async fn advance_head(tx: &mut Tx, tenant_id: TenantId, n: i64) -> Result<(i64, Vec<u8>), StoreError> {
-    let (seq, hash): (i64, Vec<u8>) = tx
+/// Reserve `n` sequence numbers; the first of them, and the hash and kind of the entry they follow.
+pub(super) async fn advance_head(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    n: i64,
+) -> Result<(i64, Vec<u8>, MacKind), StoreError> {
+    let (seq, hash, kind): (i64, Vec<u8>, i64) = tx
         .query_one(
-            "UPDATE audit_heads SET seq = seq + $2 WHERE tenant_id = $1 RETURNING seq, hash",
+            "UPDATE audit_heads SET seq = seq + $2 WHERE tenant_id = $1 RETURNING seq, hash, mac_kind",
             vec![tenant_id.into(), n.into()],
         )
         .await?;
-    Ok((seq - n + 1, hash))
+    Ok((seq - n + 1, hash, MacKind::from_stored(kind)?))
 }
 
-pub(super) async fn set_head_hash(tx: &mut Tx, tenant_id: TenantId, hash: &[u8]) -> Result<(), StoreError> {
-    tx.execute("UPDATE audit_heads SET hash = $2 WHERE tenant_id = $1", vec![tenant_id.into(), hash.to_vec().into()])
-        .await
-        .map(drop)
+pub(super) async fn set_head(tx: &mut Tx, tenant_id: TenantId, hash: &[u8], kind: MacKind) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE audit_heads SET hash = $2, mac_kind = $3 WHERE tenant_id = $1",
+        vec![tenant_id.into(), hash.to_vec().into(), kind.stored().into()],
+    )
+    .await
+    .map(drop)
 }
 
 pub(super) async fn insert_entry(tx: &mut Tx, e: &AuditEntry) -> Result<(), StoreError> {
     tx.execute_deferred(
         "INSERT INTO audit_log (tenant_id, seq, id, occurred_at, actor_kind, actor_user_id, actor_api_key_id, action, \
          resource_type, resource_id, old_values, new_values, ip_address, user_agent, session_id, request_id, \
-         prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+         prev_hash, hash, mac_kind) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         vec![
             e.tenant_id.into(),
             e.seq.into(),
@@ -110,6 +62,7 @@ pub(super) async fn insert_entry(tx: &mut Tx, e: &AuditEntry) -> Result<(), Stor
             e.request_id.clone().into(),
             e.prev_hash.clone().into(),
             e.hash.clone().into(),
+            e.mac_kind.stored().into(),
         ],
     )
     .await
@@ -133,6 +86,11 @@ pub(super) async fn head(store: &Store, tenant_id: TenantId) -> Result<Option<(i
     store.query_opt("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1", vec![tenant_id.into()]).await
 }
 
+/// Every tenant's chain head: (tenant, entries, newest hash).
+pub(super) async fn heads(store: &Store) -> Result<Vec<(uuid::Uuid, i64, Vec<u8>)>, StoreError> {
+    store.query("SELECT tenant_id, seq, hash FROM audit_heads ORDER BY tenant_id", vec![]).await
+}
+
 pub(super) async fn entries_for(
     store: &Store,
     tenant_id: TenantId,
@@ -154,4 +112,56 @@ pub(super) async fn count(store: &Store, tenant_id: TenantId) -> Result<i64, Sto
     let (n,): (i64,) =
         store.query_one("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1", vec![tenant_id.into()]).await?;
     Ok(n)
+}
+
+/// Which way a read of the log walks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Order {
+    /// Newest first (a reader's list), from before `from`.
+    NewestFirst,
+    /// In chain order (an export), from after `from`.
+    ChainOrder,
+}
+
+/// Up to `limit` entries of a tenant that match `filter`, walking the log in `order` from the entry `from` (exclusive).
+pub(super) async fn select(
+    store: &Store,
+    tenant_id: TenantId,
+    filter: &Filter,
+    order: Order,
+    from: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut params = Params::new(vec![tenant_id.into()]);
+    let mut sql = format!("SELECT {COLUMNS} FROM audit_log WHERE tenant_id = $1");
+    if let Some(from) = from {
+        let op = if order == Order::NewestFirst { "<" } else { ">" };
+        sql += &format!(" AND seq {op} {}", params.bind(from));
+    }
+    match filter.actor {
+        Some(ActorFilter::Id(id)) => {
+            let p = params.bind(id);
+            sql += &format!(" AND (actor_user_id = {p} OR actor_api_key_id = {p})");
+        }
+        Some(ActorFilter::Kind(kind)) => sql += &format!(" AND actor_kind = {}", params.bind(kind.as_str())),
+        None => {}
+    }
+    if let Some(action) = filter.action {
+        sql += &format!(" AND action = {}", params.bind(action));
+    }
+    if let Some(resource_type) = &filter.resource_type {
+        sql += &format!(" AND resource_type = {}", params.bind(resource_type));
+    }
+    if let Some(resource_id) = &filter.resource_id {
+        sql += &format!(" AND resource_id = {}", params.bind(resource_id));
+    }
+    if let Some(since) = filter.since {
+        sql += &format!(" AND occurred_at >= {}", params.bind(since));
+    }
+    if let Some(until) = filter.until {
+        sql += &format!(" AND occurred_at < {}", params.bind(until));
+    }
+    let direction = if order == Order::NewestFirst { "DESC" } else { "ASC" };
+    sql += &format!(" ORDER BY seq {direction} LIMIT {}", params.bind(limit));
+    store.query(sql, params.into_values()).await
 }

@@ -2,9 +2,14 @@ use time::macros::datetime;
 
 use super::*;
 use crate::principal::{Actor, TenantScope};
-use crate::store::Backend;
+use crate::store::{Backend, StoreOptions};
 use crate::store_test;
 use crate::tenants::{self, NewTenant};
+
+/// The store of a server with a secret key: its entries are keyed.
+fn keyed(store: &Store) -> Store {
+    store.clone().with_chain_key(Some(ChainKey::new([9; 32])))
+}
 
 async fn tenant(store: &Store, slug: &str) -> TenantScope {
     let t = tenants::create(
@@ -33,9 +38,10 @@ async fn write(store: &Store, scope: &TenantScope, n: usize) {
 async fn tamper(store: &Store, sql: &str) {
     let mut tx = store.begin().await.unwrap();
     match store.backend() {
-        Backend::Sqlite => {
-            tx.execute_batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;").await.unwrap()
-        }
+        Backend::Sqlite => tx
+            .execute_batch("DROP TRIGGER IF EXISTS audit_log_no_update; DROP TRIGGER IF EXISTS audit_log_no_delete;")
+            .await
+            .unwrap(),
         Backend::Postgres => tx.execute_batch("ALTER TABLE audit_log DISABLE TRIGGER USER").await.unwrap(),
     }
     tx.execute_batch(sql.to_owned()).await.unwrap();
@@ -46,7 +52,7 @@ store_test!(an_untouched_chain_verifies, |db| async move {
     let store = &db.store;
     let scope = tenant(store, "acme").await;
     write(store, &scope, 5).await;
-    let report = verify(store, &scope).await.unwrap();
+    let report = verify(store, &scope, None).await.unwrap();
     assert!(report.ok, "{report:?}");
     assert_eq!(report.entries_checked, 6, "tenant creation plus five changes");
     let entries = entries_for(store, &scope, "thing", "3").await.unwrap();
@@ -72,22 +78,22 @@ store_test!(the_database_refuses_to_change_or_remove_entries, |db| async move {
 });
 
 store_test!(an_altered_entry_is_found, |db| async move {
-    let store = &db.store;
+    let store = &keyed(&db.store);
     let scope = tenant(store, "acme").await;
     write(store, &scope, 5).await;
     tamper(store, "UPDATE audit_log SET resource_id = 'other' WHERE seq = 4").await;
-    let report = verify(store, &scope).await.unwrap();
+    let report = verify(store, &scope, None).await.unwrap();
     assert!(!report.ok);
     assert_eq!(report.first_bad_seq, Some(4));
     assert!(report.reason.unwrap().contains("altered"));
 });
 
 store_test!(a_removed_entry_is_found, |db| async move {
-    let store = &db.store;
+    let store = &keyed(&db.store);
     let scope = tenant(store, "acme").await;
     write(store, &scope, 5).await;
     tamper(store, "DELETE FROM audit_log WHERE seq = 3").await;
-    let report = verify(store, &scope).await.unwrap();
+    let report = verify(store, &scope, None).await.unwrap();
     assert!(!report.ok);
     assert_eq!(report.first_bad_seq, Some(4), "the entry after the gap is the first that does not fit");
 });
@@ -97,13 +103,13 @@ store_test!(a_removed_last_entry_is_found, |db| async move {
     let scope = tenant(store, "acme").await;
     write(store, &scope, 3).await;
     tamper(store, "DELETE FROM audit_log WHERE seq = 4").await;
-    let report = verify(store, &scope).await.unwrap();
+    let report = verify(store, &scope, None).await.unwrap();
     assert!(!report.ok, "{report:?}");
     assert_eq!(report.first_bad_seq, Some(4));
 });
 
 store_test!(reordered_entries_are_found, |db| async move {
-    let store = &db.store;
+    let store = &keyed(&db.store);
     let scope = tenant(store, "acme").await;
     write(store, &scope, 4).await;
     // swap the contents of entries 2 and 3, hashes and all
@@ -113,7 +119,7 @@ store_test!(reordered_entries_are_found, |db| async move {
          UPDATE audit_log SET seq = 3 WHERE seq = 100;",
     )
     .await;
-    let report = verify(store, &scope).await.unwrap();
+    let report = verify(store, &scope, None).await.unwrap();
     assert!(!report.ok);
     assert_eq!(report.first_bad_seq, Some(2));
 });
@@ -130,9 +136,212 @@ store_test!(chains_are_per_tenant, |db| async move {
          AND tenant_id IN (SELECT id FROM tenants WHERE slug = 'tenant-b')",
     )
     .await;
-    assert!(verify(store, &a).await.unwrap().ok);
-    assert!(!verify(store, &b).await.unwrap().ok);
+    assert!(verify(store, &a, None).await.unwrap().ok);
+    assert!(!verify(store, &b, None).await.unwrap().ok);
 });
+
+/// What someone with the database but not the key can do: rewrite entries and recompute every seal after them (with
+/// SHA-256, or with a key of their own), and the head with them.
+async fn reseal_from(store: &Store, scope: &TenantScope, from_seq: i64, kind: MacKind, change: &str) {
+    tamper(store, change).await;
+    let entries = repo::entries_after(store, scope.tenant_id(), 0, 10_000).await.unwrap();
+    let forged_key = ChainKey::new([7; 32]);
+    let mut prev = entries.iter().find(|e| e.seq == from_seq - 1).map_or(vec![0; 32], |e| e.hash.clone());
+    let mut tx = store.begin().await.unwrap();
+    for mut entry in entries.into_iter().filter(|e| e.seq >= from_seq) {
+        entry.prev_hash = prev.clone();
+        entry.mac_kind = kind;
+        entry.hash = seal(&entry, Some(&forged_key)).unwrap();
+        prev = entry.hash.clone();
+        tx.execute(
+            "UPDATE audit_log SET prev_hash = $3, hash = $4, mac_kind = $5 WHERE tenant_id = $1 AND seq = $2",
+            vec![
+                entry.tenant_id.into(),
+                entry.seq.into(),
+                entry.prev_hash.into(),
+                entry.hash.into(),
+                kind.stored().into(),
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    repo::set_head(&mut tx, scope.tenant_id(), &prev, kind).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+store_test!(a_rewritten_keyed_chain_is_found_even_with_every_seal_recomputed, |db| async move {
+    let store = &keyed(&db.store);
+    for kind in [MacKind::Sha256, MacKind::Keyed] {
+        let scope = tenant(store, &format!("acme-{}", kind.stored())).await;
+        write(store, &scope, 5).await;
+        let tenant = scope.tenant_id();
+        let change = format!(
+            "UPDATE audit_log SET resource_id = 'forged' WHERE seq = 3 AND tenant_id = {}",
+            sql_id(store, tenant)
+        );
+        reseal_from(store, &scope, 3, kind, &change).await;
+        let report = verify(store, &scope, None).await.unwrap();
+        assert!(!report.ok, "{kind:?}: {report:?}");
+        assert_eq!(report.first_bad_seq, Some(3), "{kind:?}");
+        let reason = report.reason.unwrap();
+        let expected = if kind == MacKind::Sha256 { "unkeyed entry after keyed ones" } else { "altered" };
+        assert!(reason.contains(expected), "{kind:?}: {reason}");
+    }
+});
+
+/// A tenant id as an SQL literal of the backend.
+fn sql_id(store: &Store, tenant: TenantId) -> String {
+    match store.backend() {
+        Backend::Sqlite => format!("X'{}'", tenant.uuid().simple()),
+        Backend::Postgres => format!("'{}'", tenant.uuid()),
+    }
+}
+
+store_test!(an_inserted_copy_of_a_genuine_entry_is_found, |db| async move {
+    let store = &keyed(&db.store);
+    let scope = tenant(store, "acme").await;
+    write(store, &scope, 4).await;
+    // make room at 3 and replay entry 2 there, seal and all
+    let id = sql_id(store, scope.tenant_id());
+    tamper(
+        store,
+        &format!(
+            "UPDATE audit_log SET seq = seq + 100 WHERE seq >= 3 AND tenant_id = {id}; \
+             UPDATE audit_log SET seq = seq - 99 WHERE seq >= 100 AND tenant_id = {id}; \
+             INSERT INTO audit_log SELECT tenant_id, 3, id, occurred_at, actor_kind, actor_user_id, actor_api_key_id, \
+               action, resource_type, resource_id, old_values, new_values, ip_address, user_agent, session_id, \
+               request_id, prev_hash, hash, mac_kind FROM audit_log WHERE seq = 2 AND tenant_id = {id}; \
+             UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = {id};"
+        ),
+    )
+    .await;
+    let report = verify(store, &scope, None).await.unwrap();
+    assert!(!report.ok, "{report:?}");
+    assert_eq!(report.first_bad_seq, Some(3));
+    assert!(report.reason.unwrap().contains("does not follow"));
+});
+
+store_test!(a_cut_off_tail_is_found_only_against_a_checkpoint, |db| async move {
+    let store = &keyed(&db.store);
+    let scope = tenant(store, "acme").await;
+    write(store, &scope, 5).await;
+    let operator = crate::principal::Sysadmin::operator_unchecked(Actor::cli());
+    let at = datetime!(2026-11-03 0:00 UTC);
+    let checkpoint = checkpoints(store, &operator, at)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.tenant_id == scope.tenant_id().uuid())
+        .unwrap();
+    assert_eq!(checkpoint.entries, 6);
+    let report = verify(store, &scope, Some(&checkpoint)).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!((report.last_seq, report.last_mac.as_deref()), (6, Some(checkpoint.head_mac.as_str())));
+    write(store, &scope, 2).await;
+    assert!(verify(store, &scope, Some(&checkpoint)).await.unwrap().ok, "a chain that grew since is fine");
+
+    // the last three entries go, and the head is set back to what is left: the chain alone looks whole
+    let id = sql_id(store, scope.tenant_id());
+    tamper(store, &format!("DELETE FROM audit_log WHERE seq > 5 AND tenant_id = {id}")).await;
+    let fifth = repo::entries_after(store, scope.tenant_id(), 4, 1).await.unwrap().remove(0);
+    let mut tx = store.begin().await.unwrap();
+    tx.execute("UPDATE audit_heads SET seq = 5 WHERE tenant_id = $1", vec![scope.tenant_id().into()]).await.unwrap();
+    repo::set_head(&mut tx, scope.tenant_id(), &fifth.hash, MacKind::Keyed).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(verify(store, &scope, None).await.unwrap().ok, "without a checkpoint a clean cut cannot be seen");
+    let report = verify(store, &scope, Some(&checkpoint)).await.unwrap();
+    assert!(!report.ok);
+    assert_eq!(report.first_bad_seq, Some(6));
+    assert!(report.reason.as_deref().unwrap_or_default().contains("cut off"), "{report:?}");
+});
+
+store_test!(a_keyed_chain_is_not_written_or_checked_without_the_key, |db| async move {
+    let store = &keyed(&db.store);
+    let scope = tenant(store, "acme").await;
+    write(store, &scope, 1).await;
+    let keyless = db.store.clone().with_chain_key(None);
+    let mut tx = keyless.begin().await.unwrap();
+    let error = record(&mut tx, &scope, datetime!(2026-11-02 0:00 UTC), Change::new(Action::Update, "thing", 1))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Refused(_)), "{error}");
+    drop(tx);
+    let report = verify(&keyless, &scope, None).await.unwrap();
+    assert!(!report.ok);
+    assert!(report.reason.unwrap().contains("does not have"));
+    let wrong = db.store.clone().with_chain_key(Some(ChainKey::new([1; 32])));
+    assert_eq!(verify(&wrong, &scope, None).await.unwrap().first_bad_seq, Some(1), "another key sees altered entries");
+});
+
+store_test!(an_unkeyed_chain_upgraded_by_migration_13_stays_verifiable_and_turns_keyed, |db| async move {
+    let keyless = &db.store;
+    let scope = tenant(keyless, "acme").await;
+    write(keyless, &scope, 3).await;
+    let migrations = crate::migrations();
+    let migrator = crate::migrate::Migrator::new(keyless, &migrations);
+    let above_12: Vec<i64> = migrations.iter().map(|m| m.version).filter(|v| *v > 12).collect();
+    assert_eq!(migrator.down_to(12).await.unwrap(), above_12.iter().rev().copied().collect::<Vec<_>>());
+    assert_eq!(migrator.up(None).await.unwrap(), above_12, "the entries of migration 2's format, upgraded");
+    let store = &keyed(keyless);
+    let report = verify(store, &scope, None).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!((report.unkeyed_entries, report.entries_checked), (4, 4));
+    write(store, &scope, 2).await;
+    let report = verify(store, &scope, None).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!((report.unkeyed_entries, report.entries_checked), (4, 6));
+    // the old prefix is held by the first keyed entry: rewriting it, seals and all, shows
+    let change = format!(
+        "UPDATE audit_log SET resource_id = 'forged' WHERE seq = 2 AND tenant_id = {}",
+        sql_id(store, scope.tenant_id())
+    );
+    tamper(store, &change).await;
+    let entries = repo::entries_after(store, scope.tenant_id(), 0, 100).await.unwrap();
+    let mut prev = entries[0].hash.clone();
+    let mut tx = store.begin().await.unwrap();
+    for mut entry in entries.into_iter().filter(|e| (2..=4).contains(&e.seq)) {
+        entry.prev_hash = prev;
+        entry.hash = seal(&entry, None).unwrap();
+        prev = entry.hash.clone();
+        tx.execute(
+            "UPDATE audit_log SET prev_hash = $3, hash = $4 WHERE tenant_id = $1 AND seq = $2",
+            vec![entry.tenant_id.into(), entry.seq.into(), entry.prev_hash.into(), entry.hash.into()],
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let report = verify(store, &scope, None).await.unwrap();
+    assert_eq!(report.first_bad_seq, Some(5), "{report:?}");
+    // and an older binary cannot be given keyed entries: going below 13 is refused
+    let error = migrator.down_to(12).await.unwrap_err();
+    assert!(error.to_string().contains("keyed entries"), "{error}");
+});
+
+/// Two server processes on one database (two pools, as two processes would have), writing to one tenant at once.
+async fn two_writers(backend: Backend) {
+    let Some(db) = crate::testing::TestDb::of(backend).await else { return };
+    let first = keyed(&db.store);
+    let second = keyed(&Store::connect(&db.url, &StoreOptions::default()).await.unwrap());
+    let scope = tenant(&first, "acme").await;
+    let mut writers = Vec::new();
+    for store in [first.clone(), second.clone()] {
+        for _ in 0..4 {
+            let (store, scope) = (store.clone(), scope.clone());
+            writers.push(tokio::spawn(async move { write(&store, &scope, 25).await }));
+        }
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    for store in [&first, &second] {
+        let report = verify(store, &scope, None).await.unwrap();
+        assert!(report.ok, "{report:?}");
+        assert_eq!(report.entries_checked, 201);
+    }
+}
+crate::backend_test!(the_chain_stays_whole_under_concurrent_writers_of_two_processes, two_writers);
 
 #[test]
 fn diff_names_only_changed_fields() {

@@ -230,6 +230,10 @@ impl Problem {
         match e {
             // A module that expects a particular violation maps it to its field first; this is the fallback.
             StoreError::Unique(what) => Problem::conflict("", format!("already exists ({what})")),
+            StoreError::Refused(what) => {
+                tracing::error!(error = %what, "write refused");
+                Problem::unavailable(what.clone())
+            }
             StoreError::InvalidText(what) => {
                 Problem::invalid("", format!("a text holds a character that cannot be stored ({what})"))
             }

@@ -77,6 +77,23 @@ impl TieBreaker for i64 {
     }
 }
 
+/// An opaque cursor over a key of its own (a sequence number).
+pub fn encode_key_cursor<K: TieBreaker>(key: &K) -> String {
+    URL_SAFE_NO_PAD.encode(key.to_bytes())
+}
+
+pub fn decode_key_cursor<K: TieBreaker>(cursor: Option<&str>) -> Result<Option<K>, FieldError> {
+    cursor
+        .map(|c| {
+            URL_SAFE_NO_PAD
+                .decode(c)
+                .ok()
+                .and_then(|bytes| K::from_bytes(&bytes))
+                .ok_or_else(|| FieldError::new("cursor", "is not a cursor returned by this list"))
+        })
+        .transpose()
+}
+
 /// An opaque cursor over a `(time, tie-breaker)` key: microseconds, then the tie-breaker.
 pub fn encode_timed_cursor<K: TieBreaker>(at: OffsetDateTime, key: &K) -> String {
     let mut bytes = crate::store::to_micros(at).to_be_bytes().to_vec();

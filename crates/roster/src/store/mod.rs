@@ -82,6 +82,9 @@ pub enum StoreError {
     Decode(String),
     #[error("expected one row, found none")]
     NoRows,
+    /// The write cannot be made safely in this configuration (the message says what to change).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// The server's own words when it sent any ("db error" alone says nothing).
@@ -130,6 +133,28 @@ enum Pool {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    chain_key: Option<ChainKey>,
+}
+
+/// The key that seals audit entries (derived from the server's secret key, never stored in the database). The store
+/// carries it so that every transaction, whichever module opens it, seals its entries with it.
+#[derive(Clone)]
+pub struct ChainKey(Arc<[u8; 32]>);
+
+impl ChainKey {
+    pub fn new(bytes: [u8; 32]) -> ChainKey {
+        ChainKey(Arc::new(bytes))
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChainKey(…)")
+    }
 }
 
 impl Store {
@@ -145,7 +170,18 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
-        Ok(Store { pool })
+        Ok(Store { pool, chain_key: None })
+    }
+
+    /// This store, sealing the audit entries of its transactions with `key`.
+    pub fn with_chain_key(mut self, key: Option<ChainKey>) -> Store {
+        self.chain_key = key;
+        self
+    }
+
+    /// The key audit entries are sealed with, when the server has a secret key.
+    pub fn chain_key(&self) -> Option<&ChainKey> {
+        self.chain_key.as_ref()
     }
 
     pub fn backend(&self) -> Backend {
@@ -183,7 +219,7 @@ impl Store {
             Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin()?),
             Pool::Postgres(pool) => TxInner::Postgres(Box::new(pool.begin().await?)),
         };
-        Ok(Tx { inner })
+        Ok(Tx { inner, chain_key: self.chain_key.clone() })
     }
 
     /// Pool figures for `/metrics`: (connections in use or idle, connections idle).
@@ -282,9 +318,15 @@ enum TxInner {
 /// An open write transaction. Dropping it without [`Tx::commit`] rolls it back.
 pub struct Tx {
     inner: TxInner,
+    chain_key: Option<ChainKey>,
 }
 
 impl Tx {
+    /// The key this transaction's audit entries are sealed with (the store's).
+    pub fn chain_key(&self) -> Option<&ChainKey> {
+        self.chain_key.as_ref()
+    }
+
     pub fn backend(&self) -> Backend {
         match self.inner {
             TxInner::Sqlite(_) => Backend::Sqlite,

@@ -1,0 +1,31 @@
+//! What can go wrong reading the audit log, in the audit module's words.
+
+use crate::http::{Class, Classify, FieldError};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    /// A route about the signed-in user, called by an API key (it has no user).
+    #[error("signed-in user (an API key has none)")]
+    NoUser,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<FieldError> for AuditError {
+    fn from(e: FieldError) -> Self {
+        AuditError::Invalid(vec![e])
+    }
+}
+
+impl Classify for AuditError {
+    fn class(&self) -> Class<'_> {
+        match self {
+            AuditError::Invalid(errors) => Class::Invalid(errors.clone()),
+            AuditError::NoUser => Class::NotFound("signed-in user"),
+            AuditError::Store(e) => Class::Store(e),
+        }
+    }
+}
