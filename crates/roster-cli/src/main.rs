@@ -51,6 +51,9 @@ enum Command {
     /// The tenant's agent catalogue
     #[command(subcommand)]
     Agent(commands::permission::AgentCommand),
+    /// Read, export and verify the audit log
+    #[command(subcommand)]
+    Audit(commands::audit::Command),
     /// Ingest bug reports or test cycles from a crowd-testing export, extracting the people in them
     Ingest(commands::ingest::Args),
     /// Reports: top contributors, active users
@@ -123,8 +126,9 @@ impl Context {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if cli.format == FormatArg::Csv && !matches!(cli.command, Command::Report(_)) {
-        eprintln!("error: --format csv: only `roster report` prints CSV; use table or json");
+    let prints_csv = matches!(cli.command, Command::Report(_) | Command::Audit(commands::audit::Command::List { .. }));
+    if cli.format == FormatArg::Csv && !prints_csv {
+        eprintln!("error: --format csv: only `roster report` and `roster audit list` print CSV; use table or json");
         return ExitCode::from(2);
     }
     let context = Context {
@@ -151,6 +155,7 @@ fn main() -> ExitCode {
             Command::Apikey(command) => commands::apikey::run(&context, command).await,
             Command::Permission(command) => commands::permission::run(&context, command).await,
             Command::Agent(command) => commands::permission::run_agent(&context, command).await,
+            Command::Audit(command) => commands::audit::run(&context, command).await,
             Command::Ingest(args) => commands::ingest::run(&context, args).await,
             Command::Report(command) => commands::report::run(&context, command).await,
         }

@@ -42,6 +42,10 @@ pub fn json<T: Serialize>(value: &T) {
 }
 
 /// Print a line; a reader that went away (`| head`) is not an error worth a panic.
+pub fn line(line: &str) {
+    emit(line)
+}
+
 fn emit(line: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout().lock(), "{line}");

@@ -395,3 +395,91 @@ async fn permission_commands(backend: Backend) {
     }
 }
 roster::backend_test!(permission_and_agent_commands_grant_check_and_revoke, permission_commands);
+
+async fn audit_commands(backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else {
+        return;
+    };
+    let ok = |args: &[&str]| {
+        let output = roster(&db, args);
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    ok(&["tenant", "create", "acme", "--name", "Acme"]);
+    for name in ["ana", "bo", "cy"] {
+        ok(&["user", "create", "--tenant", "acme", "--username", name]);
+    }
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&["audit", "list", "--tenant", "acme", "--format", "json"])).unwrap();
+    let seqs: Vec<i64> = listed.as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, [4, 3, 2, 1]);
+    let csv = ok(&[
+        "audit",
+        "list",
+        "--tenant",
+        "acme",
+        "--action",
+        "create",
+        "--resource-type",
+        "user",
+        "--limit",
+        "2",
+        "--format",
+        "csv",
+    ]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("seq,occurred_at,actor,action,resource"), "{csv}");
+    let table = ok(&["audit", "list", "--tenant", "acme", "--actor", "cli"]);
+    assert!(table.lines().next().unwrap().starts_with("SEQ"), "{table}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("audit.ndjson");
+    ok(&["audit", "export", "--tenant", "acme", "--out", export.to_str().unwrap()]);
+    let exported: Vec<serde_json::Value> =
+        std::fs::read_to_string(&export).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(exported.iter().map(|e| e["seq"].as_i64().unwrap()).collect::<Vec<_>>(), [1, 2, 3, 4]);
+
+    let checkpoints = dir.path().join("checkpoints.ndjson");
+    std::fs::write(&checkpoints, ok(&["audit", "checkpoint"])).unwrap();
+    let verified = ok(&["audit", "verify", "--checkpoint", checkpoints.to_str().unwrap()]);
+    assert!(verified.contains("acme") && !verified.contains("BROKEN"), "{verified}");
+
+    // the newest entry goes and the head is put back: only the checkpoint shows it
+    let tenant_id = serde_json::from_str::<serde_json::Value>(&ok(&["tenant", "list", "--format", "json"]))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["slug"] == "acme")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .parse::<uuid::Uuid>()
+        .unwrap();
+    let mut tx = db.store.begin().await.unwrap();
+    match backend {
+        Backend::Sqlite => tx.execute_batch("DROP TRIGGER audit_log_no_delete").await.unwrap(),
+        Backend::Postgres => tx.execute_batch("ALTER TABLE audit_log DISABLE TRIGGER USER").await.unwrap(),
+    }
+    tx.execute("DELETE FROM audit_log WHERE tenant_id = $1 AND seq = 4", vec![Value::Uuid(tenant_id)]).await.unwrap();
+    tx.execute(
+        "UPDATE audit_heads SET seq = 3, hash = (SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = 3) \
+         WHERE tenant_id = $1",
+        vec![Value::Uuid(tenant_id)],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(roster(&db, &["audit", "verify", "--tenant", "acme"]).status.success(), "a clean cut looks whole");
+    let caught = roster(&db, &["audit", "verify", "--tenant", "acme", "--checkpoint", checkpoints.to_str().unwrap()]);
+    assert_eq!(caught.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&caught.stdout);
+    assert!(stdout.contains("BROKEN") && stdout.contains("cut off"), "{stdout}");
+    assert!(String::from_utf8_lossy(&caught.stderr).contains("acme at entry 4"));
+
+    let bad = roster(&db, &["audit", "list", "--tenant", "acme", "--action", "nope"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("action"));
+}
+roster::backend_test!(audit_commands_list_export_checkpoint_and_verify, audit_commands);

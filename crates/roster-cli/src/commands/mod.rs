@@ -1,6 +1,7 @@
 //! One file per command group.
 
 pub mod apikey;
+pub mod audit;
 pub mod ingest;
 pub mod migrate;
 pub mod permission;
