@@ -253,6 +253,7 @@ pub async fn mark_activity(
     store: &Store,
     config: &Config,
     principal: &Principal,
+    actor: &crate::principal::Actor,
     now: OffsetDateTime,
 ) -> Result<User, AuthError> {
     let (Some(session_id), Some(user_id)) = (principal.session_id, principal.user_id) else {
@@ -274,7 +275,7 @@ pub async fn mark_activity(
             tx.rollback().await?;
             continue;
         }
-        users::record_activity(&mut tx, principal.tenant_id, user_id, at, minutes).await?;
+        users::record_activity(&mut tx, principal.tenant_id, actor, user_id, at, minutes).await?;
         tx.commit().await?;
         return users::find_live(store, principal.tenant_id, user_id).await?.ok_or(AuthError::NotFound("user"));
     }

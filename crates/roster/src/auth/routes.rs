@@ -109,7 +109,8 @@ async fn update_me(
 #[utoipa::path(post, path = "/v1/me/activity", tag = "me",
     responses((status = 200, body = User), (status = 400, body = Problem)), security(("bearer" = [])))]
 async fn activity(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Response> {
-    let user = login::mark_activity(&state.store, &state.config, &auth.principal, state.clock.now()).await?;
+    let user =
+        login::mark_activity(&state.store, &state.config, &auth.principal, &auth.actor, state.clock.now()).await?;
     Ok(versioned(StatusCode::OK, user.version, &user))
 }
 

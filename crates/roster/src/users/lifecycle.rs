@@ -157,6 +157,10 @@ pub async fn request_password_reset(
         return Ok(None);
     }
     let token = issue(tx, scope.tenant_id(), user.id, Purpose::PasswordReset, now, lifetime).await?;
+    // who asked, from where: the token itself never appears
+    let change = Change::new(Action::Update, "user", user.id)
+        .values(None, Some(serde_json::json!({"password_reset": "requested"})));
+    audit::record(tx, scope, now, change).await?;
     Ok(Some((user.id, token)))
 }
 

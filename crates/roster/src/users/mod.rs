@@ -557,11 +557,26 @@ pub async fn change_status(
 pub async fn record_activity(
     tx: &mut crate::store::Tx,
     tenant_id: TenantId,
+    actor: &crate::principal::Actor,
     user_id: Uuid,
     at: OffsetDateTime,
     minutes: i64,
 ) -> Result<(), StoreError> {
-    repo::record_activity(tx, tenant_id, user_id, at, minutes).await
+    let Some((last_active_at, total)) = repo::record_activity(tx, tenant_id, user_id, at, minutes).await? else {
+        return Ok(());
+    };
+    let mut old = serde_json::Map::new();
+    let mut new = serde_json::Map::new();
+    if last_active_at != Some(at) {
+        old.insert("last_active_at".into(), last_active_at.map(audit::timestamp).into());
+        new.insert("last_active_at".into(), audit::timestamp(at).into());
+    }
+    if minutes != 0 {
+        old.insert("total_usage_minutes".into(), total.into());
+        new.insert("total_usage_minutes".into(), (total + minutes).into());
+    }
+    let change = Change::new(Action::Update, "user", user_id).values(Some(old.into()), Some(new.into()));
+    audit::record_in(tx, tenant_id, actor, at, vec![change]).await
 }
 
 /// The live user signed in through this identity provider account.

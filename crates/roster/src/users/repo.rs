@@ -264,20 +264,28 @@ pub(super) async fn set_status(tx: &mut Tx, target: &Authorized<'_>, u: &User) -
 }
 
 /// An activity mark: the user was active at `at`, and `minutes` more of use were counted.
+/// Mark a user active at `at` with `minutes` more use; its activity before, when the user is there.
 pub(super) async fn record_activity(
     tx: &mut Tx,
     tenant_id: TenantId,
     id: Uuid,
     at: OffsetDateTime,
     minutes: i64,
-) -> Result<(), StoreError> {
+) -> Result<Option<(Option<OffsetDateTime>, i64)>, StoreError> {
+    let lock = Query::row_lock(&tx);
+    let before: Option<(Option<OffsetDateTime>, i64)> = tx
+        .query_opt(
+            format!("SELECT last_active_at, total_usage_minutes FROM users WHERE tenant_id = $1 AND id = $2{lock}"),
+            vec![tenant_id.into(), id.into()],
+        )
+        .await?;
     tx.execute(
         "UPDATE users SET last_active_at = $3, total_usage_minutes = total_usage_minutes + $4 \
          WHERE tenant_id = $1 AND id = $2",
         vec![tenant_id.into(), id.into(), at.into(), minutes.into()],
     )
-    .await
-    .map(drop)
+    .await?;
+    Ok(before)
 }
 
 pub(super) async fn insert_token(
