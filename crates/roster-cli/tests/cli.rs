@@ -483,3 +483,54 @@ async fn audit_commands(backend: Backend) {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("action"));
 }
 roster::backend_test!(audit_commands_list_export_checkpoint_and_verify, audit_commands);
+
+async fn archive_commands(backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else {
+        return;
+    };
+    let run = |args: &[&str]| roster(&db, args);
+    assert!(run(&["tenant", "create", "acme", "--name", "Acme"]).status.success());
+    assert!(run(&["user", "create", "--tenant", "acme", "--username", "ana"]).status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("acme-2026.ndjson");
+    let out = run(&[
+        "audit",
+        "archive",
+        "--tenant",
+        "acme",
+        "--before",
+        "2999-01-01T00:00:00Z",
+        "--out",
+        file.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let report = stdout_json(&out);
+    assert_eq!((report["from_seq"].as_i64(), report["to_seq"].as_i64()), (Some(1), Some(2)));
+    let checked = stdout_json(&run(&["audit", "verify-archive", file.to_str().unwrap(), "--format", "json"]));
+    assert_eq!((&checked["ok"], &checked["anchored"], &checked["entries"]), (&true.into(), &true.into(), &2.into()));
+    let verified = run(&["audit", "verify", "--tenant", "acme"]);
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stdout));
+    // the file is never overwritten, and an edited copy does not verify
+    let again = run(&[
+        "audit",
+        "archive",
+        "--tenant",
+        "acme",
+        "--before",
+        "2999-01-01T00:00:00Z",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(2), "{}", String::from_utf8_lossy(&again.stderr));
+    let edited = dir.path().join("edited.ndjson");
+    std::fs::write(&edited, std::fs::read_to_string(&file).unwrap().replace("\"ana\"", "\"eve\"")).unwrap();
+    let broken = run(&["audit", "verify-archive", edited.to_str().unwrap()]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&broken.stdout).contains("BROKEN at entry 2"),
+        "{}",
+        String::from_utf8_lossy(&broken.stdout)
+    );
+}
+roster::backend_test!(audit_archive_moves_old_entries_into_a_file_that_verifies, archive_commands);

@@ -77,6 +77,20 @@ pub enum Command {
         #[arg(long)]
         checkpoint: Option<PathBuf>,
     },
+    /// Move a tenant's entries older than --before into a new file that verifies on its own; the chain left
+    /// continues from a sealed anchor
+    Archive {
+        #[arg(long)]
+        tenant: String,
+        /// Entries that occurred before this time (RFC 3339)
+        #[arg(long, value_parser = parse_time)]
+        before: OffsetDateTime,
+        /// The archive file to create (never overwritten)
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check an archive file on its own, and that the database's anchor names it; exit 1 if it does not verify
+    VerifyArchive { file: PathBuf },
     /// Print each tenant's checkpoint (entry count and head seal) as NDJSON, to keep outside the database
     Checkpoint {
         #[arg(long)]
@@ -97,6 +111,59 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
         Command::Export { filters, out } => export(&store, &filters, out).await,
         Command::Verify { tenant, checkpoint } => verify(context, &store, tenant, checkpoint).await,
         Command::Checkpoint { tenant } => checkpoint(&store, tenant).await,
+        Command::Archive { tenant, before, out } => {
+            let scope = super::scope(&store, &tenant).await?;
+            let operator = Sysadmin::operator_unchecked(Actor::cli());
+            let report = roster::audit::archive::archive(&store, &operator, &scope, before, super::now(), &out)
+                .await
+                .map_err(failure)?;
+            match context.format {
+                Format::Json => output::json(&report),
+                Format::Table => println!(
+                    "archived entries {} to {} ({}) into {} ({} bytes, sha256 {})",
+                    report.from_seq,
+                    report.to_seq,
+                    report.entries,
+                    out.display(),
+                    report.bytes,
+                    report.file_sha256
+                ),
+            }
+            Ok(())
+        }
+        Command::VerifyArchive { file } => {
+            let check =
+                roster::audit::archive::verify_file(&file, store.chain_key(), Some(&store)).await.map_err(failure)?;
+            match context.format {
+                Format::Json => output::json(&check),
+                Format::Table => println!(
+                    "{}: entries {} to {} ({}), {}{}",
+                    file.display(),
+                    output::cell(&check.from_seq),
+                    output::cell(&check.to_seq),
+                    check.entries,
+                    if check.ok {
+                        "ok".to_owned()
+                    } else {
+                        format!(
+                            "BROKEN at entry {}: {}",
+                            output::cell(&check.first_bad_seq),
+                            output::cell(&check.reason)
+                        )
+                    },
+                    match check.anchored {
+                        Some(true) => "; the database's anchor names this file",
+                        Some(false) => "; NO anchor in this database names this file",
+                        None => "",
+                    }
+                ),
+            }
+            if check.ok {
+                Ok(())
+            } else {
+                Err(Failure::Runtime(format!("{}: the archive does not verify", file.display())))
+            }
+        }
     };
     store.close().await;
     result

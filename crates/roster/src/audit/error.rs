@@ -10,8 +10,19 @@ pub enum AuditError {
     /// A route about the signed-in user, called by an API key (it has no user).
     #[error("signed-in user (an API key has none)")]
     NoUser,
+    /// The chain does not verify at `seq`: nothing is archived from a broken chain.
+    #[error("the audit chain does not verify at entry {seq}: {reason}")]
+    Broken { seq: i64, reason: String },
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl AuditError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        AuditError::Invalid(vec![FieldError::new(field, message)])
+    }
 }
 
 impl From<FieldError> for AuditError {
@@ -25,6 +36,8 @@ impl Classify for AuditError {
         match self {
             AuditError::Invalid(errors) => Class::Invalid(errors.clone()),
             AuditError::NoUser => Class::NotFound("signed-in user"),
+            AuditError::Broken { .. } => Class::Conflict("seq"),
+            AuditError::File { .. } => Class::Malformed,
             AuditError::Store(e) => Class::Store(e),
         }
     }

@@ -4,6 +4,7 @@
 //! covers its content and the previous entry's hash, and `audit_heads` holds the newest, so [`verify`] finds an altered,
 //! removed or reordered entry.
 
+pub mod archive;
 mod error;
 pub mod model;
 mod repo;
@@ -22,8 +23,11 @@ use crate::store::{to_micros, ChainKey, Store, StoreError, Tx};
 pub use error::AuditError;
 pub use model::{AuditEntry, AuditQuery, Filter, MacKind, OwnAuditQuery};
 
-pub const MIGRATIONS: &[Migration] =
-    &[crate::migration!(2, "0002_audit_log", "audit_log"), crate::migration!(13, "0013_audit_keyed", "audit_keyed")];
+pub const MIGRATIONS: &[Migration] = &[
+    crate::migration!(2, "0002_audit_log", "audit_log"),
+    crate::migration!(13, "0013_audit_keyed", "audit_keyed"),
+    crate::migration!(14, "0014_audit_anchors", "audit_anchors"),
+];
 
 crate::text_enum!(
     /// What kind of change an entry records.
@@ -165,7 +169,7 @@ pub fn chain_key(secret: &crate::secrets::SecretKey) -> ChainKey {
 
 /// The seal of an entry over the previous entry's seal and a canonical JSON rendering of its content: SHA-256 for
 /// [`MacKind::Sha256`], HMAC-SHA256 under the chain key for [`MacKind::Keyed`] (`None` without the key).
-fn seal(e: &AuditEntry, key: Option<&ChainKey>) -> Option<Vec<u8>> {
+pub(crate) fn seal(e: &AuditEntry, key: Option<&ChainKey>) -> Option<Vec<u8>> {
     let canonical = serde_json::json!([
         e.tenant_id,
         e.seq,
@@ -203,7 +207,7 @@ fn seal(e: &AuditEntry, key: Option<&ChainKey>) -> Option<Vec<u8>> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -219,6 +223,8 @@ pub struct VerifyReport {
     /// Entries sealed without the key (SHA-256): those written before the chain was keyed. They are protected by the
     /// first keyed entry after them, and by checkpoints.
     pub unkeyed_entries: i64,
+    /// The last entry moved to an archive file, when some were: the chain here starts after it.
+    pub archived_through: Option<i64>,
     /// The last entry checked and its seal (hex): a checkpoint of what was verified.
     pub last_seq: i64,
     pub last_mac: Option<String>,
@@ -250,10 +256,63 @@ pub async fn checkpoints(
         .collect())
 }
 
-/// Walk the scope's tenant's chain from the start and report the first entry that does not fit: an altered entry
-/// (its seal does not match), a removed one (a gap in the sequence), an inserted or reordered one (it does not follow
-/// its predecessor's seal), an unkeyed entry after keyed ones, and — given a checkpoint taken earlier — a chain cut
-/// off before the checkpoint's newest entry, or one whose entry at the checkpoint differs.
+/// Follows a chain entry by entry: each must come next in sequence, follow its predecessor's seal, and match its own
+/// (keyed entries under the key; an unkeyed one only before any keyed one).
+pub(crate) struct Walker<'k> {
+    key: Option<&'k ChainKey>,
+    expected_seq: i64,
+    expected_prev: Vec<u8>,
+    keyed_seen: bool,
+    unkeyed: i64,
+    checked: i64,
+}
+
+impl<'k> Walker<'k> {
+    /// A walk that starts after entry `after_seq`, whose seal was `prev` (the chain's start: 0 and zeros).
+    pub(crate) fn new(key: Option<&'k ChainKey>, after_seq: i64, prev: Vec<u8>, keyed_seen: bool) -> Self {
+        Walker { key, expected_seq: after_seq + 1, expected_prev: prev, keyed_seen, unkeyed: 0, checked: 0 }
+    }
+
+    /// Take the next entry, or say why it does not fit.
+    pub(crate) fn step(&mut self, entry: &AuditEntry) -> Result<(), String> {
+        self.checked += 1;
+        if entry.seq != self.expected_seq {
+            return Err(format!("expected entry {}, found {}: entries are missing", self.expected_seq, entry.seq));
+        }
+        if entry.prev_hash != self.expected_prev {
+            return Err("does not follow the previous entry (inserted, removed or reordered entries)".to_owned());
+        }
+        if entry.mac_kind == MacKind::Sha256 && self.keyed_seen {
+            return Err("an unkeyed entry after keyed ones (written or rewritten without the server's key)".to_owned());
+        }
+        match seal(entry, self.key) {
+            None => return Err("sealed with the server's secret key, which this process does not have".to_owned()),
+            Some(mac) if mac != entry.hash => return Err("content does not match its seal (altered entry)".to_owned()),
+            Some(_) => {}
+        }
+        self.keyed_seen |= entry.mac_kind == MacKind::Keyed;
+        self.unkeyed += i64::from(entry.mac_kind == MacKind::Sha256);
+        self.expected_prev = entry.hash.clone();
+        self.expected_seq += 1;
+        Ok(())
+    }
+
+    /// The last entry taken (0 before any).
+    pub(crate) fn end(&self) -> i64 {
+        self.expected_seq - 1
+    }
+
+    /// The last entry's seal.
+    pub(crate) fn last_mac(&self) -> &[u8] {
+        &self.expected_prev
+    }
+}
+
+/// Walk the scope's tenant's chain from its start (or from the anchor its last archive left) and report the first
+/// entry that does not fit: an altered entry (its seal does not match), a removed one (a gap in the sequence), an
+/// inserted or reordered one (it does not follow its predecessor's seal), an unkeyed entry after keyed ones, a forged
+/// anchor, and — given a checkpoint taken earlier — a chain cut off before the checkpoint's newest entry, or one whose
+/// entry at the checkpoint differs.
 pub async fn verify(
     store: &Store,
     scope: &TenantScope,
@@ -268,6 +327,7 @@ pub async fn verify(
         first_bad_id: None,
         reason: None,
         unkeyed_entries: 0,
+        archived_through: None,
         last_seq: 0,
         last_mac: None,
     };
@@ -278,51 +338,46 @@ pub async fn verify(
         report.reason = Some(reason);
     };
     let checkpoint = checkpoint.filter(|c| c.tenant_id == tenant_id.uuid());
-    let mut expected_prev = vec![0u8; 32];
-    let mut expected_seq = 1i64;
-    let mut keyed_seen = false;
-    let mut after = 0i64;
+    let anchor = archive::newest_anchor(store, tenant_id).await?;
+    let mut walker = match &anchor {
+        Some(anchor) => {
+            if let Err(reason) = anchor.check(key) {
+                fail(&mut report, anchor.seq, None, reason);
+                return Ok(report);
+            }
+            report.archived_through = Some(anchor.seq);
+            report.last_seq = anchor.seq;
+            report.last_mac = Some(hex(&anchor.hash));
+            Walker::new(key, anchor.seq, anchor.hash.clone(), anchor.mac_kind == MacKind::Keyed)
+        }
+        None => Walker::new(key, 0, vec![0u8; 32], false),
+    };
+    let mut after = walker.end();
     loop {
         let batch = repo::entries_after(store, tenant_id, after, 1000).await?;
         let Some(last) = batch.last() else { break };
         after = last.seq;
         for entry in batch {
-            report.entries_checked += 1;
-            let problem = if entry.seq != expected_seq {
-                Some(format!("expected entry {expected_seq}, found {}: entries are missing", entry.seq))
-            } else if entry.prev_hash != expected_prev {
-                Some("does not follow the previous entry (inserted, removed or reordered entries)".to_owned())
-            } else if entry.mac_kind == MacKind::Sha256 && keyed_seen {
-                Some("an unkeyed entry after keyed ones (written or rewritten without the server's key)".to_owned())
-            } else {
-                match seal(&entry, key) {
-                    None => Some("sealed with the server's secret key, which this process does not have".to_owned()),
-                    Some(mac) if mac != entry.hash => {
-                        Some("content does not match its seal (altered entry)".to_owned())
-                    }
-                    Some(_) => None,
-                }
-            };
-            if let Some(reason) = problem {
+            if let Err(reason) = walker.step(&entry) {
+                report.entries_checked = walker.checked;
                 fail(&mut report, entry.seq, Some(entry.id), reason);
                 return Ok(report);
             }
             if let Some(c) = checkpoint.filter(|c| c.entries == entry.seq) {
                 if c.head_mac != hex(&entry.hash) {
                     let reason = format!("differs from the checkpoint of {} (rewritten since)", timestamp(c.at));
+                    report.entries_checked = walker.checked;
                     fail(&mut report, entry.seq, Some(entry.id), reason);
                     return Ok(report);
                 }
             }
-            keyed_seen |= entry.mac_kind == MacKind::Keyed;
-            report.unkeyed_entries += i64::from(entry.mac_kind == MacKind::Sha256);
             report.last_seq = entry.seq;
             report.last_mac = Some(hex(&entry.hash));
-            expected_prev = entry.hash;
-            expected_seq += 1;
         }
     }
-    let end = expected_seq - 1;
+    report.entries_checked = walker.checked;
+    report.unkeyed_entries = walker.unkeyed;
+    let end = walker.end();
     if let Some(c) = checkpoint.filter(|c| c.entries > end) {
         let reason = format!(
             "the chain ends at entry {end}, but the checkpoint of {} saw {}: entries were cut off the end",
@@ -333,7 +388,7 @@ pub async fn verify(
         return Ok(report);
     }
     if let Some((seq, hash)) = repo::head(store, tenant_id).await? {
-        if seq != end || hash != expected_prev {
+        if seq != end || hash != walker.last_mac() {
             let reason = format!("the chain ends at entry {end} but {seq} were written: entries are missing");
             fail(&mut report, end + 1, None, reason);
         }

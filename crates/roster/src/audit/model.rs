@@ -10,7 +10,7 @@ use crate::principal::ActorKind;
 use crate::store::{FromRow, Row, StoreError};
 
 /// A stored audit entry.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub tenant_id: Uuid,
     pub seq: i64,

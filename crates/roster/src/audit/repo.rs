@@ -165,3 +165,24 @@ pub(super) async fn select(
     sql += &format!(" ORDER BY seq {direction} LIMIT {}", params.bind(limit));
     store.query(sql, params.into_values()).await
 }
+
+/// The first entry after `after_seq` that occurred at or after `at`.
+pub(super) async fn first_at_or_after(
+    store: &Store,
+    tenant_id: TenantId,
+    after_seq: i64,
+    at: time::OffsetDateTime,
+) -> Result<Option<i64>, StoreError> {
+    let (seq,): (Option<i64>,) = store
+        .query_one(
+            "SELECT MIN(seq) FROM audit_log WHERE tenant_id = $1 AND seq > $2 AND occurred_at >= $3",
+            vec![tenant_id.into(), after_seq.into(), at.into()],
+        )
+        .await?;
+    Ok(seq)
+}
+
+/// Remove the entries up to `seq` (an anchor must cover them: the database refuses otherwise).
+pub(super) async fn delete_through(tx: &mut Tx, tenant_id: TenantId, seq: i64) -> Result<u64, StoreError> {
+    tx.execute("DELETE FROM audit_log WHERE tenant_id = $1 AND seq <= $2", vec![tenant_id.into(), seq.into()]).await
+}

@@ -1,6 +1,7 @@
 use time::macros::datetime;
 
 use super::*;
+use crate::audit::archive;
 use crate::principal::{Actor, TenantScope};
 use crate::store::{Backend, StoreOptions};
 use crate::store_test;
@@ -352,3 +353,99 @@ fn diff_names_only_changed_fields() {
     assert_eq!(old, serde_json::json!({"b": 2}));
     assert_eq!(new, serde_json::json!({"b": 3}));
 }
+
+async fn write_at(store: &Store, scope: &TenantScope, n: usize, at: time::OffsetDateTime) {
+    for i in 0..n {
+        let mut tx = store.begin().await.unwrap();
+        let change = Change::new(Action::Update, "thing", i).values(None, Some(serde_json::json!({"n": i})));
+        record(&mut tx, scope, at, change).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+}
+
+store_test!(
+    archived_entries_leave_a_file_that_verifies_alone_and_a_chain_that_verifies_from_its_anchor,
+    |db| async move {
+        let store = &keyed(&db.store);
+        let scope = tenant(store, "acme").await;
+        write(store, &scope, 5).await; // 2026-11-02
+        write_at(store, &scope, 3, datetime!(2026-11-10 0:00 UTC)).await;
+        let operator = crate::principal::Sysadmin::operator_unchecked(Actor::cli());
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("first.ndjson");
+        let now = datetime!(2026-12-01 0:00 UTC);
+        let report =
+            archive::archive(store, &operator, &scope, datetime!(2026-11-05 0:00 UTC), now, &first).await.unwrap();
+        assert_eq!((report.from_seq, report.to_seq, report.entries), (1, 6, 6));
+        assert_eq!(count(store, &scope).await.unwrap(), 4, "three newer entries and the archive's own");
+        let verified = verify(store, &scope, None).await.unwrap();
+        assert!(verified.ok, "{verified:?}");
+        assert_eq!((verified.archived_through, verified.entries_checked), (Some(6), 4));
+        let file = archive::verify_file(&first, store.chain_key(), Some(store)).await.unwrap();
+        assert!(file.ok, "{file:?}");
+        assert_eq!(
+            (file.entries, file.anchored, file.file_sha256.clone()),
+            (6, Some(true), report.file_sha256.clone())
+        );
+
+        // nothing older is left; the file is never overwritten
+        let again =
+            archive::archive(store, &operator, &scope, datetime!(2026-11-05 0:00 UTC), now, &dir.path().join("x"))
+                .await;
+        assert!(matches!(again, Err(AuditError::Invalid(_))), "{again:?}");
+        let existing = archive::archive(store, &operator, &scope, now, now, &first).await;
+        assert!(matches!(existing, Err(AuditError::File { .. })), "{existing:?}");
+        assert!(archive::verify_file(&first, store.chain_key(), Some(store)).await.unwrap().ok);
+
+        // a second archive continues from the first's end, and verifies alone too
+        let second = dir.path().join("second.ndjson");
+        let report = archive::archive(store, &operator, &scope, now, now, &second).await.unwrap();
+        assert_eq!((report.from_seq, report.to_seq), (7, 9), "the first archive's own entry is not older than `now`");
+        assert!(archive::verify_file(&second, store.chain_key(), Some(store)).await.unwrap().ok);
+        let verified = verify(store, &scope, None).await.unwrap();
+        assert!(verified.ok, "{verified:?}");
+        assert_eq!((verified.archived_through, verified.entries_checked), (Some(9), 2));
+        assert_eq!(archive::verify_file(&first, store.chain_key(), Some(store)).await.unwrap().anchored, Some(true));
+
+        // entries the anchor does not cover still cannot be removed
+        let mut tx = store.begin().await.unwrap();
+        let err = tx.execute("DELETE FROM audit_log WHERE seq > 9", vec![]).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+        drop(tx);
+
+        // an edited line and a cut-off file are found
+        let text = std::fs::read_to_string(&first).unwrap();
+        let edited = dir.path().join("edited.ndjson");
+        std::fs::write(&edited, text.replacen("\"resource_id\":\"2\"", "\"resource_id\":\"9\"", 1)).unwrap();
+        let check = archive::verify_file(&edited, store.chain_key(), Some(store)).await.unwrap();
+        assert!(!check.ok);
+        assert_eq!((check.first_bad_seq, check.anchored), (Some(4), Some(false)), "{check:?}");
+        let cut = dir.path().join("cut.ndjson");
+        let lines: Vec<&str> = text.lines().collect();
+        std::fs::write(&cut, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
+        let check = archive::verify_file(&cut, store.chain_key(), None).await.unwrap();
+        assert!(!check.ok && check.reason.unwrap().contains("header says 6"), "cut off");
+    }
+);
+
+store_test!(a_forged_anchor_is_found, |db| async move {
+    let store = &keyed(&db.store);
+    let scope = tenant(store, "acme").await;
+    write(store, &scope, 5).await;
+    // someone with the database anchors entries 1 to 3 without the key, and removes them
+    let id = sql_id(store, scope.tenant_id());
+    let third = repo::entries_after(store, scope.tenant_id(), 2, 1).await.unwrap().remove(0);
+    let mut tx = store.begin().await.unwrap();
+    tx.execute(
+        "INSERT INTO audit_anchors (tenant_id, seq, hash, mac_kind, archived_at, file_sha256) VALUES ($1, 3, $2, 0, $3, 'x')",
+        vec![scope.tenant_id().into(), third.hash.into(), datetime!(2026-11-03 0:00 UTC).into()],
+    )
+    .await
+    .unwrap();
+    tx.execute_batch(format!("DELETE FROM audit_log WHERE seq <= 3 AND tenant_id = {id}")).await.unwrap();
+    tx.commit().await.unwrap();
+    let report = verify(store, &scope, None).await.unwrap();
+    assert!(!report.ok);
+    assert_eq!(report.first_bad_seq, Some(3));
+    assert!(report.reason.unwrap().contains("forged anchor"));
+});
