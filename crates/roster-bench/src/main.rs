@@ -9,6 +9,7 @@
 
 mod contributions;
 mod load;
+mod permissions;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -69,6 +70,12 @@ struct Args {
     /// Only generate the exports, then stop
     #[arg(long)]
     generate_only: bool,
+    /// Agent grants given before measuring the permission check (ten agents per tenant, one grant per user and agent)
+    #[arg(long, default_value_t = 1_000_000)]
+    grants: usize,
+    /// Audit entries written into one tenant's chain and then verified (0 skips it)
+    #[arg(long, default_value_t = 1_000_000)]
+    audit_entries: usize,
     /// Print the results as JSON too
     #[arg(long)]
     json: bool,
@@ -340,6 +347,12 @@ async fn main() -> anyhow::Result<()> {
     let seed_rate = users.len() as f64 / started.elapsed().as_secs_f64();
     println!("{:<28} {seed_rate:>10.0} users/s  (in process, {} users)", "user create (library)", users.len());
     report.insert("seed_users_per_s".into(), seed_rate.into());
+    if args.grants > 0 {
+        let started = Instant::now();
+        let made = permissions::seed_grants(&db.store, &scopes, args.grants, users.len()).await?;
+        println!("{:<28} {made:>10} grants in {:.1} s", "grants (bulk SQL)", started.elapsed().as_secs_f64());
+        report.insert("grants".into(), made.into());
+    }
     // Fresh statistics, as autovacuum (PostgreSQL) or `PRAGMA optimize` (SQLite) would keep them in production.
     let mut tx = db.store.begin().await?;
     tx.execute_batch("ANALYZE").await?;
@@ -391,6 +404,23 @@ async fn main() -> anyhow::Result<()> {
     by_email.print("lookup by email (HTTP)");
     report.insert("lookup_by_email".into(), by_email.json());
 
+    if args.grants > 0 {
+        let (u3, agents) = (users.clone(), Arc::new(permissions::agent_names()));
+        let check = load::run(&server.base, &auth, args.connections, load::Budget::Time(duration), move |i| {
+            let (slug, id, _) = &u3[(i * 7919) % u3.len()];
+            let agent = &agents[i % agents.len()];
+            load::Call::get(format!("/v1/tenants/{slug}/users/{id}/permissions/{agent}/check?action=read"))
+        })
+        .await?;
+        check.print("permission check (HTTP)");
+        report.insert("permission_check".into(), check.json());
+        let (rate, total) =
+            permissions::checks_in_process(&db.store, &scopes, users.clone(), args.connections, args.seconds.min(5))
+                .await?;
+        println!("{:<28} {rate:>10.0} checks/s  (in process, {total} checks)", "permission check (library)");
+        report.insert("permission_check_in_process_per_s".into(), rate.into());
+    }
+
     let (rss, anon) = memory_kib(server.child.id());
     println!(
         "{:<28} {:>10.1} MB RSS, {:.1} MB anonymous",
@@ -410,6 +440,37 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     create.print("user create (HTTP)");
     report.insert("user_create".into(), create.json());
+
+    let chain_key = roster::store::ChainKey::new([42; 32]);
+    let (keyed, unkeyed) =
+        permissions::creates_keyed_vs_unkeyed(&db.store, &scopes[0], chain_key.clone(), 4, 1000).await?;
+    println!(
+        "{:<28} {keyed:>10.0} users/s keyed, {unkeyed:.0} unkeyed ({:.2}×; library, one after another)",
+        "user create, audit chain",
+        keyed / unkeyed
+    );
+    report.insert("create_keyed_per_s".into(), keyed.into());
+    report.insert("create_unkeyed_per_s".into(), unkeyed.into());
+    if args.audit_entries > 0 {
+        let keyed_store = db.store.clone().with_chain_key(Some(chain_key));
+        let tenant = roster::tenants::create(
+            &keyed_store,
+            &roster::principal::Sysadmin::operator_unchecked(Actor::cli()),
+            SystemClock.now(),
+            roster::tenants::NewTenant { slug: "bench-audit".into(), name: "Audit".into(), external_id: None },
+        )
+        .await
+        .map_err(|p| anyhow::anyhow!("{p}"))?;
+        let scope = TenantScope::operator_unchecked(tenant.as_ref(), Actor::cli());
+        let (write_rate, verify_s, checked) = permissions::long_chain(&keyed_store, &scope, args.audit_entries).await?;
+        println!(
+            "{:<28} {verify_s:>10.2} s for {checked} keyed entries ({:.0}/s; written at {write_rate:.0}/s)",
+            "audit verify",
+            checked as f64 / verify_s
+        );
+        report.insert("audit_verify_s".into(), verify_s.into());
+        report.insert("audit_verify_entries".into(), checked.into());
+    }
 
     if args.bugs > 0 {
         reports(&args, &server, &auth, &mut report).await?;

@@ -236,11 +236,11 @@ pub async fn check(
     action: Option<&str>,
 ) -> Result<CheckAnswer, PermissionError> {
     let action = parse_action(action)?;
-    let user = users::get(store, scope, user_id, false).await?;
+    let role = users::access::visible_role(store, scope, user_id).await?;
     let grant = repo::agent_and_grant(store, scope.tenant_id(), user_id, agent)
         .await?
         .ok_or_else(|| PermissionError::UnknownAgent(agent.to_owned()))?;
-    if user.role >= Role::Admin {
+    if role >= Role::Admin {
         return Ok(CheckAnswer { allowed: true, reason: CheckReason::Role });
     }
     Ok(match grant {

@@ -130,6 +130,14 @@ pub async fn visible(store: &Store, scope: &TenantScope, id: Uuid, deleted: Dele
     Ok(user)
 }
 
+/// The role of a live user the scope may see (the same decision as [`visible`], for a caller that needs only the
+/// role, such as a permission check on the hot path).
+pub async fn visible_role(store: &Store, scope: &TenantScope, id: Uuid) -> Result<Role, UserError> {
+    admits(scope, Intent::Read, id)?;
+    // the read is by the scope's tenant: a user of another tenant is not found
+    repo::live_role(store, scope.tenant_id(), id).await?.ok_or(UserError::NotFound)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::access::Authorized;
 use super::model::{User, UserFilter, COLUMNS};
-use crate::principal::TenantId;
+use crate::principal::{Role, TenantId};
 use crate::store::{Query, Store, StoreError, Tx, Value};
 
 /// Deferred: a unique violation surfaces at the next awaited statement or at commit.
@@ -70,6 +70,25 @@ pub(super) async fn get(mut db: impl Query, tenant_id: TenantId, id: Uuid) -> Re
         vec![tenant_id.into(), id.into()],
     )
     .await
+}
+
+/// The role of a live user, and nothing else: what a permission check needs, read without decoding the whole row.
+pub(super) async fn live_role(store: &Store, tenant_id: TenantId, id: Uuid) -> Result<Option<Role>, StoreError> {
+    let row: Option<RoleRow> = store
+        .query_opt(
+            "SELECT role FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+            vec![tenant_id.into(), id.into()],
+        )
+        .await?;
+    Ok(row.map(|r| r.0))
+}
+
+struct RoleRow(Role);
+
+impl crate::store::FromRow for RoleRow {
+    fn from_row(row: &crate::store::Row<'_, '_>) -> Result<Self, StoreError> {
+        Ok(RoleRow(row.get_enum(0)?))
+    }
 }
 
 pub(super) async fn by_email(store: &Store, tenant_id: TenantId, email_key: &str) -> Result<Option<User>, StoreError> {
