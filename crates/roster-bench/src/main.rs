@@ -166,6 +166,27 @@ fn roster_binary(args: &Args) -> anyhow::Result<PathBuf> {
     Ok(binary)
 }
 
+/// Run `roster audit export` of a tenant into a temporary file, watching the process: (lines, seconds, the highest
+/// anonymous memory seen, KiB).
+fn export_peak(args: &Args, url: &str, slug: &str) -> anyhow::Result<(usize, f64, u64)> {
+    let out = tempfile::NamedTempFile::new()?;
+    let started = Instant::now();
+    let mut child = Command::new(roster_binary(args)?)
+        .args(["--database-url", url, "audit", "export", "--tenant", slug, "--out"])
+        .arg(out.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut peak = 0;
+    while child.try_wait()?.is_none() {
+        peak = peak.max(memory_kib(child.id()).1);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(std::fs::File::open(out.path())?)).count();
+    Ok((lines, seconds, peak))
+}
+
 /// Generate the exports and ingest them with the real binary: test cycles, then bug reports.
 async fn ingest(
     args: &Args,
@@ -470,6 +491,16 @@ async fn main() -> anyhow::Result<()> {
         );
         report.insert("audit_verify_s".into(), verify_s.into());
         report.insert("audit_verify_entries".into(), checked.into());
+        // the export streams: its peak memory for the long chain should be that of a short one
+        for slug in ["bench-0-keyed", "bench-audit"] {
+            let (lines, seconds, peak_anon) = export_peak(&args, &db.url, slug)?;
+            println!(
+                "{:<28} {lines:>10} lines in {seconds:.2} s, peak {:.1} MB anonymous ({slug})",
+                "audit export (roster CLI)",
+                peak_anon as f64 / 1024.0
+            );
+            report.insert(format!("audit_export_{slug}_peak_anon_kib"), peak_anon.into());
+        }
     }
 
     if args.bugs > 0 {

@@ -534,3 +534,50 @@ async fn archive_commands(backend: Backend) {
     );
 }
 roster::backend_test!(audit_archive_moves_old_entries_into_a_file_that_verifies, archive_commands);
+
+/// Separate `roster` processes writing into one tenant at once (as several servers on one PostgreSQL would): the
+/// chain comes out whole, one entry per write.
+async fn concurrent_processes(backend: Backend) {
+    let Some(db) = TestDb::of(backend).await else {
+        return;
+    };
+    let key = "dGVzdCBzZWNyZXQga2V5IG9mIHRoaXJ0eS10d28gYnk=";
+    let created = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["tenant", "create", "acme", "--name", "Acme", "--database-url", &db.url])
+        .env("ROSTER_SECRET_KEY", key)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(created.status.success());
+    for round in 0..5 {
+        let children: Vec<_> = (0..8)
+            .map(|p| {
+                Command::new(env!("CARGO_BIN_EXE_roster"))
+                    .args(["user", "create", "--tenant", "acme", "--username", &format!("p{p}r{round}")])
+                    .arg("--database-url")
+                    .arg(&db.url)
+                    .env("ROSTER_SECRET_KEY", key)
+                    .current_dir(std::env::temp_dir())
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("run roster")
+            })
+            .collect();
+        for child in children {
+            let output = child.wait_with_output().unwrap();
+            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        }
+    }
+    let verify = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["audit", "verify", "--tenant", "acme", "--format", "json", "--database-url", &db.url])
+        .env("ROSTER_SECRET_KEY", key)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    let reports = stdout_json(&verify);
+    let report = &reports[0]["report"];
+    assert_eq!((&report["ok"], &report["entries_checked"]), (&true.into(), &41.into()), "{report}");
+}
+roster::backend_test!(the_chain_stays_whole_when_separate_processes_write_at_once, concurrent_processes);
