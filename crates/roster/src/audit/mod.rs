@@ -1,8 +1,10 @@
 //! The audit log: every change writes one entry in the same transaction as the change.
 //!
-//! Entries are append-only (database triggers refuse UPDATE and DELETE) and hash-chained per tenant: each entry's hash
-//! covers its content and the previous entry's hash, and `audit_heads` holds the newest, so [`verify`] finds an altered,
-//! removed or reordered entry.
+//! Entries are append-only (database triggers refuse UPDATE, and DELETE of entries no archive anchor covers) and
+//! chained per tenant: each entry's seal is an HMAC-SHA256, under a key derived from the server's secret key and never
+//! stored in the database, of its content and the previous entry's seal; `audit_heads` holds the newest. [`verify`]
+//! finds an altered, removed, inserted or reordered entry, and, held to a [`Checkpoint`] kept elsewhere, a cut-off
+//! tail. Entries from before the chain was keyed keep a SHA-256 seal and count only as a chain's start.
 
 pub mod archive;
 mod error;
