@@ -129,6 +129,11 @@ e2e_test!(a_user_reads_the_entries_about_itself_only, |server| async move {
     let actions: Vec<&str> = mine.iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["login", "permission_change", "create"]);
     assert!(mine.iter().all(|e| e["resource_id"] == ana.as_str()));
+    // its own sign-in shows where it came from; what the admin's key did does not show the admin's address
+    assert_eq!(mine[0]["ip_address"], "127.0.0.1");
+    assert!(mine[1]["ip_address"].is_null() && mine[1]["user_agent"].is_null() && mine[1]["request_id"].is_null());
+    let full = server.get(&format!("{T}/audit?action=permission_change"), &admin).await.body;
+    assert_eq!(full["items"][0]["ip_address"], "127.0.0.1", "the tenant's admins see it");
     let only = server.get("/v1/me/audit?action=permission_change", &token).await.body;
     assert_eq!(only["items"].as_array().unwrap().len(), 1);
     assert_eq!(only["items"][0]["new_values"]["agent"], "pdf_processing");

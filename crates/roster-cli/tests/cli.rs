@@ -541,24 +541,24 @@ async fn concurrent_processes(backend: Backend) {
     let Some(db) = TestDb::of(backend).await else {
         return;
     };
-    let key = "dGVzdCBzZWNyZXQga2V5IG9mIHRoaXJ0eS10d28gYnk=";
-    let created = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["tenant", "create", "acme", "--name", "Acme", "--database-url", &db.url])
-        .env("ROSTER_SECRET_KEY", key)
-        .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap();
-    assert!(created.status.success());
+    // every process with the same secret key, as servers of one deployment have
+    let keyed = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+        command
+            .args(args)
+            .arg("--database-url")
+            .arg(&db.url)
+            .env("ROSTER_SECRET_KEY", "dGVzdCBzZWNyZXQga2V5IG9mIHRoaXJ0eS10d28gYnk=")
+            .current_dir(std::env::temp_dir())
+            .stdin(Stdio::null());
+        command
+    };
+    assert!(keyed(&["tenant", "create", "acme", "--name", "Acme"]).output().unwrap().status.success());
     for round in 0..5 {
         let children: Vec<_> = (0..8)
             .map(|p| {
-                Command::new(env!("CARGO_BIN_EXE_roster"))
-                    .args(["user", "create", "--tenant", "acme", "--username", &format!("p{p}r{round}")])
-                    .arg("--database-url")
-                    .arg(&db.url)
-                    .env("ROSTER_SECRET_KEY", key)
-                    .current_dir(std::env::temp_dir())
-                    .stdin(Stdio::null())
+                let name = format!("p{p}r{round}");
+                keyed(&["user", "create", "--tenant", "acme", "--username", &name])
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped())
                     .spawn()
@@ -570,13 +570,7 @@ async fn concurrent_processes(backend: Backend) {
             assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         }
     }
-    let verify = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["audit", "verify", "--tenant", "acme", "--format", "json", "--database-url", &db.url])
-        .env("ROSTER_SECRET_KEY", key)
-        .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap();
-    let reports = stdout_json(&verify);
+    let reports = stdout_json(&keyed(&["audit", "verify", "--tenant", "acme", "--format", "json"]).output().unwrap());
     let report = &reports[0]["report"];
     assert_eq!((&report["ok"], &report["entries_checked"]), (&true.into(), &41.into()), "{report}");
 }

@@ -132,8 +132,10 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::VerifyArchive { file } => {
-            let check =
-                roster::audit::archive::verify_file(&file, store.chain_key(), Some(&store)).await.map_err(failure)?;
+            let operator = Sysadmin::operator_unchecked(Actor::cli());
+            let check = roster::audit::archive::verify_file(&operator, &file, store.chain_key(), Some(&store))
+                .await
+                .map_err(failure)?;
             match context.format {
                 Format::Json => output::json(&check),
                 Format::Table => println!(

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{hex, repo, timestamp, Action, AuditEntry, AuditError, Change, MacKind, Walker};
 use crate::principal::{Sysadmin, TenantId, TenantScope};
-use crate::store::{ChainKey, FromRow, Row, Store, StoreError, Tx};
+use crate::store::{ChainKey, FromRow, Row, Store, StoreError};
 
 /// Where a chain continues after an archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,43 +77,6 @@ impl Anchor {
             (Some(_), Some(_)) => Ok(()),
         }
     }
-}
-
-const ANCHOR_COLUMNS: &str = "tenant_id, seq, hash, mac_kind, archived_at, file_sha256, anchor_mac";
-
-pub(super) async fn newest_anchor(store: &Store, tenant_id: TenantId) -> Result<Option<Anchor>, StoreError> {
-    store
-        .query_opt(
-            format!("SELECT {ANCHOR_COLUMNS} FROM audit_anchors WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1"),
-            vec![tenant_id.into()],
-        )
-        .await
-}
-
-async fn anchor_at(store: &Store, tenant_id: Uuid, seq: i64) -> Result<Option<Anchor>, StoreError> {
-    store
-        .query_opt(
-            format!("SELECT {ANCHOR_COLUMNS} FROM audit_anchors WHERE tenant_id = $1 AND seq = $2"),
-            vec![tenant_id.into(), seq.into()],
-        )
-        .await
-}
-
-async fn insert_anchor(tx: &mut Tx, a: &Anchor) -> Result<(), StoreError> {
-    tx.execute(
-        format!("INSERT INTO audit_anchors ({ANCHOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
-        vec![
-            a.tenant_id.into(),
-            a.seq.into(),
-            a.hash.clone().into(),
-            a.mac_kind.stored().into(),
-            a.archived_at.into(),
-            a.file_sha256.clone().into(),
-            a.anchor_mac.clone().into(),
-        ],
-    )
-    .await
-    .map(drop)
 }
 
 /// The first line of an archive file.
@@ -194,7 +157,7 @@ pub async fn archive(
 ) -> Result<ArchiveReport, AuditError> {
     let tenant_id = scope.tenant_id();
     let key = store.chain_key();
-    let anchor = newest_anchor(store, tenant_id).await?;
+    let anchor = repo::newest_anchor(store, tenant_id).await?;
     let (start, prev, keyed_seen) = match &anchor {
         Some(a) => {
             a.check(key).map_err(|reason| AuditError::Broken { seq: a.seq, reason })?;
@@ -215,7 +178,8 @@ pub async fn archive(
         .create_new(true)
         .open(path)
         .map_err(|e| AuditError::File { path: path.display().to_string(), reason: e.to_string() })?;
-    let written = write_archive(store, tenant_id, key, (start, prev.clone(), keyed_seen), end, before, now, file).await;
+    let written =
+        write_archive(store, tenant_id, key, (start, prev.clone(), keyed_seen), end, (before, now), (path, file)).await;
     let (mut out, last) = match written {
         Ok(done) => done,
         Err(e) => {
@@ -223,9 +187,12 @@ pub async fn archive(
             return Err(e);
         }
     };
-    let file_error = |e: std::io::Error| AuditError::File { path: path.display().to_string(), reason: e.to_string() };
-    out.file.flush().map_err(file_error)?;
-    out.file.get_ref().sync_all().map_err(file_error)?;
+    let write_error = |e: std::io::Error| {
+        let _ = std::fs::remove_file(path);
+        AuditError::Write { path: path.display().to_string(), reason: e.to_string() }
+    };
+    out.file.flush().map_err(write_error)?;
+    out.file.get_ref().sync_all().map_err(write_error)?;
     let file_sha256 = hex(&out.hasher.finalize());
 
     let mut anchor = Anchor {
@@ -239,7 +206,16 @@ pub async fn archive(
     };
     anchor.anchor_mac = key.map(|k| anchor.mac(k));
     let mut tx = store.begin().await?;
-    insert_anchor(&mut tx, &anchor).await?;
+    // another archive of this tenant that ran meanwhile moved the start: this file would overlap it
+    let current = repo::newest_anchor(&mut tx, tenant_id).await?.map_or(0, |a| a.seq);
+    if current != start {
+        let _ = std::fs::remove_file(path);
+        return Err(AuditError::Broken {
+            seq: current,
+            reason: "another archive of this tenant ran meanwhile; run this one again".into(),
+        });
+    }
+    repo::insert_anchor(&mut tx, &anchor).await?;
     repo::delete_through(&mut tx, tenant_id, end).await?;
     let change = Change::new(Action::Delete, "audit_log", format!("{}-{end}", start + 1)).values(
         None,
@@ -262,19 +238,18 @@ pub async fn archive(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Write the header and the entries after `start` up to `end`, checking each on the way: the file, and the last entry.
 async fn write_archive(
     store: &Store,
     tenant_id: TenantId,
     key: Option<&ChainKey>,
     (start, prev, keyed_seen): (i64, Vec<u8>, bool),
     end: i64,
-    before: OffsetDateTime,
-    now: OffsetDateTime,
-    file: std::fs::File,
+    (before, now): (OffsetDateTime, OffsetDateTime),
+    (path, file): (&Path, std::fs::File),
 ) -> Result<(HashingFile, AuditEntry), AuditError> {
     let mut out = HashingFile { file: std::io::BufWriter::new(file), hasher: Sha256::new(), bytes: 0 };
-    let file_error = |e: std::io::Error| AuditError::File { path: String::new(), reason: e.to_string() };
+    let file_error = |e: std::io::Error| AuditError::Write { path: path.display().to_string(), reason: e.to_string() };
     let header = Header {
         roster_audit_archive: 1,
         tenant_id: tenant_id.uuid(),
@@ -333,6 +308,7 @@ pub struct ArchiveCheck {
 /// matching its seal (keyed ones under the key). With a store, also that the database's anchor at its end names this
 /// very file.
 pub async fn verify_file(
+    _operator: &Sysadmin,
     path: &Path,
     key: Option<&ChainKey>,
     store: Option<&Store>,
@@ -408,7 +384,7 @@ pub async fn verify_file(
                     Some((w.end() + 1, format!("the file ends at entry {}, its header says {}", w.end(), h.to_seq)));
             }
             if let Some(store) = store {
-                let anchor = anchor_at(store, h.tenant_id, h.to_seq).await?;
+                let anchor = repo::anchor_at(store, h.tenant_id, h.to_seq).await?;
                 check.anchored = Some(anchor.is_some_and(|a| {
                     a.file_sha256 == check.file_sha256 && hex(&a.hash) == hex(w.last_mac()) && a.check(key).is_ok()
                 }));

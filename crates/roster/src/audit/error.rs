@@ -13,8 +13,12 @@ pub enum AuditError {
     /// The chain does not verify at `seq`: nothing is archived from a broken chain.
     #[error("the audit chain does not verify at entry {seq}: {reason}")]
     Broken { seq: i64, reason: String },
+    /// A file the caller named cannot be created or read (it exists, its folder does not, …).
     #[error("{path}: {reason}")]
     File { path: String, reason: String },
+    /// Writing an archive failed part-way (a full disk, say); the file is removed and nothing left the database.
+    #[error("{path}: writing failed: {reason}")]
+    Write { path: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -38,6 +42,7 @@ impl Classify for AuditError {
             AuditError::NoUser => Class::NotFound("signed-in user"),
             AuditError::Broken { .. } => Class::Conflict("seq"),
             AuditError::File { .. } => Class::Malformed,
+            AuditError::Write { .. } => Class::Unavailable,
             AuditError::Store(e) => Class::Store(e),
         }
     }

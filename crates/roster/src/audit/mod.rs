@@ -340,7 +340,7 @@ pub async fn verify(
         report.reason = Some(reason);
     };
     let checkpoint = checkpoint.filter(|c| c.tenant_id == tenant_id.uuid());
-    let anchor = archive::newest_anchor(store, tenant_id).await?;
+    let anchor = repo::newest_anchor(store, tenant_id).await?;
     let mut walker = match &anchor {
         Some(anchor) => {
             if let Err(reason) = anchor.check(key) {
@@ -403,7 +403,8 @@ pub async fn list(store: &Store, scope: AdminScope<'_>, query: &AuditQuery) -> R
     page(store, scope.tenant_id(), Filter::parse(query).map_err(AuditError::Invalid)?, query).await
 }
 
-/// A page of the entries about the signed-in user behind `scope` (its own account), newest first.
+/// A page of the entries about the signed-in user behind `scope` (its own account), newest first. The request facts
+/// (address, client, session, request id) of entries someone else made are left out.
 pub async fn about_self(
     store: &Store,
     scope: &TenantScope,
@@ -416,7 +417,17 @@ pub async fn about_self(
         resource_id: Some(user_id.to_string()),
         ..Filter::parse(&query).map_err(AuditError::Invalid)?
     };
-    page(store, scope.tenant_id(), filter, &query).await
+    let mut page = page(store, scope.tenant_id(), filter, &query).await?;
+    for entry in &mut page.items {
+        // what an admin or an application did to the user is shown, but not the address and client it did it from
+        if entry.actor_api_key_id.is_some() || entry.actor_user_id.is_some_and(|actor| actor != user_id) {
+            entry.ip_address = None;
+            entry.user_agent = None;
+            entry.session_id = None;
+            entry.request_id = None;
+        }
+    }
+    Ok(page)
 }
 
 async fn page(

@@ -1,8 +1,9 @@
 //! SQL of the audit log.
 
+use super::archive::Anchor;
 use super::model::{ActorFilter, AuditEntry, Filter, MacKind, COLUMNS};
 use crate::principal::TenantId;
-use crate::store::{Params, Store, StoreError, Tx, Value};
+use crate::store::{Params, Query, Store, StoreError, Tx, Value};
 
 pub(super) async fn insert_head(tx: &mut Tx, tenant_id: TenantId) -> Result<(), StoreError> {
     tx.execute(
@@ -185,4 +186,43 @@ pub(super) async fn first_at_or_after(
 /// Remove the entries up to `seq` (an anchor must cover them: the database refuses otherwise).
 pub(super) async fn delete_through(tx: &mut Tx, tenant_id: TenantId, seq: i64) -> Result<u64, StoreError> {
     tx.execute("DELETE FROM audit_log WHERE tenant_id = $1 AND seq <= $2", vec![tenant_id.into(), seq.into()]).await
+}
+
+/// The columns of an archive anchor, in [`Anchor`]'s row order.
+const ANCHOR_COLUMNS: &str = "tenant_id, seq, hash, mac_kind, archived_at, file_sha256, anchor_mac";
+
+pub(super) async fn newest_anchor(mut db: impl Query, tenant_id: TenantId) -> Result<Option<Anchor>, StoreError> {
+    let lock = db.row_lock();
+    db.query_opt(
+        format!("SELECT {ANCHOR_COLUMNS} FROM audit_anchors WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1{lock}"),
+        vec![tenant_id.into()],
+    )
+    .await
+}
+
+/// The anchor an archive file says it ends at: the file names its tenant (read by the operator only).
+pub(super) async fn anchor_at(store: &Store, tenant_id: uuid::Uuid, seq: i64) -> Result<Option<Anchor>, StoreError> {
+    store
+        .query_opt(
+            format!("SELECT {ANCHOR_COLUMNS} FROM audit_anchors WHERE tenant_id = $1 AND seq = $2"),
+            vec![tenant_id.into(), seq.into()],
+        )
+        .await
+}
+
+pub(super) async fn insert_anchor(tx: &mut Tx, a: &Anchor) -> Result<(), StoreError> {
+    tx.execute(
+        format!("INSERT INTO audit_anchors ({ANCHOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+        vec![
+            a.tenant_id.into(),
+            a.seq.into(),
+            a.hash.clone().into(),
+            a.mac_kind.stored().into(),
+            a.archived_at.into(),
+            a.file_sha256.clone().into(),
+            a.anchor_mac.clone().into(),
+        ],
+    )
+    .await
+    .map(drop)
 }

@@ -381,7 +381,7 @@ store_test!(
         let verified = verify(store, &scope, None).await.unwrap();
         assert!(verified.ok, "{verified:?}");
         assert_eq!((verified.archived_through, verified.entries_checked), (Some(6), 4));
-        let file = archive::verify_file(&first, store.chain_key(), Some(store)).await.unwrap();
+        let file = archive::verify_file(&operator, &first, store.chain_key(), Some(store)).await.unwrap();
         assert!(file.ok, "{file:?}");
         assert_eq!(
             (file.entries, file.anchored, file.file_sha256.clone()),
@@ -395,17 +395,20 @@ store_test!(
         assert!(matches!(again, Err(AuditError::Invalid(_))), "{again:?}");
         let existing = archive::archive(store, &operator, &scope, now, now, &first).await;
         assert!(matches!(existing, Err(AuditError::File { .. })), "{existing:?}");
-        assert!(archive::verify_file(&first, store.chain_key(), Some(store)).await.unwrap().ok);
+        assert!(archive::verify_file(&operator, &first, store.chain_key(), Some(store)).await.unwrap().ok);
 
         // a second archive continues from the first's end, and verifies alone too
         let second = dir.path().join("second.ndjson");
         let report = archive::archive(store, &operator, &scope, now, now, &second).await.unwrap();
         assert_eq!((report.from_seq, report.to_seq), (7, 9), "the first archive's own entry is not older than `now`");
-        assert!(archive::verify_file(&second, store.chain_key(), Some(store)).await.unwrap().ok);
+        assert!(archive::verify_file(&operator, &second, store.chain_key(), Some(store)).await.unwrap().ok);
         let verified = verify(store, &scope, None).await.unwrap();
         assert!(verified.ok, "{verified:?}");
         assert_eq!((verified.archived_through, verified.entries_checked), (Some(9), 2));
-        assert_eq!(archive::verify_file(&first, store.chain_key(), Some(store)).await.unwrap().anchored, Some(true));
+        assert_eq!(
+            archive::verify_file(&operator, &first, store.chain_key(), Some(store)).await.unwrap().anchored,
+            Some(true)
+        );
 
         // entries the anchor does not cover still cannot be removed
         let mut tx = store.begin().await.unwrap();
@@ -417,13 +420,13 @@ store_test!(
         let text = std::fs::read_to_string(&first).unwrap();
         let edited = dir.path().join("edited.ndjson");
         std::fs::write(&edited, text.replacen("\"resource_id\":\"2\"", "\"resource_id\":\"9\"", 1)).unwrap();
-        let check = archive::verify_file(&edited, store.chain_key(), Some(store)).await.unwrap();
+        let check = archive::verify_file(&operator, &edited, store.chain_key(), Some(store)).await.unwrap();
         assert!(!check.ok);
         assert_eq!((check.first_bad_seq, check.anchored), (Some(4), Some(false)), "{check:?}");
         let cut = dir.path().join("cut.ndjson");
         let lines: Vec<&str> = text.lines().collect();
         std::fs::write(&cut, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
-        let check = archive::verify_file(&cut, store.chain_key(), None).await.unwrap();
+        let check = archive::verify_file(&operator, &cut, store.chain_key(), None).await.unwrap();
         assert!(!check.ok && check.reason.unwrap().contains("header says 6"), "cut off");
     }
 );
