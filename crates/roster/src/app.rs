@@ -25,7 +25,7 @@ use crate::http::{AppState, Directory, Problem};
 use crate::migrate::{Migration, Migrator};
 use crate::principal::{Principal, TenantRef};
 use crate::store::{Store, StoreError};
-use crate::{audit, auth, contributions, permissions, tenants, users};
+use crate::{audit, auth, clients, contributions, permissions, tenants, users};
 
 /// Every migration of every module, in version order.
 pub fn migrations() -> Vec<Migration> {
@@ -36,6 +36,7 @@ pub fn migrations() -> Vec<Migration> {
         auth::MIGRATIONS,
         permissions::MIGRATIONS,
         contributions::MIGRATIONS,
+        clients::MIGRATIONS,
     ]
     .concat();
     all.sort_by_key(|m| m.version);
@@ -160,6 +161,7 @@ impl App {
             .merge(permissions::routes::router())
             .merge(audit::routes::router())
             .merge(contributions::routes::router())
+            .merge(clients::routes::router())
     }
 
     /// The OpenAPI document, generated from the route annotations.

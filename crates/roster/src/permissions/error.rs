@@ -1,5 +1,6 @@
 //! What can go wrong with agents and grants, in the permissions module's words.
 
+use super::{AgentAction, CheckReason};
 use crate::http::{Class, Classify, FieldError};
 use crate::store::StoreError;
 use crate::users::UserError;
@@ -15,6 +16,9 @@ pub enum PermissionError {
     AgentTaken(String),
     #[error("the user has no grant on agent {0:?}")]
     NoGrant(String),
+    /// The caller's role or grants do not allow the action through the agent.
+    #[error("{} needs a grant of {action} on agent {agent:?}{}", action_phrase(*.action), reason_phrase(*.reason))]
+    Denied { agent: String, action: AgentAction, reason: CheckReason },
     #[error("the grant is at version {current}, not {expected}")]
     VersionMismatch { current: i64, expected: i64 },
     /// The user the grant is about: not found, or not the caller's to see or change.
@@ -22,6 +26,25 @@ pub enum PermissionError {
     User(#[from] UserError),
     #[error(transparent)]
     Store(StoreError),
+}
+
+fn action_phrase(action: AgentAction) -> &'static str {
+    match action {
+        AgentAction::Create => "creating",
+        AgentAction::Read => "reading",
+        AgentAction::Update => "changing",
+        AgentAction::Delete => "deleting",
+    }
+}
+
+fn reason_phrase(reason: CheckReason) -> &'static str {
+    match reason {
+        CheckReason::Expired => ": the caller's grant has expired",
+        CheckReason::Revoked => ": the caller's grant was revoked",
+        CheckReason::NotGranted | CheckReason::Granted | CheckReason::Role => {
+            ", which the caller does not hold (ask an admin of the tenant)"
+        }
+    }
 }
 
 impl PermissionError {
@@ -63,6 +86,7 @@ impl Classify for PermissionError {
             PermissionError::UnknownAgent(_) => Class::NotFound("agent"),
             PermissionError::AgentTaken(_) => Class::Taken("name"),
             PermissionError::NoGrant(_) => Class::NotFound("grant"),
+            PermissionError::Denied { .. } => Class::Forbidden,
             PermissionError::VersionMismatch { .. } => Class::VersionMismatch,
             PermissionError::User(e) => e.class(),
             PermissionError::Store(e) => Class::Store(e),

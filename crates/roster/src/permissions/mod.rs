@@ -27,7 +27,7 @@ pub use model::{
 use crate::audit::{self, Action, Change};
 use crate::migrate::Migration;
 use crate::principal::{AdminScope, Role, TenantScope};
-use crate::store::{Store, StoreError, Tx};
+use crate::store::{Query, Store, StoreError, Tx};
 use crate::users::{self, Deleted, Intent};
 
 pub const MIGRATIONS: &[Migration] = &[crate::migration!(12, "0012_permissions", "permissions")];
@@ -247,6 +247,57 @@ pub async fn check(
         Some(grant) => grant.check(action, now),
         None => CheckAnswer { allowed: false, reason: CheckReason::NotGranted },
     })
+}
+
+/// Proof that the scope's caller may do an action through an agent at the time it was asked: what the functions of an
+/// agent-governed resource (the client registry, governed by `client_management`) take. Only [`require`] makes one.
+#[derive(Debug)]
+pub struct Permitted<'s> {
+    scope: &'s TenantScope,
+    action: AgentAction,
+}
+
+impl<'s> Permitted<'s> {
+    pub fn scope(&self) -> &'s TenantScope {
+        self.scope
+    }
+
+    /// The scope's tenant: the only one the permitted action reaches.
+    pub fn tenant_id(&self) -> crate::principal::TenantId {
+        self.scope.tenant_id()
+    }
+
+    pub fn action(&self) -> AgentAction {
+        self.action
+    }
+}
+
+/// The one gate of the resources an agent governs: may the scope's caller do `action` through `agent` at `now`?
+/// Admins and sysadmins (signed in, or by API key) may do everything in their tenant; a signed-in user needs a live
+/// grant that includes the action (an expired, revoked or missing grant denies, and so does a retired agent); an API
+/// key of role `user` holds no grants and may do nothing. Denials are 403s that say which grant is missing. With a
+/// transaction, the grant is read in it: a write is decided on what its transaction sees.
+pub async fn require<'s>(
+    db: impl Query,
+    scope: &'s TenantScope,
+    now: OffsetDateTime,
+    agent: &str,
+    action: AgentAction,
+) -> Result<Permitted<'s>, PermissionError> {
+    let denied = |reason| PermissionError::Denied { agent: agent.to_owned(), action, reason };
+    if scope.role() >= Role::Admin {
+        return Ok(Permitted { scope, action });
+    }
+    let Some(user_id) = scope.user_id() else { return Err(denied(CheckReason::NotGranted)) };
+    let answer = match repo::agent_and_grant(db, scope.tenant_id(), user_id, agent).await? {
+        Some(Some(grant)) => grant.check(action, now),
+        Some(None) | None => CheckAnswer { allowed: false, reason: CheckReason::NotGranted },
+    };
+    if answer.allowed {
+        Ok(Permitted { scope, action })
+    } else {
+        Err(denied(answer.reason))
+    }
 }
 
 /// `?action=`: one of the four, named in the error otherwise.

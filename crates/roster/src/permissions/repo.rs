@@ -78,18 +78,19 @@ pub(super) async fn grant(
 /// The catalogue entry and the user's grant on it, in one read: what a check needs. `None` when the agent is not in
 /// the catalogue (never added, or retired).
 pub(super) async fn agent_and_grant(
-    store: &Store,
+    mut db: impl Query,
     tenant_id: TenantId,
     user_id: Uuid,
     agent: &str,
 ) -> Result<Option<Option<Grant>>, StoreError> {
-    let rows: Vec<AgentAndGrant> = store
+    let rows: Vec<AgentAndGrant> = db
         .query(
             "SELECT p.tenant_id, p.user_id, p.agent_name, p.can_create, p.can_read, p.can_update, p.can_delete, \
              p.granted_by, p.expires_at, p.revoked_at, p.created_at, p.updated_at, p.version \
              FROM agents a LEFT JOIN agent_permissions p \
                ON p.tenant_id = a.tenant_id AND p.user_id = $2 AND p.agent_name = a.name \
-             WHERE a.tenant_id = $1 AND a.name = $3 AND a.retired_at IS NULL",
+             WHERE a.tenant_id = $1 AND a.name = $3 AND a.retired_at IS NULL"
+                .into(),
             vec![tenant_id.into(), user_id.into(), agent.into()],
         )
         .await?;

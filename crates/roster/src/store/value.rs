@@ -1,13 +1,14 @@
 //! One parameter type bound by both drivers, and one decoding trait read by both.
 //!
 //! Storage types (STYLE.md, "Store"): UUIDs are 16-byte BLOBs / `uuid`, timestamps are INTEGER microseconds since the
-//! epoch / `timestamptz`, JSON is TEXT / `jsonb`, booleans are INTEGER / `bool`.
+//! epoch / `timestamptz`, calendar dates are ISO 8601 TEXT (`YYYY-MM-DD`, which sorts as the dates do) / `date`, JSON
+//! is TEXT / `jsonb`, booleans are INTEGER / `bool`.
 
 use std::error::Error as StdError;
 
 use bytes::BytesMut;
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 use tokio_postgres::types::{IsNull, ToSql as PgToSql, Type};
 use uuid::Uuid;
 
@@ -22,6 +23,7 @@ pub enum Value {
     Bytes(Vec<u8>),
     Uuid(Uuid),
     Timestamp(OffsetDateTime),
+    Date(Date),
     Json(serde_json::Value),
     /// A JSON document already serialised (compact), bound as TEXT / `jsonb` without another pass over it.
     JsonText(String),
@@ -41,7 +43,7 @@ macro_rules! value_from {
     )*};
 }
 value_from!(bool => Bool, i64 => I64, i32 => I64, u32 => I64, f64 => F64, String => Text, &str => Text,
-    Vec<u8> => Bytes, Uuid => Uuid, OffsetDateTime => Timestamp, serde_json::Value => Json);
+    Vec<u8> => Bytes, Uuid => Uuid, OffsetDateTime => Timestamp, Date => Date, serde_json::Value => Json);
 
 impl From<crate::principal::TenantId> for Value {
     fn from(v: crate::principal::TenantId) -> Self {
@@ -70,6 +72,11 @@ pub fn to_micros(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000) as i64
 }
 
+/// `YYYY-MM-DD`: the SQLite representation of a date.
+fn iso_date(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
 /// The inverse of [`to_micros`].
 pub fn from_micros(micros: i64) -> Result<OffsetDateTime, time::error::ComponentRange> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
@@ -86,6 +93,7 @@ impl rusqlite::ToSql for Value {
             Value::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
             Value::Uuid(u) => ToSqlOutput::Borrowed(ValueRef::Blob(u.as_bytes())),
             Value::Timestamp(t) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(to_micros(*t))),
+            Value::Date(d) => ToSqlOutput::Owned(rusqlite::types::Value::Text(iso_date(*d))),
             Value::Json(j) => ToSqlOutput::Owned(rusqlite::types::Value::Text(j.to_string())),
             Value::JsonText(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
             Value::Array(_) => {
@@ -107,6 +115,7 @@ impl PgToSql for Value {
             Value::Bytes(v) => v.to_sql_checked(ty, out),
             Value::Uuid(v) => v.to_sql_checked(ty, out),
             Value::Timestamp(v) => v.to_sql_checked(ty, out),
+            Value::Date(v) => v.to_sql_checked(ty, out),
             Value::Json(v) => v.to_sql_checked(ty, out),
             Value::JsonText(v) => {
                 if *ty == Type::JSONB {
@@ -224,6 +233,16 @@ impl Decode for OffsetDateTime {
     }
 }
 
+impl Decode for Date {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
+        let text = value.as_str().map_err(|_| sqlite_type_error("date text", value))?;
+        Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).map_err(|e| e.to_string())
+    }
+    fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
+        row.try_get(idx)
+    }
+}
+
 impl Decode for serde_json::Value {
     fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
         let text = value.as_str().map_err(|_| sqlite_type_error("json text", value))?;
@@ -234,4 +253,4 @@ impl Decode for serde_json::Value {
     }
 }
 
-decode_option!(i64, f64, bool, String, Vec<u8>, Uuid, OffsetDateTime, serde_json::Value);
+decode_option!(i64, f64, bool, String, Vec<u8>, Uuid, OffsetDateTime, Date, serde_json::Value);
