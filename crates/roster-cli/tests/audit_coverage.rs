@@ -18,6 +18,8 @@ struct World {
     server: common::Server,
     admin: String,
     count: std::sync::atomic::AtomicUsize,
+    /// The CPFs the cases used: no entry may hold one whole.
+    cpfs: std::sync::Mutex<Vec<String>>,
 }
 
 /// A user with a live session.
@@ -48,6 +50,23 @@ impl World {
         let reply = self.server.send(method.clone(), path, Some(key), body.as_ref(), &[]).await;
         assert!(reply.status.is_success(), "{method} {path}: {} {:?}", reply.status, reply.body);
         reply.body
+    }
+
+    /// A valid CPF not used before in this run, in its 11 digits (kept, so no entry may show it).
+    fn cpf(&self) -> String {
+        let n = 200_000_000 + self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u64;
+        let base: [u8; 9] = std::array::from_fn(|i| ((n / 10u64.pow(8 - i as u32)) % 10) as u8);
+        let check = roster::clients::model::check_digits(&base);
+        let cpf: String = base.iter().chain(check.iter()).map(|d| char::from(b'0' + d)).collect();
+        self.cpfs.lock().unwrap().push(cpf.clone());
+        cpf
+    }
+
+    /// A client registered over HTTP; its path.
+    async fn client(&self) -> String {
+        let body = json!({"name": "Audit Client", "cpf": self.cpf(), "birth_date": "1990-01-01"});
+        let created = self.ok(Method::POST, &format!("{T}/clients"), &self.admin, Some(body)).await;
+        format!("{T}/clients/{}", created["id"].as_str().unwrap())
     }
 
     /// Enrol `person` in two-factor sign-in and turn it on; the secret.
@@ -239,12 +258,33 @@ async fn case(world: &World, method: &str, path: &str) -> Option<Call> {
         ("POST", "/v1/tenants/{tenant}/users/{id}/revoke-sessions") => {
             call(Method::POST, format!("{user}/revoke-sessions"), admin, None, &["logout"])
         }
+        ("POST", "/v1/tenants/{tenant}/clients") => {
+            let body = json!({"name": "Audit Client", "cpf": world.cpf(), "birth_date": "1990-01-01"});
+            call(Method::POST, format!("{T}/clients"), admin, Some(body), &["create"])
+        }
+        ("PATCH", "/v1/tenants/{tenant}/clients/{id}") => {
+            let body = json!({"name": "Renamed Client", "cpf": world.cpf()});
+            call(Method::PATCH, world.client().await, admin, Some(body), &["update"])
+        }
+        ("DELETE", "/v1/tenants/{tenant}/clients/{id}") => {
+            call(Method::DELETE, world.client().await, admin, None, &["delete"])
+        }
+        ("POST", "/v1/tenants/{tenant}/clients/{id}/restore") => {
+            let client = world.client().await;
+            world.ok(Method::DELETE, &client, admin, None).await;
+            call(Method::POST, format!("{client}/restore"), admin, None, &["restore"])
+        }
         ("DELETE", "/v1/tenants/{tenant}/users/{id}/totp") => {
             world.two_factor(&p).await;
             call(Method::DELETE, format!("{user}/totp"), admin, None, &["update"])
         }
         _ => return None,
     })
+}
+
+/// `123.456.789-09`.
+fn formatted(cpf: &str) -> String {
+    format!("{}.{}.{}-{}", &cpf[..3], &cpf[3..6], &cpf[6..9], &cpf[9..])
 }
 
 /// What must never be in an audit entry: passwords, password hashes, tokens and keys, TOTP secrets.
@@ -283,7 +323,7 @@ async fn coverage(backend: Backend) {
         return;
     };
     let admin = server.tenant_with_key("acme", Role::Admin).await;
-    let world = World { server, admin, count: Default::default() };
+    let world = World { server, admin, count: Default::default(), cpfs: Default::default() };
 
     let openapi = world.server.send(Method::GET, "/openapi.json", None, None, &[]).await.body;
     let mut routes = Vec::new();
@@ -323,7 +363,16 @@ async fn coverage(backend: Backend) {
                     failures.push(format!("{method} {path}: its {action} entry repeats unchanged {same:?}: {text}"));
                 }
             }
-            let secrets = secrets_in(&text);
+            let mut secrets = secrets_in(&text);
+            if world
+                .cpfs
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|cpf| text.contains(cpf.as_str()) || text.contains(&formatted(cpf)))
+            {
+                secrets.push("a whole CPF");
+            }
             if !secrets.is_empty() {
                 failures.push(format!("{method} {path}: its {action} entry holds {secrets:?}: {text}"));
             }

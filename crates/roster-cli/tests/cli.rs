@@ -212,6 +212,18 @@ async fn serve_until_sigterm(backend: Backend) {
         .await
         .unwrap();
     let reset_token = reset["reset_token"].as_str().unwrap().to_owned();
+    // register a client, find it by CPF, register it again (409) and with a bad check digit (422): no whole CPF in
+    // the log either
+    let clients = format!("{base}/v1/tenants/default/clients");
+    let client_body = serde_json::json!({"name": "Ana Souza", "cpf": "529.982.247-25", "birth_date": "1987-04-23"});
+    for expected in [201, 409] {
+        let reply = client.post(&clients).bearer_auth(&session).json(&client_body).send().await.unwrap();
+        assert_eq!(reply.status(), expected);
+    }
+    let found = client.get(format!("{clients}?cpf=52998224725")).bearer_auth(&session).send().await.unwrap();
+    assert_eq!(found.status(), 200);
+    let bad = serde_json::json!({"name": "Ana Souza", "cpf": "52998224726", "birth_date": "1987-04-23"});
+    assert_eq!(client.post(&clients).bearer_auth(&session).json(&bad).send().await.unwrap().status(), 422);
 
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let status = child.wait().unwrap();
@@ -219,7 +231,18 @@ async fn serve_until_sigterm(backend: Backend) {
     let stderr = log.join().unwrap();
     assert!(stderr.contains("\"stopped\""), "json logs, ending with the stop: {stderr}");
     assert!(stderr.contains("/v1/me"), "debug logs name the requests: {stderr}");
-    for secret in ["a long admin password", session.as_str(), key["key"].as_str().unwrap(), reset_token.as_str()] {
+    assert!(stderr.contains("/clients"), "debug logs name the client requests: {stderr}");
+    for secret in [
+        "a long admin password",
+        session.as_str(),
+        key["key"].as_str().unwrap(),
+        reset_token.as_str(),
+        "52998224725",
+        "529.982.247-25",
+        "52998224726",
+        "982.247",
+        "982247",
+    ] {
         assert!(!stderr.contains(secret), "a secret reached the log: {secret}");
     }
 }

@@ -35,6 +35,9 @@ enum Access {
     ReadUser,
     /// An admin acts on a user whose role is not above its own.
     Administer,
+    /// The client registry: admins and sysadmins of the tenant, and users granted the action on `client_management`
+    /// (the matrix's callers hold no grant; the clients tests try grants).
+    Clients,
 }
 
 /// The route table: every documented route and who may call it.
@@ -94,6 +97,9 @@ fn access_of(method: &str, path: &str) -> Option<Access> {
             "/v1/tenants/{tenant}/users/{id}/permissions" | "/v1/tenants/{tenant}/users/{id}/permissions/{agent}/check",
         ) => ReadUser,
         ("PUT" | "DELETE", "/v1/tenants/{tenant}/users/{id}/permissions/{agent}") => Administer,
+        ("GET" | "POST", "/v1/tenants/{tenant}/clients") => Clients,
+        ("GET" | "PATCH" | "DELETE", "/v1/tenants/{tenant}/clients/{id}") => Clients,
+        ("POST", "/v1/tenants/{tenant}/clients/{id}/restore") => Clients,
         _ => return None,
     })
 }
@@ -169,6 +175,9 @@ enum Target {
 const TARGETS: [Target; 5] =
     [Target::Own, Target::OtherUser, Target::SysadminUser, Target::OtherTenant, Target::ForeignId];
 
+/// The targets of a client route: a client of tenant A, one of tenant B named in B, and one of B named in A.
+const CLIENT_TARGETS: [Target; 3] = [Target::OtherUser, Target::OtherTenant, Target::ForeignId];
+
 /// What a cell must answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
@@ -198,6 +207,10 @@ fn expect(access: Access, caller: Caller, target: Target, path: &str) -> Expect 
         _ if !caller.may_enter(tenant) => Status(404),
         Access::AdminKey if caller.is_key() && role >= Some(Role::Admin) => Allowed,
         Access::AdminKey => Status(403),
+        // the gate asks for the grant before it looks for the client
+        Access::Clients if role < Some(Role::Admin) => Status(403),
+        Access::Clients if path.contains("{id}") && target == Target::ForeignId => Status(404),
+        Access::Clients => Allowed,
         Access::Admin if role < Some(Role::Admin) => Status(403),
         Access::Admin if names_user && target == Target::ForeignId => Status(404),
         Access::Admin => Allowed,
@@ -287,6 +300,25 @@ impl World {
         }
     }
 
+    /// A fresh client of tenant `slug`, with a CPF of its own.
+    async fn client(&self, slug: &str) -> Uuid {
+        let scope = self.scope(slug).await;
+        let input = roster::clients::NewClient {
+            name: "Matrix Client".into(),
+            cpf: self.cpf(),
+            birth_date: "1990-01-01".into(),
+        };
+        roster::clients::create(&self.server.db.store, &scope, SystemClock.now(), input).await.unwrap().id
+    }
+
+    /// A valid CPF not used before in this run.
+    fn cpf(&self) -> String {
+        let n = 100_000_000 + self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u64;
+        let base: [u8; 9] = std::array::from_fn(|i| ((n / 10u64.pow(8 - i as u32)) % 10) as u8);
+        let check = roster::clients::model::check_digits(&base);
+        base.iter().chain(check.iter()).map(|d| char::from(b'0' + d)).collect()
+    }
+
     /// The caller's token, and its own account in tenant A when it has one.
     async fn caller(&self, caller: Caller) -> (Option<String>, Option<Account>) {
         match caller {
@@ -306,7 +338,16 @@ impl World {
 }
 
 /// A body the route accepts as to its shape, so the answer is about who called.
-fn body_for(method: &str, path: &str, target: &Account, unique: &str) -> Option<Value> {
+fn body_for(world: &World, method: &str, path: &str, target: &Account, unique: &str) -> Option<Value> {
+    if path.contains("/clients") {
+        return match method {
+            "POST" if path.ends_with("/clients") => {
+                Some(json!({"name": "New Client", "cpf": world.cpf(), "birth_date": "1990-01-01"}))
+            }
+            "PATCH" => Some(json!({"name": "Renamed Client"})),
+            _ => None,
+        };
+    }
     let body = match (method, path.rsplit('/').next().unwrap_or_default()) {
         ("GET" | "DELETE", _) if !path.ends_with("/totp") => return None,
         ("POST", "logout" | "activity" | "enroll" | "revoke-sessions" | "force-password-reset") => return None,
@@ -371,8 +412,13 @@ async fn matrix(backend: Backend) {
     let mut cells = 0;
     for (method, path) in &routes {
         let access = access_of(method, path).unwrap();
-        let targets: &[Target] =
-            if path.contains("{tenant}") || path.contains("{session}") { &TARGETS } else { &[Target::Own] };
+        let targets: &[Target] = if path.contains("/clients") {
+            &CLIENT_TARGETS
+        } else if path.contains("{tenant}") || path.contains("{session}") {
+            &TARGETS
+        } else {
+            &[Target::Own]
+        };
         for &caller in &CALLERS {
             for &target in targets {
                 if target == Target::Own
@@ -392,9 +438,16 @@ async fn matrix(backend: Backend) {
                     Target::OtherTenant | Target::ForeignId => world.account("tenant-b", Role::User).await,
                 };
                 let tenant = if target == Target::OtherTenant { "tenant-b" } else { "tenant-a" };
+                // on a client route, `{id}` is a client of the target's tenant (tenant B's for a foreign id)
+                let client_tenant = if target == Target::OtherUser { "tenant-a" } else { "tenant-b" };
+                let id = if path.contains("/clients/") {
+                    world.client(client_tenant).await.to_string()
+                } else {
+                    account.id.to_string()
+                };
                 let url = path
                     .replace("{tenant}", tenant)
-                    .replace("{id}", &account.id.to_string())
+                    .replace("{id}", &id)
                     .replace("{email}", &account.email)
                     .replace("{username}", &account.username)
                     .replace("{session}", &account.session);
@@ -406,7 +459,7 @@ async fn matrix(backend: Backend) {
                 let url = url.replace("{agent}", &agent);
                 let url = if path.ends_with("/check") { format!("{url}?action=read") } else { url };
                 let unique = world.unique("made-");
-                let body = body_for(method, path, &account, &unique);
+                let body = body_for(&world, method, path, &account, &unique);
                 let verb = Method::from_bytes(method.as_bytes()).unwrap();
                 let reply = world.server.send(verb, &url, token.as_deref(), body.as_ref(), &[]).await;
                 let status = reply.status.as_u16();

@@ -28,7 +28,7 @@ pub enum CpfProblem {
 impl CpfProblem {
     pub fn message(self) -> &'static str {
         match self {
-            CpfProblem::Format => "must be 11 digits, written 12345678909 or 123.456.789-09",
+            CpfProblem::Format => "must be 11 digits, with or without the punctuation of 000.000.000-00",
             CpfProblem::Repeated => "is not a valid CPF: one digit repeated eleven times",
             CpfProblem::CheckDigit => "is not a valid CPF: its check digits do not match its first nine digits",
         }
@@ -296,9 +296,19 @@ mod tests {
         for repeated in ["111.111.111-11", "00000000000", "99999999999"] {
             assert_eq!(Cpf::parse(repeated), Err(CpfProblem::Repeated), "{repeated}");
         }
-        for malformed in ["", "1234567890", "123456789012", "123.456.78909", "123-456-789.09", "1234567890a",
-            "123.456.789-0٩", "١٢٣٤٥٦٧٨٩٠٩", "123 456 789 09", "123.456.789-09x", "+1234567890"]
-        {
+        for malformed in [
+            "",
+            "1234567890",
+            "123456789012",
+            "123.456.78909",
+            "123-456-789.09",
+            "1234567890a",
+            "123.456.789-0٩",
+            "١٢٣٤٥٦٧٨٩٠٩",
+            "123 456 789 09",
+            "123.456.789-09x",
+            "+1234567890",
+        ] {
             assert_eq!(Cpf::parse(malformed), Err(CpfProblem::Format), "{malformed:?}");
         }
     }
@@ -362,8 +372,7 @@ mod tests {
                 for digit in 0..10 {
                     let mut changed = base;
                     changed[position] = digit;
-                    if changed != base && check_digits(&changed) == check && !changed.iter().all(|&d| d == changed[0])
-                    {
+                    if changed != base && check_digits(&changed) == check && !changed.iter().all(|&d| d == changed[0]) {
                         assert!(Cpf::parse(&text(&changed, check)).is_ok());
                         found += 1;
                     }

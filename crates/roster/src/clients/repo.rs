@@ -12,9 +12,7 @@ pub(super) type After = Option<(String, Uuid)>;
 
 pub(super) async fn insert(tx: &mut Tx, permitted: &Permitted<'_>, c: &Client) -> Result<(), StoreError> {
     tx.execute(
-        format!(
-            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ),
+        format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
         vec![
             c.id.into(),
             permitted.tenant_id().into(),
