@@ -56,6 +56,9 @@ enum Command {
     Audit(commands::audit::Command),
     /// Ingest bug reports or test cycles from a crowd-testing export, extracting the people in them
     Ingest(commands::ingest::Args),
+    /// The client registry: register, search, change, deactivate, restore and import clients
+    #[command(subcommand)]
+    Client(commands::client::Command),
     /// Reports: top contributors, active users
     #[command(subcommand)]
     Report(commands::report::Command),
@@ -157,6 +160,7 @@ fn main() -> ExitCode {
             Command::Agent(command) => commands::permission::run_agent(&context, command).await,
             Command::Audit(command) => commands::audit::run(&context, command).await,
             Command::Ingest(args) => commands::ingest::run(&context, args).await,
+            Command::Client(command) => commands::client::run(&context, command).await,
             Command::Report(command) => commands::report::run(&context, command).await,
         }
     });

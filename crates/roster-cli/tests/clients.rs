@@ -367,3 +367,116 @@ async fn expired_grants_deny(backend: Backend) {
     assert_eq!(server.post(&format!("{T}/clients"), &admin, body).await.status, StatusCode::CREATED);
 }
 roster::backend_test!(an_expired_grant_denies_from_its_instant_on, expired_grants_deny);
+
+fn roster(db: &roster::testing::TestDb, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(args)
+        .arg("--database-url")
+        .arg(&db.url)
+        .env_remove("ROSTER_DATABASE_URL")
+        .current_dir(std::env::temp_dir())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run roster")
+}
+
+fn json_of(output: &std::process::Output) -> Value {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("json on stdout")
+}
+
+/// `roster client …`: the registry from the command line, and imports with per-row errors, --strict and re-runs.
+async fn client_commands(backend: Backend) {
+    let Some(db) = roster::testing::TestDb::of_empty(backend).await else { return };
+    assert!(roster(&db, &["tenant", "create", "acme", "--name", "Acme"]).status.success());
+    let t = ["--tenant", "acme", "--format", "json"];
+    let made = json_of(&roster(
+        &db,
+        &[&["client", "create", "--name", "Ana Souza", "--cpf", "52998224725", "--birth-date", "1987-04-23"], &t[..]]
+            .concat(),
+    ));
+    assert_eq!(made["cpf"], "529.982.247-25");
+    let id = made["id"].as_str().unwrap();
+    let shown = json_of(&roster(&db, &[&["client", "show", id], &t[..]].concat()));
+    assert_eq!(shown["name"], "Ana Souza");
+    let bad = roster(
+        &db,
+        &["client", "create", "--tenant", "acme", "--name", "Bia", "--cpf", "123", "--birth-date", "1990-01-01"],
+    );
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!((bad.status.code(), stderr.lines().count()), (Some(2), 1), "{stderr}");
+    assert!(stderr.contains("cpf: must be 11 digits"), "{stderr}");
+    let taken = roster(
+        &db,
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "Bia",
+            "--cpf",
+            "529.982.247-25",
+            "--birth-date",
+            "1990-01-01",
+        ],
+    );
+    assert_eq!(taken.status.code(), Some(2), "{}", String::from_utf8_lossy(&taken.stderr));
+    let renamed = json_of(&roster(&db, &[&["client", "update", id, "--name", "Ana S. Souza"], &t[..]].concat()));
+    assert_eq!(renamed["version"], 2);
+    assert_eq!(json_of(&roster(&db, &[&["client", "deactivate", id], &t[..]].concat()))["is_active"], false);
+    assert_eq!(json_of(&roster(&db, &[&["client", "restore", id], &t[..]].concat()))["is_active"], true);
+
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("clients.csv");
+    std::fs::write(
+        &csv,
+        "name,cpf,birth_date\n\
+         Ana Souza,529.982.247-25,1987-04-23\n\
+         \"Lima, Bia\",11144477735,1990-05-01\n\
+         Caio,123.456.789-00,1990-05-01\n\
+         Duda Reis,12345678909,2999-01-01\n\
+         Eva Melo,98765432100\n",
+    )
+    .unwrap();
+    let csv = csv.to_str().unwrap();
+    let strict = roster(&db, &["client", "import", csv, "--tenant", "acme", "--strict", "--format", "json"]);
+    assert_eq!(strict.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&strict.stdout).unwrap();
+    assert_eq!((&report["written"], &report["rejected_count"]), (&json!(false), &json!(3)));
+    let rejected: Vec<(u64, Value)> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_u64().unwrap(), r["field"].clone()))
+        .collect();
+    assert_eq!(rejected, [(4, json!("cpf")), (5, json!("birth_date")), (6, Value::Null)]);
+    let listed = json_of(&roster(&db, &[&["client", "list"], &t[..]].concat()));
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "--strict wrote nothing");
+
+    let first = json_of(&roster(&db, &["client", "import", csv, "--tenant", "acme", "--format", "json"]));
+    assert_eq!(first["clients"], json!({"created": 1, "updated": 1, "unchanged": 0}), "Ana's name is the file's");
+    let again = json_of(&roster(&db, &["client", "import", csv, "--tenant", "acme", "--format", "json"]));
+    assert_eq!(again["clients"], json!({"created": 0, "updated": 0, "unchanged": 2}));
+    let table = roster(&db, &["client", "import", csv, "--tenant", "acme"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("line 4 cpf") && text.contains("check digits"), "{text}");
+
+    let ndjson = dir.path().join("clients.ndjson");
+    std::fs::write(
+        &ndjson,
+        "{\"name\": \"Fabi Luz\", \"cpf\": \"935.411.347-80\", \"birth_date\": \"1970-01-01\"}\nnot json\n",
+    )
+    .unwrap();
+    let imported =
+        json_of(&roster(&db, &["client", "import", ndjson.to_str().unwrap(), "--tenant", "acme", "--format", "json"]));
+    assert_eq!((&imported["clients"]["created"], &imported["rejected"][0]["line"]), (&json!(1), &json!(2)));
+    let found = json_of(&roster(&db, &[&["client", "list", "--q", "fabi"], &t[..]].concat()));
+    assert_eq!(found["items"][0]["cpf"], "935.411.347-80");
+
+    let unknown = roster(&db, &["client", "import", "/no/such/file.csv", "--tenant", "acme"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let wrong_kind = roster(&db, &["client", "import", csv.replace(".csv", ".txt").as_str(), "--tenant", "acme"]);
+    assert_eq!(wrong_kind.status.code(), Some(2));
+}
+roster::backend_test!(client_commands_manage_the_registry_and_import_files, client_commands);

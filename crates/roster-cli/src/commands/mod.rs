@@ -2,6 +2,7 @@
 
 pub mod apikey;
 pub mod audit;
+pub mod client;
 pub mod ingest;
 pub mod migrate;
 pub mod permission;

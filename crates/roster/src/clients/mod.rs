@@ -10,6 +10,7 @@
 //! (`***.456.789-**`), and nothing here logs one.
 
 mod error;
+pub mod import;
 pub mod model;
 mod repo;
 pub mod routes;
