@@ -7,6 +7,7 @@
 //! target/release/roster-bench --users 100000 --postgres-url postgres://postgres@127.0.0.1:5432/test
 //! ```
 
+mod clients;
 mod contributions;
 mod load;
 mod permissions;
@@ -76,6 +77,13 @@ struct Args {
     /// Audit entries written into one tenant's chain and then verified (0 skips it)
     #[arg(long, default_value_t = 1_000_000)]
     audit_entries: usize,
+    /// Clients imported into one tenant (with the CLI, from a generated CSV) before the client benchmarks (0 skips
+    /// them)
+    #[arg(long, default_value_t = 1_000_000)]
+    clients: usize,
+    /// Clients created over HTTP for the client create benchmark
+    #[arg(long, default_value_t = 20_000)]
+    client_creates: usize,
     /// Print the results as JSON too
     #[arg(long)]
     json: bool,
@@ -390,6 +398,23 @@ async fn main() -> anyhow::Result<()> {
         tx.commit().await?;
     }
 
+    if args.clients > 0 {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("clients.csv");
+        clients::generate(&file, args.clients)?;
+        let (rows, seconds, summary) = clients::import(&roster_binary(&args)?, &db.url, "bench-0", &file)?;
+        println!(
+            "{:<28} {:>10.0} rows/s  ({rows} rows in {seconds:.1} s, created {})",
+            "client import (CLI)",
+            rows as f64 / seconds,
+            summary["clients"]["created"]
+        );
+        report.insert("client_import_rows_per_s".into(), (rows as f64 / seconds).into());
+        let mut tx = db.store.begin().await?;
+        tx.execute_batch("ANALYZE").await?;
+        tx.commit().await?;
+    }
+
     let server = start_server(&args, &db.url)?;
     load::wait_healthy(&server.base).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -462,6 +487,10 @@ async fn main() -> anyhow::Result<()> {
     create.print("user create (HTTP)");
     report.insert("user_create".into(), create.json());
 
+    if args.clients > 0 {
+        client_benchmarks(&args, &server, &auth, &mut report).await?;
+    }
+
     let chain_key = roster::store::ChainKey::new([42; 32]);
     let (keyed, unkeyed) =
         permissions::creates_keyed_vs_unkeyed(&db.store, &scopes[0], chain_key.clone(), 4, 1000).await?;
@@ -518,6 +547,55 @@ async fn main() -> anyhow::Result<()> {
     if backend == Backend::Postgres {
         db.store.clone().close().await;
     }
+    Ok(())
+}
+
+/// Client creates over HTTP, then lookups by CPF that find their client (and write its `read` entry) against
+/// lookups of CPFs nobody has (same route and query, no entry), in one run.
+async fn client_benchmarks(
+    args: &Args,
+    server: &Server,
+    auth: &str,
+    report: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    let creates = args.client_creates;
+    let create = load::run(&server.base, auth, args.connections, load::Budget::Requests(creates), move |i| {
+        let body = serde_json::json!({"name": format!("New Client {i}"), "cpf": clients::created_cpf(i),
+            "birth_date": "1990-01-01"});
+        load::Call::post("/v1/tenants/bench-0/clients".into(), body.to_string())
+    })
+    .await?;
+    create.print("client create (HTTP)");
+    report.insert("client_create".into(), create.json());
+
+    let duration = Duration::from_secs(args.seconds);
+    let registered = args.clients;
+    let mut rates = Vec::new();
+    // alternated, twice each, so drift of a shared machine falls on both
+    for round in 0..2 {
+        for (name, found) in [("lookup by CPF, found", true), ("lookup by CPF, none", false)] {
+            let outcome = load::run(&server.base, auth, args.connections, load::Budget::Time(duration), move |i| {
+                let n = (i * 7919) % registered;
+                let cpf = if found { clients::registered_cpf(n) } else { clients::absent_cpf(n) };
+                load::Call::get(format!("/v1/tenants/bench-0/clients?cpf={cpf}"))
+            })
+            .await?;
+            outcome.print(&format!("{name} ({})", round + 1));
+            report.insert(
+                format!("client_lookup_{}_{}", if found { "found" } else { "none" }, round + 1),
+                outcome.json(),
+            );
+            rates.push(outcome.rate());
+        }
+    }
+    let found = (rates[0] + rates[2]) / 2.0;
+    let none = (rates[1] + rates[3]) / 2.0;
+    println!(
+        "{:<28} {:>10.2}× the rate of a lookup that reads no one ({found:.0} vs {none:.0} req/s, means of two rounds)",
+        "read entry's cost",
+        found / none
+    );
+    report.insert("client_lookup_found_over_none".into(), (found / none).into());
     Ok(())
 }
 

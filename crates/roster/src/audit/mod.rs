@@ -121,10 +121,19 @@ pub async fn record_in(
     at: OffsetDateTime,
     changes: Vec<Change>,
 ) -> Result<(), StoreError> {
-    if changes.is_empty() {
+    append(tx, tenant_id, changes.into_iter().map(|change| (actor, at, change)).collect()).await
+}
+
+/// Append entries, each with its own actor and time, to the tenant's chain in the caller's transaction.
+async fn append(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    entries: Vec<(&Actor, OffsetDateTime, Change)>,
+) -> Result<(), StoreError> {
+    if entries.is_empty() {
         return Ok(());
     }
-    let (first_seq, mut prev_hash, head_kind) = repo::advance_head(tx, tenant_id, changes.len() as i64).await?;
+    let (first_seq, mut prev_hash, head_kind) = repo::advance_head(tx, tenant_id, entries.len() as i64).await?;
     let key = tx.chain_key().cloned();
     let kind = if key.is_some() { MacKind::Keyed } else { MacKind::Sha256 };
     if head_kind == MacKind::Keyed && key.is_none() {
@@ -135,7 +144,7 @@ pub async fn record_in(
                 .into(),
         ));
     }
-    for (i, change) in changes.into_iter().enumerate() {
+    for (i, (actor, at, change)) in entries.into_iter().enumerate() {
         let mut entry = AuditEntry {
             tenant_id: tenant_id.uuid(),
             seq: first_seq + i as i64,
@@ -162,6 +171,91 @@ pub async fn record_in(
         repo::insert_entry(tx, &entry).await?;
     }
     repo::set_head(tx, tenant_id, &prev_hash, kind).await
+}
+
+/// Record entries that go with no other change (reads of personal data), committed before this returns. Those of
+/// concurrent callers share a transaction: one writer takes them as they come, appends each tenant's to its chain
+/// in one step, and commits them together, so a busy server pays one commit for many reads. When a shared commit
+/// fails, each caller's entries are tried again alone, so one caller's failure is not another's.
+pub async fn record_alone(
+    store: &Store,
+    tenant_id: TenantId,
+    actor: &Actor,
+    at: OffsetDateTime,
+    changes: Vec<Change>,
+) -> Result<(), StoreError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let writer = store.service(AloneWriter::start);
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let job = AloneJob { tenant_id, actor: actor.clone(), at, changes, reply };
+    writer.jobs.send(job).map_err(|_| StoreError::Refused("the audit writer has stopped".into()))?;
+    answer.await.map_err(|_| StoreError::Refused("the audit writer has stopped".into()))?
+}
+
+/// The writer of [`record_alone`]: a task draining a queue, one transaction per turn.
+struct AloneWriter {
+    jobs: tokio::sync::mpsc::UnboundedSender<AloneJob>,
+}
+
+struct AloneJob {
+    tenant_id: TenantId,
+    actor: Actor,
+    at: OffsetDateTime,
+    changes: Vec<Change>,
+    reply: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Entries taken into one transaction at most.
+const ALONE_BATCH: usize = 512;
+
+impl AloneWriter {
+    fn start(store: Store) -> AloneWriter {
+        let (jobs, mut queue) = tokio::sync::mpsc::unbounded_channel::<AloneJob>();
+        tokio::spawn(async move {
+            while let Some(first) = queue.recv().await {
+                let mut batch = vec![first];
+                let mut entries = batch[0].changes.len();
+                while entries < ALONE_BATCH {
+                    match queue.try_recv() {
+                        Ok(job) => {
+                            entries += job.changes.len();
+                            batch.push(job);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if batch.len() > 1 && Self::write(&store, &batch).await.is_ok() {
+                    for job in batch {
+                        let _ = job.reply.send(Ok(()));
+                    }
+                    continue;
+                }
+                for job in batch {
+                    let result = Self::write(&store, std::slice::from_ref(&job)).await;
+                    let _ = job.reply.send(result);
+                }
+            }
+        });
+        AloneWriter { jobs }
+    }
+
+    async fn write(store: &Store, batch: &[AloneJob]) -> Result<(), StoreError> {
+        let mut tx = store.begin().await?;
+        let mut tenants: Vec<TenantId> = batch.iter().map(|j| j.tenant_id).collect();
+        tenants.sort_by_key(|t| t.uuid());
+        tenants.dedup();
+        for tenant_id in tenants {
+            let entries = batch
+                .iter()
+                .filter(|j| j.tenant_id == tenant_id)
+                .flat_map(|j| j.changes.iter().map(move |c| (&j.actor, j.at, c.clone())))
+                .collect();
+            append(&mut tx, tenant_id, entries).await?;
+        }
+        tx.commit().await
+    }
 }
 
 /// The chain key of a server's secret key: HMAC-SHA256 under a key derived for the audit chain alone.

@@ -452,3 +452,37 @@ store_test!(a_forged_anchor_is_found, |db| async move {
     assert_eq!(report.first_bad_seq, Some(3));
     assert!(report.reason.unwrap().contains("forged anchor"));
 });
+
+store_test!(entries_written_alone_share_commits_and_one_callers_failure_is_its_own, |db| async move {
+    let store = db.store.clone();
+    let sealed = tenant(&keyed(&store), "sealed").await;
+    let open = tenant(&store, "open").await;
+    let at = datetime!(2026-11-02 0:00 UTC);
+    // many callers at once, in both tenants, through a store without the key: the sealed tenant's entries are refused
+    // (an unkeyed entry may not follow keyed ones), the open tenant's are all written
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let (store, scope) = (store.clone(), if i % 3 == 0 { sealed.clone() } else { open.clone() });
+        tasks.push(tokio::spawn(async move {
+            let changes = vec![Change::new(Action::Read, "client", i), Change::new(Action::Read, "client", i + 1000)];
+            let result = record_alone(&store, scope.tenant_id(), scope.actor(), at, changes).await;
+            (scope.tenant().slug.clone(), result.is_ok())
+        }));
+    }
+    let mut outcomes = std::collections::BTreeMap::<(String, bool), usize>::new();
+    for task in tasks {
+        *outcomes.entry(task.await.unwrap()).or_default() += 1;
+    }
+    assert_eq!(outcomes, [(("open".to_owned(), true), 40), (("sealed".to_owned(), false), 20)].into_iter().collect());
+    assert_eq!(count(&store, &open).await.unwrap(), 1 + 80, "the tenant's creation, then two entries per caller");
+    assert_eq!(count(&store, &sealed).await.unwrap(), 1);
+    let report = verify(&store, &open, None).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    // with the key, the sealed tenant takes them; each entry keeps its caller's actor
+    record_alone(&keyed(&store), sealed.tenant_id(), sealed.actor(), at, vec![Change::new(Action::Read, "client", 1)])
+        .await
+        .unwrap();
+    let entries = entries_for(&store, &sealed, "client", "1").await.unwrap();
+    assert_eq!((entries.len(), entries[0].request_id.as_deref()), (1, Some("req-1")));
+    assert!(verify(&keyed(&store), &sealed, None).await.unwrap().ok);
+});

@@ -83,7 +83,14 @@ async fn insert(
     now: OffsetDateTime,
     valid: ValidClient,
 ) -> Result<Client, ClientError> {
-    let client = Client {
+    let client = new_client(permitted, now, valid);
+    repo::insert(tx, permitted, &client).await?;
+    audit::record(tx, permitted.scope(), now, created(&client)).await?;
+    Ok(client)
+}
+
+fn new_client(permitted: &Permitted<'_>, now: OffsetDateTime, valid: ValidClient) -> Client {
+    Client {
         id: Uuid::now_v7(),
         tenant_id: permitted.tenant_id().uuid(),
         name_key: model::search_key(&valid.name),
@@ -95,30 +102,39 @@ async fn insert(
         updated_at: now,
         is_active: true,
         version: 1,
-    };
-    repo::insert(tx, permitted, &client).await?;
-    let change = Change::new(Action::Create, "client", client.id).values(None, Some(client.audited()));
-    audit::record(tx, permitted.scope(), now, change).await?;
-    Ok(client)
+    }
 }
 
-/// Write the `read` entries of clients about to be answered, in their own transaction: committed before the caller
-/// sees anything.
+/// The `create` entry of a new client.
+fn created(client: &Client) -> Change {
+    Change::new(Action::Create, "client", client.id).values(None, Some(client.audited()))
+}
+
+/// The entry of a change from `current` to `next`: the fields that changed, CPFs masked.
+fn changed(action: Action, current: &Client, next: &Client) -> Change {
+    let (mut old, mut new) = audit::diff(&current.audited(), &next.audited());
+    if current.cpf != next.cpf && current.cpf.masked() == next.cpf.masked() {
+        // the masks hide the digits that changed: say that the CPF did
+        for (values, cpf) in [(&mut old, &current.cpf), (&mut new, &next.cpf)] {
+            if let Some(fields) = values.as_object_mut() {
+                fields.insert("cpf".into(), cpf.masked().into());
+            }
+        }
+    }
+    Change::new(action, "client", current.id).values(Some(old), Some(new))
+}
+
+/// Write the `read` entries of clients about to be answered: committed before the caller sees anything (sharing a
+/// commit with concurrent reads, see [`audit::record_alone`]).
 async fn record_reads(
     store: &Store,
     permitted: &Permitted<'_>,
     now: OffsetDateTime,
     clients: &[Client],
 ) -> Result<(), ClientError> {
-    if clients.is_empty() {
-        return Ok(());
-    }
     let scope = permitted.scope();
     let changes = clients.iter().map(|c| Change::new(Action::Read, "client", c.id)).collect();
-    let mut tx = store.begin().await?;
-    audit::record_in(&mut tx, scope.tenant_id(), scope.actor(), now, changes).await?;
-    tx.commit().await?;
-    Ok(())
+    Ok(audit::record_alone(store, scope.tenant_id(), scope.actor(), now, changes).await?)
 }
 
 /// A client of the caller's tenant, active or deactivated; the read is audited.
@@ -234,17 +250,7 @@ async fn write_change(
         return Err(ClientError::Stale);
     }
     next.version = current.version + 1;
-    let (mut old, mut new) = audit::diff(&current.audited(), &next.audited());
-    if current.cpf != next.cpf && current.cpf.masked() == next.cpf.masked() {
-        // the masks hide the digits that changed: say that the CPF did
-        for (values, cpf) in [(&mut old, &current.cpf), (&mut new, &next.cpf)] {
-            if let Some(fields) = values.as_object_mut() {
-                fields.insert("cpf".into(), cpf.masked().into());
-            }
-        }
-    }
-    let change = Change::new(action, "client", current.id).values(Some(old), Some(new));
-    audit::record(tx, permitted.scope(), now, change).await?;
+    audit::record(tx, permitted.scope(), now, changed(action, current, next)).await?;
     Ok(true)
 }
 
@@ -350,8 +356,8 @@ pub struct ImportCounts {
 
 /// Import checked rows in one transaction, matched on CPF: a row whose CPF no active client has creates one; a row
 /// matching an active client updates its name and birth date when they differ, and is left alone otherwise (so
-/// importing the same file twice changes nothing). Needs create and update; each client created or changed gets its
-/// audit entry.
+/// importing the same file twice changes nothing; a CPF twice in the rows is one client, as the later row has it).
+/// Needs create and update; each client created or changed gets its audit entry.
 pub async fn import_batch(
     store: &Store,
     scope: &TenantScope,
@@ -361,28 +367,44 @@ pub async fn import_batch(
     let mut tx = store.begin().await?;
     let permitted = gate(&mut tx, scope, now, AgentAction::Create).await?;
     gate(&mut tx, scope, now, AgentAction::Update).await?;
+    let mut cpfs: Vec<&str> = rows.iter().map(|r| r.cpf.digits()).collect();
+    cpfs.sort_unstable();
+    cpfs.dedup();
+    let found = repo::active_by_cpfs(&mut tx, permitted.tenant_id(), &cpfs).await?;
+    // what the tenant holds for each CPF of the batch, as the batch goes: (the client, whether it is in the database)
+    let mut current: std::collections::HashMap<String, (Client, bool)> =
+        found.into_iter().map(|c| (c.cpf.digits().to_owned(), (c, true))).collect();
     let mut counts = ImportCounts::default();
+    let mut changes = Vec::new();
     for row in rows {
-        match repo::active_by_cpf(&mut tx, permitted.tenant_id(), row.cpf.digits()).await? {
-            None => {
-                insert(&mut tx, &permitted, now, row).await?;
-                counts.created += 1;
-            }
-            Some(current) => {
-                let mut next = Client {
-                    name_key: model::search_key(&row.name),
-                    name: row.name,
-                    birth_date: row.birth_date,
-                    ..current.clone()
-                };
-                if write_change(&mut tx, &permitted, now, Action::Update, &current, &mut next).await? {
-                    counts.updated += 1;
-                } else {
-                    counts.unchanged += 1;
-                }
-            }
+        let key = row.cpf.digits().to_owned();
+        let Some((existing, stored)) = current.get(&key).cloned() else {
+            let client = new_client(&permitted, now, row);
+            repo::insert(&mut tx, &permitted, &client).await?;
+            changes.push(created(&client));
+            current.insert(key, (client, true));
+            counts.created += 1;
+            continue;
+        };
+        if existing.name == row.name && existing.birth_date == row.birth_date {
+            counts.unchanged += 1;
+            continue;
         }
+        let next = Client {
+            name_key: model::search_key(&row.name),
+            name: row.name,
+            birth_date: row.birth_date,
+            updated_at: now,
+            ..existing.clone()
+        };
+        if stored && !repo::update(&mut tx, &permitted, &next, existing.version).await? {
+            return Err(ClientError::Stale);
+        }
+        changes.push(changed(Action::Update, &existing, &next));
+        current.insert(key, (Client { version: existing.version + 1, ..next }, stored));
+        counts.updated += 1;
     }
+    audit::record_in(&mut tx, scope.tenant_id(), scope.actor(), now, changes).await?;
     tx.commit().await?;
     Ok(counts)
 }

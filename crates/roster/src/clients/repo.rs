@@ -10,8 +10,9 @@ use crate::store::{Params, Query, Store, StoreError, Tx, Value};
 /// Where a page of the name-ordered list starts: after this name key and id.
 pub(super) type After = Option<(String, Uuid)>;
 
+/// Insert a client; a CPF another active client has fails the transaction's commit (deferred on SQLite).
 pub(super) async fn insert(tx: &mut Tx, permitted: &Permitted<'_>, c: &Client) -> Result<(), StoreError> {
-    tx.execute(
+    tx.execute_deferred(
         format!("INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
         vec![
             c.id.into(),
@@ -28,7 +29,6 @@ pub(super) async fn insert(tx: &mut Tx, permitted: &Permitted<'_>, c: &Client) -
         ],
     )
     .await
-    .map(drop)
 }
 
 /// A client of the tenant, active or not; in a transaction it is read to be changed.
@@ -102,16 +102,21 @@ pub(super) async fn update(
     Ok(n == 1)
 }
 
-/// The active client with this CPF, if any: what an import matches its rows on.
-pub(super) async fn active_by_cpf(
+/// The active clients with these CPFs: what an import matches its rows on, read to be changed.
+pub(super) async fn active_by_cpfs(
     mut db: impl Query,
     tenant_id: TenantId,
-    cpf: &str,
-) -> Result<Option<Client>, StoreError> {
+    cpfs: &[&str],
+) -> Result<Vec<Client>, StoreError> {
+    if cpfs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut params = Params::new(vec![tenant_id.into()]);
+    let list: Vec<String> = cpfs.iter().map(|cpf| params.bind(Value::from(*cpf))).collect();
     let lock = db.row_lock();
-    db.query_opt(
-        format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE tenant_id = $1 AND cpf = $2 AND is_active = TRUE{lock}"),
-        vec![tenant_id.into(), cpf.into()],
-    )
-    .await
+    let sql = format!(
+        "SELECT {CLIENT_COLUMNS} FROM clients WHERE tenant_id = $1 AND cpf IN ({}) AND is_active = TRUE{lock}",
+        list.join(", ")
+    );
+    db.query(std::borrow::Cow::Owned(sql), params.into_values()).await
 }

@@ -134,7 +134,15 @@ enum Pool {
 pub struct Store {
     pool: Pool,
     chain_key: Option<ChainKey>,
+    services: Services,
 }
+
+/// Services of modules that belong to one store and its clones, one of each type, started on first use (the audit
+/// module's writer of read entries is one). A store with another chain key has its own.
+#[derive(Clone, Default)]
+struct Services(Arc<std::sync::Mutex<ServiceMap>>);
+
+type ServiceMap = std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>;
 
 /// The key that seals audit entries (derived from the server's secret key, never stored in the database). The store
 /// carries it so that every transaction, whichever module opens it, seals its entries with it.
@@ -170,13 +178,28 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
-        Ok(Store { pool, chain_key: None })
+        Ok(Store { pool, chain_key: None, services: Services::default() })
     }
 
     /// This store, sealing the audit entries of its transactions with `key`.
     pub fn with_chain_key(mut self, key: Option<ChainKey>) -> Store {
         self.chain_key = key;
+        // services may write audit entries: those of the other key are not this store's
+        self.services = Services::default();
         self
+    }
+
+    /// The store's service of type `T`, started by `start` on first use. `start` gets a handle to the same database
+    /// and key that does not keep the services alive, so a service that holds it ends when the last clone of this
+    /// store is dropped (or closed).
+    pub fn service<T: Send + Sync + 'static>(&self, start: impl FnOnce(Store) -> T) -> Arc<T> {
+        let mut services = self.services.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = services.entry(std::any::TypeId::of::<T>()).or_insert_with(|| {
+            let detached =
+                Store { pool: self.pool.clone(), chain_key: self.chain_key.clone(), services: Services::default() };
+            Arc::new(start(detached))
+        });
+        entry.clone().downcast::<T>().expect("a service is stored under its own type")
     }
 
     /// The key audit entries are sealed with, when the server has a secret key.
@@ -232,10 +255,21 @@ impl Store {
 
     /// Close the pool: SQLite threads finish their queued work, checkpoint and exit.
     pub async fn close(self) {
+        let services = std::mem::take(&mut *self.services.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let had_services = !services.is_empty();
+        drop(services);
         match self.pool {
-            Pool::Sqlite(pool) => {
-                if let Ok(pool) = Arc::try_unwrap(pool) {
-                    let _ = tokio::task::spawn_blocking(move || pool.shutdown()).await;
+            Pool::Sqlite(mut pool) => {
+                // the services' handles go once their work is done: give them a moment
+                for _ in 0..if had_services { 200 } else { 1 } {
+                    match Arc::try_unwrap(pool) {
+                        Ok(pool) => {
+                            let _ = tokio::task::spawn_blocking(move || pool.shutdown()).await;
+                            return;
+                        }
+                        Err(shared) => pool = shared,
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                 }
             }
             Pool::Postgres(pool) => pool.close(),
