@@ -216,3 +216,34 @@ fn a_new_client_hears_of_every_bad_field_at_once() {
     assert_eq!(fields, ["name", "cpf", "birth_date"]);
     assert!(errors[1].message.contains("repeated"));
 }
+
+store_test!(the_registry_queries_search_an_index_even_before_analyze, |db| async move {
+    // SQLite without statistics would rather walk a tenant's clients than an index (PostgreSQL plans from its own
+    // statistics, kept by autovacuum)
+    if db.store.backend() != crate::store::Backend::Sqlite {
+        return;
+    }
+    let tenant = TenantId::authenticated(Uuid::now_v7());
+    let after = Some(("ana".to_owned(), Uuid::now_v7()));
+    // (statement, whether it names a CPF: then it must search by it)
+    let mut statements = vec![(repo::by_cpfs_sql(tenant, &["52998224725"; 500], ""), true)];
+    for cpf in [None, Some("52998224725")] {
+        for part in [None, Some("ana")] {
+            for include_inactive in [false, true] {
+                for after in [None, after.clone()] {
+                    statements.push((repo::list_sql(tenant, cpf, part, include_inactive, after, 50), cpf.is_some()));
+                }
+            }
+        }
+    }
+    for ((sql, params), by_cpf) in statements {
+        let plan: Vec<(i64, i64, i64, String)> =
+            db.store.query(format!("EXPLAIN QUERY PLAN {sql}"), params).await.unwrap();
+        let steps: Vec<&str> = plan.iter().map(|p| p.3.as_str()).collect();
+        let walks = steps.iter().any(|s| s.contains("PRIMARY KEY (tenant_id=?)") || s.starts_with("SCAN c"));
+        assert!(!walks, "{sql}: {steps:?}");
+        if by_cpf {
+            assert!(steps.iter().any(|s| s.contains("cpf=?")), "searches by CPF: {sql}: {steps:?}");
+        }
+    }
+});
