@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::model::{Client, CLIENT_COLUMNS};
 use crate::permissions::Permitted;
 use crate::principal::TenantId;
-use crate::store::{Params, Query, Store, StoreError, Tx, Value};
+use crate::store::{Backend, Params, Query, Store, StoreError, Tx, Value};
 
 /// Where a page of the name-ordered list starts: after this name key and id.
 pub(super) type After = Option<(String, Uuid)>;
@@ -125,25 +125,36 @@ pub(super) async fn active_by_cpfs(
     if cpfs.is_empty() {
         return Ok(Vec::new());
     }
-    let lock = match db.row_lock() {
-        "" => "",
-        _ => " FOR UPDATE OF c",
-    };
-    let (sql, params) = by_cpfs_sql(tenant_id, cpfs, lock);
+    let (sql, params) = by_cpfs_sql(db.backend(), tenant_id, cpfs, db.row_lock());
     db.query(sql.into(), params).await
 }
 
-/// The statement of [`active_by_cpfs`]: the CPFs are joined as a list of values, so each is one search of the unique
-/// index whatever the planner knows of the table (an `IN` list of hundreds would have SQLite scan the tenant's
-/// clients before its first ANALYZE).
-pub(super) fn by_cpfs_sql(tenant_id: TenantId, cpfs: &[&str], lock: &str) -> (String, Vec<Value>) {
-    let mut params = Params::new(vec![tenant_id.into()]);
-    let values: Vec<String> = cpfs.iter().map(|cpf| format!("({})", params.bind(Value::from(*cpf)))).collect();
-    let columns = CLIENT_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
-    let sql = format!(
-        "SELECT {columns} FROM (VALUES {}) AS v JOIN clients c \
-         ON c.tenant_id = $1 AND c.cpf = v.column1 AND c.is_active = TRUE{lock}",
-        values.join(", ")
-    );
-    (sql, params.into_values())
+/// The statement of [`active_by_cpfs`], one search of the unique index per CPF whatever the planner knows of the
+/// table: on SQLite the CPFs are joined as a list of values (an `IN` list of hundreds would have it walk the tenant's
+/// clients before its first ANALYZE); on PostgreSQL they are one array (a join with a list of
+/// values, or an `= ANY` array, reads all of the tenant's active clients when its statistics are stale; a lateral
+/// search per element, at most one row each, cannot).
+pub(super) fn by_cpfs_sql(backend: Backend, tenant_id: TenantId, cpfs: &[&str], lock: &str) -> (String, Vec<Value>) {
+    match backend {
+        Backend::Sqlite => {
+            let mut params = Params::new(vec![tenant_id.into()]);
+            let values: Vec<String> = cpfs.iter().map(|cpf| format!("({})", params.bind(Value::from(*cpf)))).collect();
+            let columns = CLIENT_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT {columns} FROM (VALUES {}) AS v JOIN clients c \
+                 ON c.tenant_id = $1 AND c.cpf = v.column1 AND c.is_active = TRUE{lock}",
+                values.join(", ")
+            );
+            (sql, params.into_values())
+        }
+        Backend::Postgres => {
+            let columns = CLIENT_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT {columns} FROM unnest($2::text[]) AS v (cpf), LATERAL (SELECT {CLIENT_COLUMNS} FROM clients \
+                 WHERE tenant_id = $1 AND cpf = v.cpf AND is_active = TRUE LIMIT 1{lock}) c"
+            );
+            let cpfs = Value::Array(cpfs.iter().map(|cpf| Value::from(*cpf)).collect());
+            (sql, vec![tenant_id.into(), cpfs])
+        }
+    }
 }
