@@ -274,6 +274,22 @@ async fn case(world: &World, method: &str, path: &str) -> Option<Call> {
             world.ok(Method::DELETE, &client, admin, None).await;
             call(Method::POST, format!("{client}/restore"), admin, None, &["restore"])
         }
+        ("POST", "/v1/tenants/{tenant}/scenarios") => {
+            let body = json!({"title": "Audit Scenario", "difficulty": "starter"});
+            call(Method::POST, format!("{T}/scenarios"), admin, Some(body), &["create"])
+        }
+        ("PATCH", "/v1/tenants/{tenant}/scenarios/{id}") => {
+            let body = json!({"title": "Audit Scenario", "difficulty": "starter"});
+            let made = world.ok(Method::POST, &format!("{T}/scenarios"), admin, Some(body)).await;
+            let path = format!("{T}/scenarios/{}", made["id"].as_str().unwrap());
+            call(
+                Method::PATCH,
+                path,
+                admin,
+                Some(json!({"title": "Renamed Scenario", "is_active": false})),
+                &["update"],
+            )
+        }
         ("DELETE", "/v1/tenants/{tenant}/users/{id}/totp") => {
             world.two_factor(&p).await;
             call(Method::DELETE, format!("{user}/totp"), admin, None, &["update"])

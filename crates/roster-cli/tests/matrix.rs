@@ -38,6 +38,8 @@ enum Access {
     /// The client registry: admins and sysadmins of the tenant, and users granted the action on `client_management`
     /// (the matrix's callers hold no grant; the clients tests try grants).
     Clients,
+    /// Anyone of the tenant, whatever its role (scenarios to practise on).
+    Member,
 }
 
 /// The route table: every documented route and who may call it.
@@ -100,6 +102,8 @@ fn access_of(method: &str, path: &str) -> Option<Access> {
         ("GET" | "POST", "/v1/tenants/{tenant}/clients") => Clients,
         ("GET" | "PATCH" | "DELETE", "/v1/tenants/{tenant}/clients/{id}") => Clients,
         ("POST", "/v1/tenants/{tenant}/clients/{id}/restore") => Clients,
+        ("GET", "/v1/tenants/{tenant}/scenarios" | "/v1/tenants/{tenant}/scenarios/{id}") => Member,
+        ("POST", "/v1/tenants/{tenant}/scenarios") | ("PATCH", "/v1/tenants/{tenant}/scenarios/{id}") => Admin,
         _ => return None,
     })
 }
@@ -175,7 +179,7 @@ enum Target {
 const TARGETS: [Target; 5] =
     [Target::Own, Target::OtherUser, Target::SysadminUser, Target::OtherTenant, Target::ForeignId];
 
-/// The targets of a client route: a client of tenant A, one of tenant B named in B, and one of B named in A.
+/// The targets of a client or scenario route: one of tenant A, one of tenant B named in B, and one of B named in A.
 const CLIENT_TARGETS: [Target; 3] = [Target::OtherUser, Target::OtherTenant, Target::ForeignId];
 
 /// What a cell must answer.
@@ -211,6 +215,8 @@ fn expect(access: Access, caller: Caller, target: Target, path: &str) -> Expect 
         Access::Clients if role < Some(Role::Admin) => Status(403),
         Access::Clients if path.contains("{id}") && target == Target::ForeignId => Status(404),
         Access::Clients => Allowed,
+        Access::Member if names_user && target == Target::ForeignId => Status(404),
+        Access::Member => Allowed,
         Access::Admin if role < Some(Role::Admin) => Status(403),
         Access::Admin if names_user && target == Target::ForeignId => Status(404),
         Access::Admin => Allowed,
@@ -311,6 +317,16 @@ impl World {
         roster::clients::create(&self.server.db.store, &scope, SystemClock.now(), input).await.unwrap().id
     }
 
+    /// A fresh scenario of tenant `slug`.
+    async fn scenario(&self, slug: &str) -> Uuid {
+        let scope = self.scope(slug).await;
+        let input = roster::training::NewScenario::titled("Matrix Scenario", roster::training::Difficulty::Starter);
+        roster::training::create_scenario(&self.server.db.store, scope.admin().unwrap(), SystemClock.now(), input)
+            .await
+            .unwrap()
+            .id
+    }
+
     /// A valid CPF not used before in this run.
     fn cpf(&self) -> String {
         let n = 100_000_000 + self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u64;
@@ -339,6 +355,13 @@ impl World {
 
 /// A body the route accepts as to its shape, so the answer is about who called.
 fn body_for(world: &World, method: &str, path: &str, target: &Account, unique: &str) -> Option<Value> {
+    if path.contains("/scenarios") {
+        return match method {
+            "POST" => Some(json!({"title": "New Scenario", "difficulty": "starter"})),
+            "PATCH" => Some(json!({"title": "Renamed Scenario"})),
+            _ => None,
+        };
+    }
     if path.contains("/clients") {
         return match method {
             "POST" if path.ends_with("/clients") => {
@@ -412,7 +435,7 @@ async fn matrix(backend: Backend) {
     let mut cells = 0;
     for (method, path) in &routes {
         let access = access_of(method, path).unwrap();
-        let targets: &[Target] = if path.contains("/clients") {
+        let targets: &[Target] = if path.contains("/clients") || path.contains("/scenarios") {
             &CLIENT_TARGETS
         } else if path.contains("{tenant}") || path.contains("{session}") {
             &TARGETS
@@ -442,6 +465,8 @@ async fn matrix(backend: Backend) {
                 let client_tenant = if target == Target::OtherUser { "tenant-a" } else { "tenant-b" };
                 let id = if path.contains("/clients/") {
                     world.client(client_tenant).await.to_string()
+                } else if path.contains("/scenarios/") {
+                    world.scenario(client_tenant).await.to_string()
                 } else {
                     account.id.to_string()
                 };

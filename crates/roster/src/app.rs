@@ -25,7 +25,7 @@ use crate::http::{AppState, Directory, Problem};
 use crate::migrate::{Migration, Migrator};
 use crate::principal::{Principal, TenantRef};
 use crate::store::{Store, StoreError};
-use crate::{audit, auth, clients, contributions, permissions, tenants, users};
+use crate::{audit, auth, clients, contributions, permissions, tenants, training, users};
 
 /// Every migration of every module, in version order.
 pub fn migrations() -> Vec<Migration> {
@@ -37,6 +37,7 @@ pub fn migrations() -> Vec<Migration> {
         permissions::MIGRATIONS,
         contributions::MIGRATIONS,
         clients::MIGRATIONS,
+        training::MIGRATIONS,
     ]
     .concat();
     all.sort_by_key(|m| m.version);
@@ -162,6 +163,7 @@ impl App {
             .merge(audit::routes::router())
             .merge(contributions::routes::router())
             .merge(clients::routes::router())
+            .merge(training::routes::router())
     }
 
     /// The OpenAPI document, generated from the route annotations.

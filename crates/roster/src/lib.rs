@@ -21,6 +21,7 @@ pub mod tenants;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tokens;
+pub mod training;
 pub mod users;
 
 pub use app::{migrations, App};
