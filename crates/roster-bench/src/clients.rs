@@ -12,23 +12,21 @@ use anyhow::{bail, Context as _};
 /// The CPF of registered client `i`: nine digits from `i`, then their check digits. Registered clients take every
 /// seventh base from 100,000,000; [`absent_cpf`] takes bases in between, so the two never meet.
 pub fn registered_cpf(i: usize) -> String {
-    cpf_of(100_000_000 + 7 * i as u64)
+    cpf_of(100_000_000 + 7 * i as u32)
 }
 
 /// A valid CPF that no registered client has.
 pub fn absent_cpf(i: usize) -> String {
-    cpf_of(100_000_000 + 7 * i as u64 + 3)
+    cpf_of(100_000_000 + 7 * i as u32 + 3)
 }
 
 /// A CPF made over HTTP by the create benchmark (bases past the registered ones).
 pub fn created_cpf(i: usize) -> String {
-    cpf_of(900_000_000 + i as u64)
+    cpf_of(900_000_000 + i as u32)
 }
 
-fn cpf_of(base: u64) -> String {
-    let digits: [u8; 9] = std::array::from_fn(|i| ((base / 10u64.pow(8 - i as u32)) % 10) as u8);
-    let check = roster::clients::model::check_digits(&digits);
-    digits.iter().chain(check.iter()).map(|d| char::from(b'0' + d)).collect()
+fn cpf_of(base: u32) -> String {
+    roster::clients::Cpf::from_number(base).map(|cpf| cpf.digits().to_owned()).expect("the bench's bases make CPFs")
 }
 
 /// Write `clients` rows (name, CPF, birth date) to a CSV file.

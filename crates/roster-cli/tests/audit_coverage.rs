@@ -54,10 +54,8 @@ impl World {
 
     /// A valid CPF not used before in this run, in its 11 digits (kept, so no entry may show it).
     fn cpf(&self) -> String {
-        let n = 200_000_000 + self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u64;
-        let base: [u8; 9] = std::array::from_fn(|i| ((n / 10u64.pow(8 - i as u32)) % 10) as u8);
-        let check = roster::clients::model::check_digits(&base);
-        let cpf: String = base.iter().chain(check.iter()).map(|d| char::from(b'0' + d)).collect();
+        let n = 200_000_000 + self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u32;
+        let cpf = roster::clients::Cpf::from_number(n).expect("a CPF").digits().to_owned();
         self.cpfs.lock().unwrap().push(cpf.clone());
         cpf
     }

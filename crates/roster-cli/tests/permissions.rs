@@ -22,11 +22,9 @@ async fn user(server: &common::Server, key: &str, name: &str, role: &str) -> Str
     reply.body["id"].as_str().unwrap().to_owned()
 }
 
+/// A session of `name`, who has the tests' password, in the tests' tenant.
 async fn sign_in(server: &common::Server, name: &str) -> String {
-    let body = json!({"username": name, "password": "a password 123"});
-    let reply = server.send(Method::POST, &format!("{T}/auth/login"), None, Some(&body), &[]).await;
-    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    reply.body["token"].as_str().unwrap().to_owned()
+    server.sign_in("acme", name, "a password 123").await
 }
 
 async fn put(server: &common::Server, key: &str, path: &str, body: Value, if_match: Option<&str>) -> common::Reply {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use roster::principal::Role;
 use serde_json::{json, Value};
 
@@ -32,11 +32,7 @@ e2e_test!(admins_write_scenarios_and_everyone_of_the_tenant_reads_the_active_one
     let user =
         server.post(&format!("{T}/users"), &admin, json!({"username": "ana", "password": "a password 123"})).await;
     assert_eq!(user.status, StatusCode::CREATED);
-    let login = json!({"username": "ana", "password": "a password 123"});
-    let token = server.send(Method::POST, &format!("{T}/auth/login"), None, Some(&login), &[]).await.body["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = server.sign_in("acme", "ana", "a password 123").await;
     let user_key = server.tenant_with_key("globex", Role::User).await;
 
     // a user sees the active scenario, not the retired one, and changes nothing

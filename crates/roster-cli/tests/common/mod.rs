@@ -155,6 +155,14 @@ impl Server {
         roster::auth::create_api_key(&self.db.store, &scope, SystemClock.now(), "tests", role, None).await.unwrap().1
     }
 
+    /// Sign `username` in to tenant `slug` with `password`: the session token.
+    pub async fn sign_in(&self, slug: &str, username: &str, password: &str) -> String {
+        let body = serde_json::json!({"username": username, "password": password});
+        let reply = self.send(Method::POST, &format!("/v1/tenants/{slug}/auth/login"), None, Some(&body), &[]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        reply.body["token"].as_str().unwrap().to_owned()
+    }
+
     /// Rows of a table, straight from the database.
     pub async fn count(&self, table: &str) -> i64 {
         self.db.store.query_one::<(i64,)>(format!("SELECT COUNT(*) FROM {table}"), vec![]).await.unwrap().0

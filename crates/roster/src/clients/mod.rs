@@ -155,7 +155,7 @@ pub async fn list(
 ) -> Result<Page<Client>, ClientError> {
     let permitted = permissions::require(store, scope, now, AGENT, AgentAction::Read).await?;
     let limit = pagination::limit(filter.limit);
-    let after = decode_cursor(filter.cursor.as_deref());
+    let after = pagination::decode_text_cursor::<Uuid>(filter.cursor.as_deref());
     let cpf = filter.cpf.as_deref().map(|c| Cpf::field("cpf", c));
     let q = filter.q.as_deref().map(|q| {
         if q.chars().count() > 100 {
@@ -192,29 +192,10 @@ pub async fn list(
     let more = rows.len() as i64 > limit;
     let mut items = rows;
     items.truncate(limit as usize);
-    let next_cursor = if more { items.last().map(|c| encode_cursor(&c.name_key, c.id)) } else { None };
+    let next_cursor =
+        if more { items.last().map(|c| pagination::encode_text_cursor(&c.name_key, &c.id)) } else { None };
     record_reads(store, &permitted, now, &items).await?;
     Ok(Page { items, next_cursor })
-}
-
-/// The list's cursor: the last client's id, then its name key.
-fn encode_cursor(name_key: &str, id: Uuid) -> String {
-    use base64::Engine;
-    let mut bytes = id.as_bytes().to_vec();
-    bytes.extend_from_slice(name_key.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn decode_cursor(cursor: Option<&str>) -> Result<repo::After, FieldError> {
-    use base64::Engine;
-    let Some(cursor) = cursor else { return Ok(None) };
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).unwrap_or_default();
-    let id = bytes.get(..16).and_then(|b| Uuid::from_slice(b).ok());
-    let name_key = bytes.get(16..).and_then(|b| String::from_utf8(b.to_vec()).ok());
-    match (id, name_key) {
-        (Some(id), Some(name_key)) => Ok(Some((name_key, id))),
-        _ => Err(FieldError::new("cursor", "is not a cursor returned by this list")),
-    }
 }
 
 /// The client an update, deactivation or restore is about, at the version the caller saw (when it said).

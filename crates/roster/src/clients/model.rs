@@ -80,6 +80,18 @@ impl Cpf {
         Ok(Cpf(digits.iter().map(|d| char::from(b'0' + d)).collect()))
     }
 
+    /// The CPF whose first nine digits are those of `base` (below 1,000,000,000, with leading zeros), completed with
+    /// its check digits; `None` for a larger number or one that repeats one digit.
+    pub fn from_number(base: u32) -> Option<Cpf> {
+        if base >= 1_000_000_000 {
+            return None;
+        }
+        let digits: [u8; 9] = std::array::from_fn(|i| ((base / 10u32.pow(8 - i as u32)) % 10) as u8);
+        let check = check_digits(&digits);
+        let text: String = digits.iter().chain(check.iter()).map(|d| char::from(b'0' + d)).collect();
+        Cpf::parse(&text).ok()
+    }
+
     /// [`Cpf::parse`] with its problem as the error of `field`.
     pub fn field(field: &str, text: &str) -> Result<Cpf, FieldError> {
         Cpf::parse(text).map_err(|p| FieldError::new(field, p.message()))
@@ -284,6 +296,14 @@ mod tests {
 
     fn text(base: &[u8; 9], check: [u8; 2]) -> String {
         base.iter().chain(check.iter()).map(|d| char::from(b'0' + d)).collect()
+    }
+
+    #[test]
+    fn a_number_is_completed_with_its_check_digits() {
+        assert_eq!(Cpf::from_number(123_456_789).unwrap().digits(), "12345678909");
+        assert_eq!(Cpf::from_number(1).unwrap().digits(), "00000000191");
+        assert_eq!(Cpf::from_number(111_111_111), None, "one digit repeated");
+        assert_eq!(Cpf::from_number(1_000_000_000), None);
     }
 
     #[test]

@@ -55,11 +55,14 @@ pub fn page<T>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> Uuid) -> Page<T
 
 /// The tie-breaker of a list ordered by time: a record's own key, written into its cursor after the time.
 pub trait TieBreaker: Sized {
+    /// The length of [`TieBreaker::to_bytes`].
+    const BYTES: usize;
     fn to_bytes(&self) -> Vec<u8>;
     fn from_bytes(bytes: &[u8]) -> Option<Self>;
 }
 
 impl TieBreaker for Uuid {
+    const BYTES: usize = 16;
     fn to_bytes(&self) -> Vec<u8> {
         self.as_bytes().to_vec()
     }
@@ -69,6 +72,7 @@ impl TieBreaker for Uuid {
 }
 
 impl TieBreaker for i64 {
+    const BYTES: usize = 8;
     fn to_bytes(&self) -> Vec<u8> {
         self.to_be_bytes().to_vec()
     }
@@ -114,6 +118,25 @@ pub fn decode_timed_cursor<K: TieBreaker>(cursor: Option<&str>) -> Result<Option
         .transpose()
 }
 
+/// An opaque cursor over a `(text, tie-breaker)` key, for a list in the order of a text (such as a name): the
+/// tie-breaker, then the text.
+pub fn encode_text_cursor<K: TieBreaker>(text: &str, key: &K) -> String {
+    let mut bytes = key.to_bytes();
+    bytes.extend_from_slice(text.as_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn decode_text_cursor<K: TieBreaker>(cursor: Option<&str>) -> Result<Option<(String, K)>, FieldError> {
+    cursor
+        .map(|c| {
+            let bytes = URL_SAFE_NO_PAD.decode(c).unwrap_or_default();
+            let key = bytes.get(..K::BYTES).and_then(K::from_bytes);
+            let text = bytes.get(K::BYTES..).and_then(|b| String::from_utf8(b.to_vec()).ok());
+            text.zip(key).ok_or_else(|| FieldError::new("cursor", "is not a cursor returned by this list"))
+        })
+        .transpose()
+}
+
 /// Build a page of a time-ordered list from `limit + 1` fetched rows.
 pub fn timed_page<T, K: TieBreaker>(
     mut rows: Vec<T>,
@@ -153,5 +176,17 @@ mod tests {
         assert!(decode_timed_cursor::<i64>(Some("not base64!")).is_err());
         assert!(decode_timed_cursor::<i64>(Some(&URL_SAFE_NO_PAD.encode([0u8; 20]))).is_err(), "a wrong length");
         assert_eq!(decode_timed_cursor::<i64>(None).unwrap(), None);
+    }
+
+    #[test]
+    fn a_text_cursor_reads_back_and_a_malformed_one_is_refused() {
+        let id = Uuid::now_v7();
+        let cursor = encode_text_cursor("joão da silva", &id);
+        assert_eq!(decode_text_cursor::<Uuid>(Some(&cursor)).unwrap(), Some(("joão da silva".to_owned(), id)));
+        assert_eq!(decode_text_cursor::<Uuid>(Some(&encode_text_cursor("", &id))).unwrap(), Some((String::new(), id)));
+        assert!(decode_text_cursor::<Uuid>(Some("AAAA")).is_err(), "too short");
+        assert!(decode_text_cursor::<Uuid>(Some(&URL_SAFE_NO_PAD.encode([[0u8; 16].as_slice(), &[0xff]].concat())))
+            .is_err());
+        assert!(decode_text_cursor::<Uuid>(Some("not base64!")).is_err());
     }
 }

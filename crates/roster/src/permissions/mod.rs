@@ -254,7 +254,6 @@ pub async fn check(
 #[derive(Debug)]
 pub struct Permitted<'s> {
     scope: &'s TenantScope,
-    action: AgentAction,
 }
 
 impl<'s> Permitted<'s> {
@@ -265,10 +264,6 @@ impl<'s> Permitted<'s> {
     /// The scope's tenant: the only one the permitted action reaches.
     pub fn tenant_id(&self) -> crate::principal::TenantId {
         self.scope.tenant_id()
-    }
-
-    pub fn action(&self) -> AgentAction {
-        self.action
     }
 }
 
@@ -286,7 +281,7 @@ pub async fn require<'s>(
 ) -> Result<Permitted<'s>, PermissionError> {
     let denied = |reason| PermissionError::Denied { agent: agent.to_owned(), action, reason };
     if scope.role() >= Role::Admin {
-        return Ok(Permitted { scope, action });
+        return Ok(Permitted { scope });
     }
     let Some(user_id) = scope.user_id() else { return Err(denied(CheckReason::NotGranted)) };
     let answer = match repo::agent_and_grant(db, scope.tenant_id(), user_id, agent).await? {
@@ -294,7 +289,7 @@ pub async fn require<'s>(
         Some(None) | None => CheckAnswer { allowed: false, reason: CheckReason::NotGranted },
     };
     if answer.allowed {
-        Ok(Permitted { scope, action })
+        Ok(Permitted { scope })
     } else {
         Err(denied(answer.reason))
     }
