@@ -67,6 +67,21 @@ impl World {
         format!("{T}/clients/{}", created["id"].as_str().unwrap())
     }
 
+    /// A fresh active scenario of acme; its id.
+    async fn scenario(&self) -> String {
+        let body = json!({"title": "Audit Scenario", "difficulty": "starter"});
+        let made = self.ok(Method::POST, &format!("{T}/scenarios"), &self.admin, Some(body)).await;
+        made["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A fresh active session of `person`; its id.
+    async fn session(&self, person: &Person) -> String {
+        let scenario = self.scenario().await;
+        let path = format!("{T}/scenarios/{scenario}/start");
+        let started = self.ok(Method::POST, &path, &self.admin, Some(json!({"user_id": person.id}))).await;
+        started["id"].as_str().unwrap().to_owned()
+    }
+
     /// Enrol `person` in two-factor sign-in and turn it on; the secret.
     async fn two_factor(&self, person: &Person) -> Vec<u8> {
         let enrolment = self.ok(Method::POST, "/v1/me/totp/enroll", &person.token, None).await;
@@ -287,6 +302,37 @@ async fn case(world: &World, method: &str, path: &str) -> Option<Call> {
                 Some(json!({"title": "Renamed Scenario", "is_active": false})),
                 &["update"],
             )
+        }
+        ("POST", "/v1/tenants/{tenant}/scenarios/{id}/start") => {
+            let scenario = world.scenario().await;
+            call(Method::POST, format!("{T}/scenarios/{scenario}/start"), &p.token, None, &["create"])
+        }
+        ("POST", "/v1/sessions/{id}/messages") => {
+            let session = world.session(&p).await;
+            let body = json!({"sender_type": "user", "content": "Hello, how can I help?"});
+            call(Method::POST, format!("/v1/sessions/{session}/messages"), &p.token, Some(body), &["create"])
+        }
+        ("POST", "/v1/sessions/{id}/abandon") => {
+            let session = world.session(&p).await;
+            call(Method::POST, format!("/v1/sessions/{session}/abandon"), &p.token, None, &["status_change"])
+        }
+        ("POST", "/v1/sessions/{id}/resolve") => {
+            // an achievement the resolution earns, so its award is audited too
+            let code = world.unique("first-");
+            let body = json!({"code": code, "name": "First", "tier": "bronze",
+                "criteria": {"kind": "sessions_completed", "count": 1}});
+            world.ok(Method::POST, &format!("{T}/achievements"), admin, Some(body)).await;
+            let session = world.session(&p).await;
+            let scores = json!({"verification_score": 90, "communication_score": 90, "technical_score": 90,
+                "documentation_score": 90, "response_time_score": 90});
+            let actions = ["status_change", "create", "update", "create"];
+            call(Method::POST, format!("/v1/sessions/{session}/resolve"), admin, Some(scores), &actions)
+        }
+        ("POST", "/v1/tenants/{tenant}/achievements") => {
+            // a criteria nobody here meets, so no other case's resolution earns it
+            let body = json!({"code": world.unique("never-"), "name": "Never", "tier": "platinum",
+                "criteria": {"kind": "level_reached", "level": 10_000}});
+            call(Method::POST, format!("{T}/achievements"), admin, Some(body), &["create"])
         }
         ("DELETE", "/v1/tenants/{tenant}/users/{id}/totp") => {
             world.two_factor(&p).await;

@@ -38,8 +38,13 @@ enum Access {
     /// The client registry: admins and sysadmins of the tenant, and users granted the action on `client_management`
     /// (the matrix's callers hold no grant; the clients tests try grants).
     Clients,
-    /// Anyone of the tenant, whatever its role (scenarios to practise on).
+    /// Anyone of the tenant, whatever its role (scenarios to practise on, the achievement catalogue).
     Member,
+    /// A practice session (no tenant in the path: it is looked for in the caller's own tenant): its user, and admins
+    /// of its tenant signed in or by key; anyone else does not find it.
+    Session,
+    /// Scoring a session: admins of its tenant; its user sees it but may not score it (403); others do not find it.
+    Coach,
 }
 
 /// The route table: every documented route and who may call it.
@@ -104,6 +109,14 @@ fn access_of(method: &str, path: &str) -> Option<Access> {
         ("POST", "/v1/tenants/{tenant}/clients/{id}/restore") => Clients,
         ("GET", "/v1/tenants/{tenant}/scenarios" | "/v1/tenants/{tenant}/scenarios/{id}") => Member,
         ("POST", "/v1/tenants/{tenant}/scenarios") | ("PATCH", "/v1/tenants/{tenant}/scenarios/{id}") => Admin,
+        ("POST", "/v1/tenants/{tenant}/scenarios/{id}/start") => Member,
+        ("GET", "/v1/sessions/{id}") | ("GET" | "POST", "/v1/sessions/{id}/messages") => Session,
+        ("POST", "/v1/sessions/{id}/abandon") => Session,
+        ("POST", "/v1/sessions/{id}/resolve") => Coach,
+        ("GET", "/v1/tenants/{tenant}/achievements") => Member,
+        ("POST", "/v1/tenants/{tenant}/achievements") => Admin,
+        ("GET", "/v1/me/performance" | "/v1/me/achievements") => Me,
+        ("GET", "/v1/tenants/{tenant}/users/{id}/performance") => ReadUser,
         _ => return None,
     })
 }
@@ -182,6 +195,10 @@ const TARGETS: [Target; 5] =
 /// The targets of a client or scenario route: one of tenant A, one of tenant B named in B, and one of B named in A.
 const CLIENT_TARGETS: [Target; 3] = [Target::OtherUser, Target::OtherTenant, Target::ForeignId];
 
+/// The targets of a session route (the path names no tenant): a session of the caller, of another user of tenant A,
+/// and of a user of tenant B.
+const SESSION_TARGETS: [Target; 3] = [Target::Own, Target::OtherUser, Target::ForeignId];
+
 /// What a cell must answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
@@ -206,6 +223,29 @@ fn expect(access: Access, caller: Caller, target: Target, path: &str) -> Expect 
         Access::Me if path.contains("{session}") && target != Target::Own => Status(404),
         Access::Me => Allowed,
         _ if caller == Caller::Anonymous => Status(401),
+        Access::Session | Access::Coach => {
+            // the session is looked for in the caller's own tenant (the signed-in sysadmin's is `default`); a foreign
+            // target's session is in tenant B
+            let home = match caller {
+                Caller::AdminOfB => "tenant-b",
+                Caller::Sysadmin => "default",
+                _ => "tenant-a",
+            };
+            let session_in = if target == Target::ForeignId { "tenant-b" } else { "tenant-a" };
+            if home != session_in {
+                Status(404)
+            } else if role >= Some(Role::Admin) {
+                Allowed
+            } else if caller == Caller::User && target == Target::Own {
+                if access == Access::Coach {
+                    Status(403)
+                } else {
+                    Allowed
+                }
+            } else {
+                Status(404)
+            }
+        }
         Access::Sysadmin if role == Some(Role::Sysadmin) => Allowed,
         Access::Sysadmin => Status(403),
         _ if !caller.may_enter(tenant) => Status(404),
@@ -327,6 +367,17 @@ impl World {
             .id
     }
 
+    /// A fresh active session of `user`, of a fresh scenario of tenant `slug`.
+    async fn session(&self, slug: &str, user: Uuid) -> Uuid {
+        let scenario = self.scenario(slug).await;
+        let scope = self.scope(slug).await;
+        let input = roster::training::StartSession { user_id: Some(user) };
+        roster::training::sessions::start(&self.server.db.store, &scope, SystemClock.now(), scenario, input)
+            .await
+            .unwrap()
+            .id
+    }
+
     /// A valid CPF not used before in this run.
     fn cpf(&self) -> String {
         let n = 100_000_000 + self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u32;
@@ -353,6 +404,24 @@ impl World {
 
 /// A body the route accepts as to its shape, so the answer is about who called.
 fn body_for(world: &World, method: &str, path: &str, target: &Account, unique: &str) -> Option<Value> {
+    if path.starts_with("/v1/sessions") {
+        let scores = json!({"verification_score": 80, "communication_score": 80, "technical_score": 80,
+            "documentation_score": 80, "response_time_score": 80});
+        return match (method, path.rsplit('/').next().unwrap_or_default()) {
+            ("POST", "messages") => Some(json!({"sender_type": "user", "content": "Hello"})),
+            ("POST", "resolve") => Some(scores),
+            _ => None,
+        };
+    }
+    if path.ends_with("/start") {
+        return Some(json!({}));
+    }
+    if path.ends_with("/achievements") {
+        return (method == "POST").then(|| {
+            let criteria = json!({"kind": "level_reached", "level": 10_000});
+            json!({"code": unique, "name": "Matrix Achievement", "tier": "bronze", "criteria": criteria})
+        });
+    }
     if path.contains("/scenarios") {
         return match method {
             "POST" => Some(json!({"title": "New Scenario", "difficulty": "starter"})),
@@ -435,6 +504,8 @@ async fn matrix(backend: Backend) {
         let access = access_of(method, path).unwrap();
         let targets: &[Target] = if path.contains("/clients") || path.contains("/scenarios") {
             &CLIENT_TARGETS
+        } else if path.starts_with("/v1/sessions") {
+            &SESSION_TARGETS
         } else if path.contains("{tenant}") || path.contains("{session}") {
             &TARGETS
         } else {
@@ -465,6 +536,9 @@ async fn matrix(backend: Backend) {
                     world.client(client_tenant).await.to_string()
                 } else if path.contains("/scenarios/") {
                     world.scenario(client_tenant).await.to_string()
+                } else if path.starts_with("/v1/sessions/") {
+                    let home = if target == Target::ForeignId { "tenant-b" } else { "tenant-a" };
+                    world.session(home, account.id).await.to_string()
                 } else {
                     account.id.to_string()
                 };

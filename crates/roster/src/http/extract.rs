@@ -109,29 +109,64 @@ where
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        let is_json =
-            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-                v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-            });
-        if !is_json {
-            return Err(Problem::new(
-                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported media type",
-                "send the body as application/json",
-            ));
+        if !is_json(req.headers()) {
+            return Err(unsupported_media_type());
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if super::middleware::BodyTimedOut::caused(&e) {
-                Problem::request_timeout()
-            } else if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(e.status(), "too-large", "Request body too large", e.body_text())
-            } else {
-                Problem::bad_request(e.body_text())
-            }
-        })?;
-        parse_json(&bytes).map(JsonBody)
+        parse_json(&body_bytes(req, state).await?).map(JsonBody)
     }
+}
+
+/// A JSON request body that may be left out: no body at all is `T::default()`; a body is read as [`JsonBody`] reads
+/// it.
+#[derive(Debug, Clone)]
+pub struct JsonOrEmpty<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonOrEmpty<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let is_json = is_json(req.headers());
+        let bytes = body_bytes(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(JsonOrEmpty(T::default()));
+        }
+        if !is_json {
+            return Err(unsupported_media_type());
+        }
+        parse_json(&bytes).map(JsonOrEmpty)
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")))
+}
+
+fn unsupported_media_type() -> Problem {
+    Problem::new(
+        axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        "Unsupported media type",
+        "send the body as application/json",
+    )
+}
+
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Problem> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if super::middleware::BodyTimedOut::caused(&e) {
+            Problem::request_timeout()
+        } else if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(e.status(), "too-large", "Request body too large", e.body_text())
+        } else {
+            Problem::bad_request(e.body_text())
+        }
+    })
 }
 
 /// The version named by `If-Match` (`"3"`, `W/"3"` or `3`), when the caller sent one.
@@ -276,13 +311,34 @@ where
 /// The scope of an authenticated user in its own tenant, and its id; 404 for an API key (it has no user).
 pub async fn own_scope(state: &AppState, auth: &Authenticated) -> Result<Own, Problem> {
     let user_id = auth.principal.user_id.ok_or_else(|| Problem::not_found("signed-in user (an API key has none)"))?;
+    Ok(Own { scope: home_scope(state, auth).await?, user_id })
+}
+
+/// The caller's scope in the tenant of its credential, user or API key: for routes that name a resource by id alone
+/// (`/v1/sessions/{id}`). A sysadmin is in its own tenant there too; a resource of another tenant is not found.
+#[derive(Debug, Clone)]
+pub struct Home(pub TenantScope);
+
+impl<S> FromRequestParts<S> for Home
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let auth = Authenticated::from_request_parts(parts, state).await?;
+        home_scope(&AppState::from_ref(state), &auth).await.map(Home)
+    }
+}
+
+async fn home_scope(state: &AppState, auth: &Authenticated) -> Result<TenantScope, Problem> {
     let tenant = state
         .directory
         .tenant_by_id(auth.principal.tenant_id.uuid())
         .await?
         .ok_or_else(|| Problem::not_found("tenant"))?;
-    let scope = TenantScope::for_principal(&auth.principal, tenant, auth.actor.clone())?;
-    Ok(Own { scope, user_id })
+    Ok(TenantScope::for_principal(&auth.principal, tenant, auth.actor.clone())?)
 }
 
 /// A JSON answer carrying the resource's version as its `ETag`.

@@ -9,7 +9,9 @@ pub mod server;
 pub mod state;
 
 pub use error::{Class, Classify, FieldError, Problem};
-pub use extract::{etag, parse_json, versioned, Authenticated, IfMatch, JsonBody, Own, PathId, QueryParams, Scoped};
+pub use extract::{
+    etag, parse_json, versioned, Authenticated, Home, IfMatch, JsonBody, JsonOrEmpty, Own, PathId, QueryParams, Scoped,
+};
 pub use pagination::{Page, PageParams};
 pub use state::{AppState, Directory};
 

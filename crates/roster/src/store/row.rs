@@ -20,6 +20,18 @@ impl Row<'_, '_> {
             Row::Postgres(row) => T::from_postgres(row, idx).map_err(StoreError::Postgres),
         }
     }
+
+    /// How many columns the row has.
+    pub fn len(&self) -> usize {
+        match self {
+            Row::Sqlite(row) => row.as_ref().column_count(),
+            Row::Postgres(row) => row.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A type built from one result row. Implemented once per model; both backends use the same impl.
@@ -41,6 +53,9 @@ tuple_from_row!(A 0, B 1);
 tuple_from_row!(A 0, B 1, C 2);
 tuple_from_row!(A 0, B 1, C 2, D 3);
 tuple_from_row!(A 0, B 1, C 2, D 3, E 4);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 
 /// An enum kept as text in the database: encoded and decoded here only, and a stored value this binary does not know is
 /// an error, never a default. Declare one with [`crate::text_enum!`].

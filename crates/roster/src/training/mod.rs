@@ -1,14 +1,20 @@
-//! Training: scenarios a tenant's people practise on.
+//! Training: scenarios a tenant's people practise on, practice sessions with their transcripts, scored results,
+//! XP, levels and achievements.
 //!
-//! Admins (and sysadmins) write scenarios — the [`AdminScope`] the functions take is the gate; everyone of the tenant
-//! reads the active ones, and admins the retired ones too. A scenario's prerequisites must be scenarios of the tenant
-//! and must not form a cycle; changes of a tenant's prerequisites take turns, so two concurrent ones cannot make a
-//! cycle together. Every change writes its audit entry in its transaction.
+//! Admins (and sysadmins) write scenarios and the achievement catalogue — the [`AdminScope`] the functions take is
+//! the gate; everyone of the tenant reads the active scenarios and the catalogue, and admins the retired scenarios
+//! too. A scenario's prerequisites must be scenarios of the tenant and must not form a cycle; changes of a tenant's
+//! prerequisites take turns, so two concurrent ones cannot make a cycle together. Who may act on a session is decided
+//! by [`sessions::standing`]. Every change writes its audit entry in its transaction.
 
+pub mod achievements;
 mod error;
 pub mod model;
+pub mod performance;
 mod repo;
 pub mod routes;
+pub mod scoring;
+pub mod sessions;
 
 use std::collections::HashMap;
 
@@ -16,7 +22,13 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use error::TrainingError;
-pub use model::{Difficulty, NewScenario, Scenario, ScenarioFilter, ScenarioPatch};
+pub use model::{
+    Achievement, ChatMessage, Completion, Criteria, Difficulty, Earned, MessageType, Metric, NewAchievement,
+    NewMessage, NewScenario, Resolution, Scenario, ScenarioFilter, ScenarioPatch, SenderType, Session, SessionStatus,
+    StartSession, Tier,
+};
+pub use performance::Performance;
+pub use sessions::{Progress, Resolved};
 
 use crate::audit::{self, Action, Change};
 use crate::http::pagination::{self, Page};
@@ -25,7 +37,11 @@ use crate::migrate::Migration;
 use crate::principal::{AdminScope, Role, TenantScope};
 use crate::store::{Store, Tx};
 
-pub const MIGRATIONS: &[Migration] = &[crate::migration!(16, "0016_scenarios", "scenarios")];
+pub const MIGRATIONS: &[Migration] = &[
+    crate::migration!(16, "0016_scenarios", "scenarios"),
+    crate::migration!(17, "0017_training_sessions", "training_sessions"),
+    crate::migration!(18, "0018_achievements", "achievements"),
+];
 
 /// Collects field errors so a request hears about all of them at once.
 #[derive(Default)]
@@ -120,14 +136,19 @@ async fn check_prerequisites(tx: &mut Tx, scope: &AdminScope<'_>, scenario: &Sce
 
 /// A scenario the caller may see: active ones for everyone of the tenant, retired ones for admins.
 pub async fn scenario(store: &Store, scope: &TenantScope, id: Uuid) -> Result<Scenario, TrainingError> {
-    let scenario = repo::get(store, scope.tenant_id(), id).await?.ok_or(TrainingError::ScenarioNotFound)?;
-    if !scenario.is_active && scope.role() < Role::Admin {
-        return Err(TrainingError::ScenarioNotFound);
-    }
-    Ok(scenario)
+    visible(scope, repo::get(store, scope.tenant_id(), id).await?)
 }
 
-/// A page of the tenant's scenarios by id (active ones only for callers who are not admins).
+/// The scenario, if the caller may see it.
+fn visible(scope: &TenantScope, scenario: Option<Scenario>) -> Result<Scenario, TrainingError> {
+    match scenario {
+        Some(s) if s.is_active || scope.role() >= Role::Admin => Ok(s),
+        _ => Err(TrainingError::ScenarioNotFound),
+    }
+}
+
+/// A page of the tenant's scenarios by id (active ones only for callers who are not admins); `completion` is
+/// relative to the signed-in caller.
 pub async fn scenarios(
     store: &Store,
     scope: &TenantScope,
@@ -135,8 +156,15 @@ pub async fn scenarios(
 ) -> Result<Page<Scenario>, TrainingError> {
     let limit = pagination::limit(filter.limit)?;
     let after = pagination::decode_cursor(filter.cursor.as_deref())?;
+    let completion = match (filter.completion, scope.user_id()) {
+        (None, _) => None,
+        (Some(completion), Some(user)) => Some((completion, user)),
+        (Some(_), None) => {
+            return Err(FieldError::new("completion", "is relative to a signed-in user; an API key has none").into())
+        }
+    };
     let only_active = scope.role() < Role::Admin;
-    let rows = repo::list(store, scope.tenant_id(), filter, only_active, after, limit).await?;
+    let rows = repo::list(store, scope.tenant_id(), filter, completion, only_active, after, limit).await?;
     Ok(pagination::page(rows, limit, |s| s.id))
 }
 

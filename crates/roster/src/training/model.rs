@@ -6,6 +6,7 @@ use unicode_normalization::UnicodeNormalization;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+pub use super::scoring::Criteria;
 use crate::http::FieldError;
 use crate::store::{FromRow, Row, StoreError};
 
@@ -113,7 +114,7 @@ pub struct NewScenario {
     #[schema(value_type = Option<Vec<Object>>)]
     pub knowledge_base_entries: Option<serde_json::Value>,
     /// An object (default `{}`); `weights`, if given, maps some of verification, communication, technical,
-    /// documentation and response_time to non-negative numbers, not all zero.
+    /// documentation and response_time to numbers from 0 to 1,000 (a dimension not named weighs 1; not all zero).
     #[schema(value_type = Option<Object>)]
     pub assessment_criteria: Option<serde_json::Value>,
     /// Ids of scenarios of the tenant (at most 50).
@@ -161,11 +162,18 @@ pub struct ScenarioPatch {
     pub is_active: Option<bool>,
 }
 
+crate::text_enum!(
+    /// Whether the caller has completed a session of a scenario.
+    Completion { Completed = "completed", NotCompleted = "not_completed" }
+);
+
 /// Filters of `GET …/scenarios`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFilter {
     pub difficulty: Option<Difficulty>,
+    /// Scenarios the signed-in caller has (`completed`) or has not (`not_completed`) completed a session of.
+    pub completion: Option<Completion>,
     /// Only active (true) or only retired (false) scenarios.
     pub active: Option<bool>,
     pub limit: Option<i64>,
@@ -230,24 +238,27 @@ pub fn json(field: &str, value: serde_json::Value, array: bool) -> Result<serde_
     Ok(value)
 }
 
-/// `assessment_criteria`: an object whose `weights`, if any, weigh the five dimensions.
+/// The largest weight a dimension may have.
+pub const MAX_WEIGHT: f64 = 1_000.0;
+
+/// `assessment_criteria`: an object whose `weights`, if any, weigh the five dimensions (one not named weighs 1; at
+/// least one must weigh more than 0).
 pub fn assessment_criteria(value: serde_json::Value) -> Result<serde_json::Value, FieldError> {
     let value = json("assessment_criteria", value, false)?;
     if let Some(weights) = value.get("weights") {
         let invalid = |message: String| FieldError::new("assessment_criteria.weights", message);
         let weights = weights.as_object().ok_or_else(|| invalid("must be an object of dimension: weight".into()))?;
-        let mut total = 0.0;
         for (dimension, weight) in weights {
             if !DIMENSIONS.contains(&dimension.as_str()) {
                 return Err(invalid(format!("{dimension:?} is not one of {}", DIMENSIONS.join(", "))));
             }
             match weight.as_f64() {
-                Some(w) if w.is_finite() && w >= 0.0 => total += w,
-                _ => return Err(invalid(format!("{dimension}: must be a number of at least 0"))),
+                Some(w) if (0.0..=MAX_WEIGHT).contains(&w) => {}
+                _ => return Err(invalid(format!("{dimension}: must be a number from 0 to {MAX_WEIGHT}"))),
             }
         }
-        if total <= 0.0 {
-            return Err(invalid("must not all be zero".into()));
+        if super::scoring::weights(&value).iter().all(|w| *w == 0.0) {
+            return Err(invalid("must not weigh all five dimensions zero".into()));
         }
     }
     Ok(value)
@@ -294,6 +305,422 @@ pub fn cycle_through(scenario: Uuid, of_scenario: &std::collections::HashMap<Uui
     None
 }
 
+crate::text_enum!(
+    /// Where a practice session is: under way, resolved with its scores, or given up.
+    SessionStatus { Active = "active", Completed = "completed", Abandoned = "abandoned" }
+);
+
+crate::text_enum!(
+    /// Who speaks in a transcript: the trainee, the simulated customer, or the training application.
+    SenderType { User = "user", Customer = "customer", System = "system" }
+);
+
+crate::text_enum!(
+    /// What a message is: words said, a note on the side, or an action taken.
+    MessageType { Text = "text", Note = "note", Action = "action" }
+);
+
+crate::text_enum!(
+    /// How rare an achievement is.
+    Tier { Bronze = "bronze", Silver = "silver", Gold = "gold", Platinum = "platinum" }
+);
+
+/// A user's practice session of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Session {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub scenario_id: Uuid,
+    pub status: SessionStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub completed_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub abandoned_at: Option<OffsetDateTime>,
+    /// What the application recorded of the performance when it resolved the session (an object).
+    #[schema(value_type = Option<Object>)]
+    pub performance_data: Option<serde_json::Value>,
+    pub verification_status: Option<String>,
+    /// The resolution the application recorded (an object).
+    #[schema(value_type = Option<Object>)]
+    pub resolution_data: Option<serde_json::Value>,
+    pub message_count: i64,
+}
+
+pub(super) const SESSION_COLUMNS: &str = "id, tenant_id, user_id, scenario_id, status, started_at, completed_at, \
+    abandoned_at, performance_data, verification_status, resolution_data, message_count";
+
+impl FromRow for Session {
+    fn from_row(row: &Row<'_, '_>) -> Result<Self, StoreError> {
+        Ok(Session {
+            id: row.get(0)?,
+            tenant_id: row.get(1)?,
+            user_id: row.get(2)?,
+            scenario_id: row.get(3)?,
+            status: row.get_enum(4)?,
+            started_at: row.get(5)?,
+            completed_at: row.get(6)?,
+            abandoned_at: row.get(7)?,
+            performance_data: row.get(8)?,
+            verification_status: row.get(9)?,
+            resolution_data: row.get(10)?,
+            message_count: row.get(11)?,
+        })
+    }
+}
+
+impl Session {
+    /// The session as the audit log keeps it.
+    pub fn audited(&self) -> serde_json::Value {
+        serde_json::json!({
+            "user_id": self.user_id,
+            "scenario_id": self.scenario_id,
+            "status": self.status,
+            "started_at": crate::audit::timestamp(self.started_at),
+            "completed_at": self.completed_at.map(crate::audit::timestamp),
+            "abandoned_at": self.abandoned_at.map(crate::audit::timestamp),
+            "verification_status": self.verification_status,
+        })
+    }
+}
+
+/// `POST …/scenarios/{id}/start`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartSession {
+    /// The user who practises: the signed-in caller by default; an admin or an admin API key names one.
+    pub user_id: Option<Uuid>,
+}
+
+/// A message of a session's transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ChatMessage {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    /// Its place in the transcript, from 1.
+    pub seq: i64,
+    pub sender_type: SenderType,
+    pub message_type: MessageType,
+    pub content: String,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+pub(super) const MESSAGE_COLUMNS: &str =
+    "id, session_id, seq, sender_type, message_type, content, metadata, created_at";
+
+impl FromRow for ChatMessage {
+    fn from_row(row: &Row<'_, '_>) -> Result<Self, StoreError> {
+        Ok(ChatMessage {
+            id: row.get(0)?,
+            session_id: row.get(1)?,
+            seq: row.get(2)?,
+            sender_type: row.get_enum(3)?,
+            message_type: row.get_enum(4)?,
+            content: row.get(5)?,
+            metadata: row.get(6)?,
+            created_at: row.get(7)?,
+        })
+    }
+}
+
+/// `POST /v1/sessions/{id}/messages`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMessage {
+    /// `user` (the trainee's words), or `customer` / `system` (the application's; an admin or admin API key only).
+    pub sender_type: SenderType,
+    /// Default `text`.
+    pub message_type: Option<MessageType>,
+    /// 1 to 10,000 characters.
+    pub content: String,
+    /// An object (default `{}`), at most 16 KiB serialised.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// The characters a message may hold at most.
+pub const MESSAGE_MAX_CHARS: usize = 10_000;
+/// The messages a session may hold at most.
+pub const MAX_MESSAGES: i64 = 2_000;
+
+/// A message's content: not blank, at most [`MESSAGE_MAX_CHARS`], no control characters but line breaks and tabs.
+pub fn content(value: &str) -> Result<String, FieldError> {
+    if value.trim().is_empty() {
+        return Err(FieldError::new("content", "must not be empty"));
+    }
+    if value.chars().count() > MESSAGE_MAX_CHARS {
+        return Err(FieldError::new("content", format!("must be at most {MESSAGE_MAX_CHARS} characters")));
+    }
+    if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(FieldError::new("content", "must not contain control characters"));
+    }
+    Ok(value.nfc().collect())
+}
+
+/// Pages of `GET /v1/sessions/{id}/messages`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MessagePage {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// `POST /v1/sessions/{id}/resolve`: the five scores (whole numbers, 0 to 100) and what the application recorded.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resolution {
+    pub verification_score: i64,
+    pub communication_score: i64,
+    pub technical_score: i64,
+    pub documentation_score: i64,
+    pub response_time_score: i64,
+    /// An object (default `{}`).
+    #[schema(value_type = Option<Object>)]
+    pub resolution_data: Option<serde_json::Value>,
+    /// An object (default `{}`).
+    #[schema(value_type = Option<Object>)]
+    pub performance_data: Option<serde_json::Value>,
+    /// 1 to 50 of `a-z`, `0-9` and `_` (e.g. `verified`).
+    pub verification_status: Option<String>,
+}
+
+impl Resolution {
+    /// Every score the same: for tests and the demo.
+    pub fn uniform(score: i64) -> Resolution {
+        Resolution::scored([score; 5])
+    }
+
+    /// The five scores in the order of [`DIMENSIONS`].
+    pub fn scored(scores: [i64; 5]) -> Resolution {
+        let [verification_score, communication_score, technical_score, documentation_score, response_time_score] =
+            scores;
+        Resolution {
+            verification_score,
+            communication_score,
+            technical_score,
+            documentation_score,
+            response_time_score,
+            resolution_data: None,
+            performance_data: None,
+            verification_status: None,
+        }
+    }
+
+    /// The scores, checked, in the order of [`DIMENSIONS`].
+    pub fn scores(&self) -> Result<[i64; 5], Vec<FieldError>> {
+        let scores = [
+            self.verification_score,
+            self.communication_score,
+            self.technical_score,
+            self.documentation_score,
+            self.response_time_score,
+        ];
+        let errors: Vec<FieldError> = scores
+            .iter()
+            .zip(DIMENSIONS)
+            .filter(|(score, _)| !(0..=100).contains(*score))
+            .map(|(_, dimension)| FieldError::new(format!("{dimension}_score"), "must be a whole number from 0 to 100"))
+            .collect();
+        if errors.is_empty() {
+            Ok(scores)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// `verification_status`: a short word of the application's.
+pub fn verification_status(value: &str) -> Result<String, FieldError> {
+    let ok = (1..=50).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(FieldError::new("verification_status", "must be 1 to 50 of a-z, 0-9 and _"))
+    }
+}
+
+/// The scored result of a resolved session.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Metric {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub scenario_id: Uuid,
+    /// The scenario's difficulty when the session was resolved.
+    pub difficulty: Difficulty,
+    pub verification_score: i64,
+    pub communication_score: i64,
+    pub technical_score: i64,
+    pub documentation_score: i64,
+    pub response_time_score: i64,
+    /// The weighted mean of the five, two decimals.
+    pub overall_score: f64,
+    pub xp_earned: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+pub(super) const METRIC_COLUMNS: &str = "id, tenant_id, user_id, session_id, scenario_id, difficulty, \
+    verification_score, communication_score, technical_score, documentation_score, response_time_score, \
+    overall_score, xp_earned, created_at";
+
+impl FromRow for Metric {
+    fn from_row(row: &Row<'_, '_>) -> Result<Self, StoreError> {
+        Ok(Metric {
+            id: row.get(0)?,
+            tenant_id: row.get(1)?,
+            user_id: row.get(2)?,
+            session_id: row.get(3)?,
+            scenario_id: row.get(4)?,
+            difficulty: row.get_enum(5)?,
+            verification_score: row.get(6)?,
+            communication_score: row.get(7)?,
+            technical_score: row.get(8)?,
+            documentation_score: row.get(9)?,
+            response_time_score: row.get(10)?,
+            overall_score: row.get(11)?,
+            xp_earned: row.get(12)?,
+            created_at: row.get(13)?,
+        })
+    }
+}
+
+impl Metric {
+    /// The metric as the audit log keeps it.
+    pub fn audited(&self) -> serde_json::Value {
+        let mut view = serde_json::to_value(self).unwrap_or_default();
+        if let Some(fields) = view.as_object_mut() {
+            fields.remove("tenant_id");
+            fields.remove("id");
+        }
+        view
+    }
+}
+
+/// An achievement of a tenant's catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Achievement {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub description: String,
+    pub tier: Tier,
+    pub criteria: Criteria,
+    /// XP added to the user's when it is earned.
+    pub xp_bonus: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+pub(super) const ACHIEVEMENT_COLUMNS: &str =
+    "id, tenant_id, code, name, description, tier, criteria, xp_bonus, created_at";
+
+impl FromRow for Achievement {
+    fn from_row(row: &Row<'_, '_>) -> Result<Self, StoreError> {
+        let criteria: serde_json::Value = row.get(6)?;
+        Ok(Achievement {
+            id: row.get(0)?,
+            tenant_id: row.get(1)?,
+            code: row.get(2)?,
+            name: row.get(3)?,
+            description: row.get(4)?,
+            tier: row.get_enum(5)?,
+            criteria: serde_json::from_value(criteria)
+                .map_err(|e| StoreError::Decode(format!("achievements.criteria: {e}")))?,
+            xp_bonus: row.get(7)?,
+            created_at: row.get(8)?,
+        })
+    }
+}
+
+impl Achievement {
+    /// The achievement as the audit log keeps it.
+    pub fn audited(&self) -> serde_json::Value {
+        let mut view = serde_json::to_value(self).unwrap_or_default();
+        if let Some(fields) = view.as_object_mut() {
+            fields.remove("tenant_id");
+        }
+        view
+    }
+}
+
+/// `POST …/achievements`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAchievement {
+    /// 2 to 63 of `a-z`, `0-9`, `_` and `-`; unique in the tenant.
+    pub code: String,
+    /// 1 to 200 characters.
+    pub name: String,
+    pub description: Option<String>,
+    pub tier: Tier,
+    /// One of `{"kind": "sessions_completed", "count": n}`, `{"kind": "score_at_least", "score": s, "sessions": n}`,
+    /// `{"kind": "difficulty_completed", "difficulty": d}`, `{"kind": "level_reached", "level": n}`.
+    #[schema(value_type = Object)]
+    pub criteria: serde_json::Value,
+    /// 0 to 100,000 (default 0).
+    pub xp_bonus: Option<i64>,
+}
+
+/// An achievement a user earned.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Earned {
+    pub code: String,
+    pub name: String,
+    pub description: String,
+    pub tier: Tier,
+    pub xp_bonus: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub earned_at: OffsetDateTime,
+    /// The session whose resolution earned it.
+    pub session_id: Option<Uuid>,
+}
+
+impl FromRow for Earned {
+    fn from_row(row: &Row<'_, '_>) -> Result<Self, StoreError> {
+        Ok(Earned {
+            code: row.get(0)?,
+            name: row.get(1)?,
+            description: row.get(2)?,
+            tier: row.get_enum(3)?,
+            xp_bonus: row.get(4)?,
+            earned_at: row.get(5)?,
+            session_id: row.get(6)?,
+        })
+    }
+}
+
+/// An achievement's code.
+pub fn code(value: &str) -> Result<String, FieldError> {
+    let ok = (2..=63).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(FieldError::new("code", "must be 2 to 63 of a-z, 0-9, _ and -"))
+    }
+}
+
+pub fn name(value: &str) -> Result<String, FieldError> {
+    text("name", value, 1, 200)
+}
+
+pub fn xp_bonus(value: i64) -> Result<i64, FieldError> {
+    if (0..=100_000).contains(&value) {
+        Ok(value)
+    } else {
+        Err(FieldError::new("xp_bonus", "must be 0 to 100000"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -324,11 +751,15 @@ mod tests {
     fn weights_name_dimensions_with_non_negative_numbers() {
         assert!(assessment_criteria(serde_json::json!({})).is_ok());
         assert!(assessment_criteria(serde_json::json!({"weights": {"technical": 2, "communication": 0.5}})).is_ok());
+        // the others weigh 1
+        assert!(assessment_criteria(serde_json::json!({"weights": {"technical": 0}})).is_ok());
         for bad in [
             serde_json::json!({"weights": {"charm": 1}}),
             serde_json::json!({"weights": {"technical": -1}}),
             serde_json::json!({"weights": {"technical": "2"}}),
-            serde_json::json!({"weights": {"technical": 0}}),
+            serde_json::json!({"weights": {"technical": 1001}}),
+            serde_json::json!({"weights": {"verification": 0, "communication": 0, "technical": 0,
+                "documentation": 0, "response_time": 0}}),
             serde_json::json!({"weights": [1, 2]}),
             serde_json::json!([]),
         ] {

@@ -579,6 +579,28 @@ pub async fn record_activity(
     audit::record_in(tx, tenant_id, actor, at, vec![change]).await
 }
 
+/// A live user's training progress (XP, level), read in the caller's transaction to be changed (on PostgreSQL the
+/// user stays locked until it ends, so two resolved sessions of one user take turns). The training module computes
+/// the new progress and writes it with [`set_progress`], with its audit entry.
+pub async fn progress(
+    tx: &mut crate::store::Tx,
+    tenant_id: TenantId,
+    id: Uuid,
+) -> Result<Option<(i64, i64)>, StoreError> {
+    repo::progress(tx, tenant_id, id).await
+}
+
+/// Write a user's training progress, read with [`progress`] in the same transaction.
+pub async fn set_progress(
+    tx: &mut crate::store::Tx,
+    tenant_id: TenantId,
+    id: Uuid,
+    xp: i64,
+    level: i64,
+) -> Result<(), StoreError> {
+    repo::set_progress(tx, tenant_id, id, xp, level).await
+}
+
 /// The live user signed in through this identity provider account.
 pub async fn find_by_identity(
     store: &Store,

@@ -307,6 +307,31 @@ pub(super) async fn record_activity(
     Ok(before)
 }
 
+/// A live user's training progress (XP, level), read to be changed: locked on PostgreSQL until the transaction ends.
+pub(super) async fn progress(tx: &mut Tx, tenant_id: TenantId, id: Uuid) -> Result<Option<(i64, i64)>, StoreError> {
+    let lock = Query::row_lock(&tx);
+    tx.query_opt(
+        format!("SELECT xp, level FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL{lock}"),
+        vec![tenant_id.into(), id.into()],
+    )
+    .await
+}
+
+pub(super) async fn set_progress(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    id: Uuid,
+    xp: i64,
+    level: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE users SET xp = $3, level = $4 WHERE tenant_id = $1 AND id = $2",
+        vec![tenant_id.into(), id.into(), xp.into(), level.into()],
+    )
+    .await
+    .map(drop)
+}
+
 pub(super) async fn insert_token(
     tx: &mut Tx,
     tenant_id: TenantId,

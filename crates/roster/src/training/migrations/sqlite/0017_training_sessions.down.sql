@@ -1,0 +1,3 @@
+DROP TABLE performance_metrics;
+DROP TABLE chat_messages;
+DROP TABLE training_sessions;
