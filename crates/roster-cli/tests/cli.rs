@@ -1,27 +1,13 @@
 //! The real `roster` binary: commands, exit codes, and `serve` on a socket until SIGTERM.
 
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{json_of as stdout_json, roster};
 use roster::store::{Backend, Value};
 use roster::testing::TestDb;
-
-fn roster(db: &TestDb, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(args)
-        .arg("--database-url")
-        .arg(&db.url)
-        .env_remove("ROSTER_DATABASE_URL")
-        .current_dir(std::env::temp_dir())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run roster")
-}
-
-fn stdout_json(output: &Output) -> serde_json::Value {
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("json on stdout")
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

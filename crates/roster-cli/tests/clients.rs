@@ -366,22 +366,7 @@ async fn expired_grants_deny(backend: Backend) {
 }
 roster::backend_test!(an_expired_grant_denies_from_its_instant_on, expired_grants_deny);
 
-fn roster(db: &roster::testing::TestDb, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(args)
-        .arg("--database-url")
-        .arg(&db.url)
-        .env_remove("ROSTER_DATABASE_URL")
-        .current_dir(std::env::temp_dir())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run roster")
-}
-
-fn json_of(output: &std::process::Output) -> Value {
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("json on stdout")
-}
+use common::{json_of, roster};
 
 /// `roster client …`: the registry from the command line, and imports with per-row errors, --strict and re-runs.
 async fn client_commands(backend: Backend) {

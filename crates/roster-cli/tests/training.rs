@@ -496,3 +496,109 @@ e2e_test!(a_session_is_its_users_and_the_applications_and_nobody_elses, |server|
     // a session id that is not a UUID names the parameter
     assert_eq!(server.get("/v1/sessions/nope", &ana).await.status, 422);
 });
+
+e2e_test!(concurrent_resolutions_count_once_and_see_each_other, |server| async move {
+    let admin = server.tenant_with_key("acme", Role::Admin).await;
+    let (ana_id, ana) = trainee(&server, &admin, "ana").await;
+    let body = json!({"code": "three", "name": "Three", "tier": "silver", "xp_bonus": 7,
+        "criteria": {"kind": "sessions_completed", "count": 3}});
+    assert_eq!(server.post(&format!("{T}/achievements"), &admin, body).await.status, StatusCode::CREATED);
+    let resolve = |session: String, values: [i64; 5]| {
+        let (base, admin) = (server.base.clone(), admin.clone());
+        tokio::spawn(async move {
+            let reply = reqwest::Client::new()
+                .post(format!("{base}/v1/sessions/{session}/resolve"))
+                .bearer_auth(admin)
+                .json(&scores(values))
+                .send()
+                .await
+                .unwrap();
+            reply.status().as_u16()
+        })
+    };
+    // one session resolved five times at once: one resolution, four 409s
+    let a = scenario(&server, &admin, json!({"title": "A", "difficulty": "starter", "xp_reward": 100})).await;
+    let session = start(&server, &ana, &a).await.body["id"].as_str().unwrap().to_owned();
+    let tasks: Vec<_> = (0..5).map(|_| resolve(session.clone(), [50; 5])).collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409, 409, 409, 409]);
+    assert_eq!(server.count("performance_metrics").await, 1);
+    assert_eq!(server.get("/v1/me", &ana).await.body["xp"], json!(50));
+    // two sessions of one user resolved at once, the second and third: the later one counts the earlier, so the
+    // third-session award is made
+    let b = scenario(&server, &admin, json!({"title": "B", "difficulty": "starter", "xp_reward": 100})).await;
+    let c = scenario(&server, &admin, json!({"title": "C", "difficulty": "starter", "xp_reward": 100})).await;
+    let mut sessions = Vec::new();
+    for s in [&b, &c] {
+        let started = server.post(&format!("{T}/scenarios/{s}/start"), &admin, json!({"user_id": ana_id})).await;
+        sessions.push(started.body["id"].as_str().unwrap().to_owned());
+    }
+    let (one, other) = (resolve(sessions[0].clone(), [10; 5]), resolve(sessions[1].clone(), [20; 5]));
+    assert_eq!((one.await.unwrap(), other.await.unwrap()), (200, 200));
+    assert_eq!(server.count("user_achievements").await, 1);
+    // 50 + 10 + 20 + 7
+    assert_eq!(server.get("/v1/me", &ana).await.body["xp"], json!(87));
+});
+
+/// `roster seed --demo` populates a training tenant through the real code (XP, levels, achievements computed),
+/// changes nothing when run again, and `roster report training` ranks its users.
+async fn demo_seed_and_leaderboard(backend: roster::store::Backend) {
+    let Some(db) = roster::testing::TestDb::of_empty(backend).await else { return };
+    let first = common::json_of(&common::roster(&db, &["seed", "--demo", "--format", "json"]));
+    let summary = &first["demo"]["summary"];
+    assert_eq!(first["demo"]["tenant_created"], true, "{first}");
+    assert_eq!((&summary["scenarios_created"], &summary["achievements_created"]), (&json!(6), &json!(6)), "{first}");
+    assert_eq!(summary["users_created"], json!(["ana.lima", "bruno.costa", "carla.mendes", "diego.rocha"]));
+    assert_eq!(
+        (&summary["sessions_completed"], &summary["sessions_abandoned"], &summary["sessions_active"]),
+        (&json!(10), &json!(1), &json!(2))
+    );
+    assert!(summary["password"].as_str().is_some_and(|p| p.len() == 20), "{first}");
+    let count = |table: &'static str| {
+        let store = db.store.clone();
+        async move { store.query_one::<(i64,)>(format!("SELECT COUNT(*) FROM {table}"), vec![]).await.unwrap().0 }
+    };
+    let before = [count("scenarios").await, count("training_sessions").await, count("chat_messages").await];
+    assert_eq!(before, [6, 13, 52]);
+    let awarded = count("user_achievements").await;
+    assert_eq!(summary["achievements_awarded"], json!(awarded));
+    // difficulties: two scenarios of each, and the advanced ones need the intermediate ones
+    let tiers: Vec<(String, i64)> = db
+        .store
+        .query("SELECT difficulty, COUNT(*) FROM scenarios GROUP BY difficulty ORDER BY difficulty", vec![])
+        .await
+        .unwrap();
+    assert_eq!(tiers, [("advanced".into(), 2), ("intermediate".into(), 2), ("starter".into(), 2)]);
+
+    let again = common::json_of(&common::roster(&db, &["seed", "--demo", "--format", "json"]));
+    let nothing = &again["demo"]["summary"];
+    assert_eq!(again["demo"]["tenant_created"], false);
+    assert_eq!(
+        (&nothing["scenarios_created"], &nothing["users_created"], &nothing["password"]),
+        (&json!(0), &json!([]), &Value::Null)
+    );
+    let after = [count("scenarios").await, count("training_sessions").await, count("chat_messages").await];
+    assert_eq!(after, before);
+    let table = common::roster(&db, &["seed", "--demo"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("nothing to do"), "{table:?}");
+
+    let board = common::json_of(&common::roster(&db, &["report", "training", "--tenant", "demo", "--format", "json"]));
+    let items = board["items"].as_array().unwrap();
+    let names: Vec<&str> = items.iter().map(|i| i["username"].as_str().unwrap()).collect();
+    // Diego has completed nothing yet, so no XP and no place
+    assert_eq!(names, ["ana.lima", "bruno.costa", "carla.mendes"]);
+    assert_eq!((&items[0]["rank"], &items[0]["sessions_completed"]), (&json!(1), &json!(6)));
+    assert!(items[0]["level"].as_i64().unwrap() >= 5, "{board}");
+    let xp: Vec<i64> = items.iter().map(|i| i["xp"].as_i64().unwrap()).collect();
+    assert!(xp.windows(2).all(|w| w[0] >= w[1]), "{xp:?}");
+    let top = common::roster(&db, &["report", "training", "--tenant", "demo", "--limit", "1"]);
+    let text = String::from_utf8_lossy(&top.stdout);
+    assert!(text.contains("ana.lima") && !text.contains("bruno.costa"), "{text}");
+    let missing = common::roster(&db, &["report", "training", "--tenant", "nowhere"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+roster::backend_test!(the_demo_seed_populates_a_training_tenant_once, demo_seed_and_leaderboard);

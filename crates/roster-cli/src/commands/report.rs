@@ -1,4 +1,4 @@
-//! `roster report contributors | active-users`.
+//! `roster report contributors | active-users | training`.
 
 use roster::contributions::{self, TopFilter};
 use roster::users::{ActiveFilter, User, UserType};
@@ -33,7 +33,18 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         days: i64,
     },
+    /// The training leaderboard: live users with XP, most first, with their level, completed sessions and average
+    /// overall score
+    Training {
+        #[arg(long)]
+        tenant: String,
+        /// How many (1 to 10,000)
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+        limit: i64,
+    },
 }
+
+const TRAINING_HEADERS: [&str; 7] = ["rank", "user", "level", "xp", "sessions", "average", "id"];
 
 fn parse_type(s: &str) -> Result<UserType, String> {
     UserType::parse(s).ok_or_else(|| "must be member, tester or customer".to_owned())
@@ -89,6 +100,32 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
                 (false, Format::Table) => output::table(&HEADERS[..5], &rows),
             }
         }
+        Command::Training { tenant, limit } => {
+            let scope = super::scope(&store, &tenant).await?;
+            let leaders = roster::training::performance::leaderboard(&store, super::admin(&scope)?, limit)
+                .await
+                .map_err(failure)?;
+            let rows: Vec<Vec<String>> = leaders
+                .iter()
+                .map(|l| {
+                    vec![
+                        l.rank.to_string(),
+                        l.username.clone().unwrap_or_else(|| l.display_name.clone()),
+                        l.level.to_string(),
+                        l.xp.to_string(),
+                        l.sessions_completed.to_string(),
+                        l.average_overall.map_or_else(|| "-".into(), |a| format!("{a:.2}")),
+                        l.user_id.to_string(),
+                    ]
+                })
+                .collect();
+            match (context.csv, context.format) {
+                (true, _) => output::csv(&TRAINING_HEADERS, &rows)?,
+                (false, Format::Json) => output::json(&serde_json::json!({ "items": leaders })),
+                (false, Format::Table) => output::table(&TRAINING_HEADERS, &rows),
+            }
+        }
     }
+    store.close().await;
     Ok(())
 }

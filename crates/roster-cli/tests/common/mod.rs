@@ -177,6 +177,25 @@ impl Drop for Server {
     }
 }
 
+/// Run the real `roster` binary against the test database.
+pub fn roster(db: &TestDb, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(args)
+        .arg("--database-url")
+        .arg(&db.url)
+        .env_remove("ROSTER_DATABASE_URL")
+        .current_dir(std::env::temp_dir())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run roster")
+}
+
+/// The JSON a successful command printed.
+pub fn json_of(output: &std::process::Output) -> Value {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("json on stdout")
+}
+
 /// RFC 6238 / RFC 4226, written out: the code of a time step.
 pub fn code_at(secret: &[u8], step: u64) -> String {
     use hmac::{Hmac, Mac};

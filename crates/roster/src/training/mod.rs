@@ -8,6 +8,7 @@
 //! by [`sessions::standing`]. Every change writes its audit entry in its transaction.
 
 pub mod achievements;
+pub mod demo;
 mod error;
 pub mod model;
 pub mod performance;
