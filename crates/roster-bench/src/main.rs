@@ -11,6 +11,7 @@ mod clients;
 mod contributions;
 mod load;
 mod permissions;
+mod training;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -84,6 +85,15 @@ struct Args {
     /// Clients created over HTTP for the client create benchmark
     #[arg(long, default_value_t = 20_000)]
     client_creates: usize,
+    /// Sessions resolved over HTTP for the training benchmark (0 skips the training benchmarks)
+    #[arg(long, default_value_t = 20_000)]
+    resolves: usize,
+    /// Trainees of the training tenant, among whom those sessions are spread
+    #[arg(long, default_value_t = 10_000)]
+    trainees: usize,
+    /// Resolved sessions of the trainee whose performance view is read
+    #[arg(long, default_value_t = 1_000)]
+    history: usize,
     /// Print the results as JSON too
     #[arg(long)]
     json: bool,
@@ -415,6 +425,25 @@ async fn main() -> anyhow::Result<()> {
         tx.commit().await?;
     }
 
+    let training = if args.resolves > 0 {
+        let started = Instant::now();
+        let setup = training::setup(&db.store, args.trainees, args.resolves, args.history).await?;
+        println!(
+            "{:<28} {:>10.1} s  ({} trainees, {} sessions to resolve, a trainee with {} resolved)",
+            "training set-up (library)",
+            started.elapsed().as_secs_f64(),
+            args.trainees,
+            setup.sessions.len(),
+            args.history
+        );
+        let mut tx = db.store.begin().await?;
+        tx.execute_batch("ANALYZE").await?;
+        tx.commit().await?;
+        Some(setup)
+    } else {
+        None
+    };
+
     let server = start_server(&args, &db.url)?;
     load::wait_healthy(&server.base).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -489,6 +518,10 @@ async fn main() -> anyhow::Result<()> {
 
     if args.clients > 0 {
         client_benchmarks(&args, &server, &auth, &mut report).await?;
+    }
+
+    if let Some(setup) = training {
+        training_benchmarks(&args, &server, setup, &mut report).await?;
     }
 
     let chain_key = roster::store::ChainKey::new([42; 32]);
@@ -596,6 +629,46 @@ async fn client_benchmarks(
         found / none
     );
     report.insert("client_lookup_found_over_none".into(), (found / none).into());
+    Ok(())
+}
+
+/// Session resolutions over HTTP (each: the metric, XP, level and achievements in one transaction), then the
+/// performance view of a trainee with a long history.
+async fn training_benchmarks(
+    args: &Args,
+    server: &Server,
+    setup: training::Setup,
+    report: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    let auth = format!("Bearer {}", setup.key);
+    let sessions = Arc::new(setup.sessions);
+    let count = sessions.len();
+    let resolve = load::run(&server.base, &auth, args.connections, load::Budget::Requests(count), move |i| {
+        load::Call::post(format!("/v1/sessions/{}/resolve", sessions[i]), training::resolution_body(i))
+    })
+    .await?;
+    resolve.print("session resolve (HTTP)");
+    report.insert("session_resolve".into(), resolve.json());
+
+    let login = serde_json::json!({"email": setup.veteran, "password": training::PASSWORD}).to_string();
+    let path = format!("/v1/tenants/{}/auth/login", training::TENANT);
+    let signed_in: serde_json::Value = serde_json::from_str(&load::last_body(&server.base, &path, &login).await?)?;
+    let token = signed_in["token"].as_str().context("the veteran signs in")?;
+    let duration = Duration::from_secs(args.seconds);
+    let performance =
+        load::run(&server.base, &format!("Bearer {token}"), args.connections, load::Budget::Time(duration), |_| {
+            load::Call::get("/v1/me/performance".into())
+        })
+        .await?;
+    performance.print(&format!("GET /v1/me/performance ({})", args.history));
+    report.insert("me_performance".into(), performance.json());
+    // one connection: the latency of the view itself, without queueing behind 31 others on two cores
+    let alone = load::run(&server.base, &format!("Bearer {token}"), 1, load::Budget::Time(duration), |_| {
+        load::Call::get("/v1/me/performance".into())
+    })
+    .await?;
+    alone.print("  the same, one connection");
+    report.insert("me_performance_one_connection".into(), alone.json());
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::model::{Difficulty, Metric, SessionStatus};
-use super::repo::{self, DifficultyAverages};
+use super::repo::{self, DifficultyTotals};
 use super::{scoring, TrainingError};
 use crate::principal::{AdminScope, TenantId};
 use crate::store::Store;
@@ -59,31 +59,31 @@ fn two_decimals(x: f64) -> f64 {
 
 /// The performance of `user_id`, whose XP is `xp`. The caller decided who may see it.
 pub async fn of_user(store: &Store, tenant_id: TenantId, user_id: Uuid, xp: i64) -> Result<Performance, TrainingError> {
-    let counts = repo::session_counts(store, tenant_id, user_id).await?;
+    let counts = repo::open_and_abandoned(store, tenant_id, user_id).await?;
     let count = |status| counts.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n);
-    let rows = repo::averages(store, tenant_id, user_id).await?;
+    let rows = repo::totals(store, tenant_id, user_id).await?;
     let (best_session, recent_sessions) = repo::best_and_recent(store, tenant_id, user_id, RECENT_SESSIONS).await?;
     let mut by_difficulty: BTreeMap<Difficulty, DifficultyPerformance> =
         [Difficulty::Starter, Difficulty::Intermediate, Difficulty::Advanced]
             .into_iter()
             .map(|d| (d, DifficultyPerformance::default()))
             .collect();
-    // the overall averages weigh each difficulty's by its sessions
-    let mut sums = [0.0f64; 6];
+    // sums of whole scores (the overall one in hundredths): averages from them are exact before rounding
+    let mut sums = [0i64; 6];
     let mut total = 0i64;
     for row in &rows {
-        let (difficulty, n, averages) = split(row)?;
-        for (sum, average) in sums.iter_mut().zip(averages) {
-            *sum += average * n as f64;
+        let (difficulty, n, row_sums) = split(row)?;
+        for (sum, s) in sums.iter_mut().zip(row_sums) {
+            *sum += s;
         }
         total += n;
         by_difficulty
-            .insert(difficulty, DifficultyPerformance { sessions_completed: n, average_scores: rounded(averages) });
+            .insert(difficulty, DifficultyPerformance { sessions_completed: n, average_scores: averages(row_sums, n) });
     }
-    let average_scores = if total == 0 { Averages::default() } else { rounded(sums.map(|s| s / total as f64)) };
+    let average_scores = averages(sums, total);
     Ok(Performance {
         user_id,
-        sessions_completed: count(SessionStatus::Completed),
+        sessions_completed: total,
         sessions_abandoned: count(SessionStatus::Abandoned),
         sessions_active: count(SessionStatus::Active),
         average_scores,
@@ -96,16 +96,21 @@ pub async fn of_user(store: &Store, tenant_id: TenantId, user_id: Uuid, xp: i64)
     })
 }
 
-fn split(row: &DifficultyAverages) -> Result<(Difficulty, i64, [f64; 6]), TrainingError> {
+fn split(row: &DifficultyTotals) -> Result<(Difficulty, i64, [i64; 6]), TrainingError> {
     let (difficulty, n, a, b, c, d, e, f) = row;
     let difficulty = Difficulty::parse(difficulty)
-        .ok_or_else(|| crate::store::StoreError::Decode(format!("performance_metrics.difficulty: {difficulty}")))?;
+        .ok_or_else(|| crate::store::StoreError::Decode(format!("training_totals.difficulty: {difficulty}")))?;
     Ok((difficulty, *n, [*a, *b, *c, *d, *e, *f]))
 }
 
-fn rounded(averages: [f64; 6]) -> Averages {
+/// The averages of `n` sessions whose scores add up to `sums` (the overall one in hundredths); none for no session.
+fn averages(sums: [i64; 6], n: i64) -> Averages {
+    if n == 0 {
+        return Averages::default();
+    }
     let [verification, communication, technical, documentation, response_time, overall] =
-        averages.map(|a| Some(two_decimals(a)));
+        [sums[0] * 100, sums[1] * 100, sums[2] * 100, sums[3] * 100, sums[4] * 100, sums[5]]
+            .map(|hundredths| Some(two_decimals(hundredths as f64 / 100.0 / n as f64)));
     Averages { verification, communication, technical, documentation, response_time, overall }
 }
 
@@ -128,15 +133,19 @@ pub async fn leaderboard(store: &Store, scope: AdminScope<'_>, limit: i64) -> Re
     Ok(rows
         .into_iter()
         .enumerate()
-        .map(|(i, (user_id, username, display_name, level, xp, sessions_completed, average))| Leader {
-            rank: i + 1,
-            user_id,
-            username,
-            display_name,
-            level,
-            xp,
-            sessions_completed,
-            average_overall: average.map(two_decimals),
+        .map(|(i, (user_id, username, display_name, level, xp, sessions, overall))| {
+            let sessions_completed = sessions.unwrap_or(0);
+            Leader {
+                rank: i + 1,
+                user_id,
+                username,
+                display_name,
+                level,
+                xp,
+                sessions_completed,
+                average_overall: (sessions_completed > 0)
+                    .then(|| two_decimals(overall.unwrap_or(0) as f64 / 100.0 / sessions_completed as f64)),
+            }
         })
         .collect())
 }

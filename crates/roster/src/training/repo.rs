@@ -204,19 +204,16 @@ pub(super) async fn active_session(
     Ok(row.map(|(id,)| id))
 }
 
+pub(super) const COMPLETED_SCENARIOS: &str = "SELECT DISTINCT scenario_id FROM training_sessions \
+    WHERE tenant_id = $1 AND user_id = $2 AND status = 'completed'";
+
 /// The scenarios the user has completed a session of.
 pub(super) async fn completed_scenarios(
     tx: &mut Tx,
     tenant_id: TenantId,
     user_id: Uuid,
 ) -> Result<Vec<Uuid>, StoreError> {
-    let rows: Vec<(Uuid,)> = tx
-        .query(
-            "SELECT DISTINCT scenario_id FROM training_sessions WHERE tenant_id = $1 AND user_id = $2 \
-             AND status = 'completed'",
-            vec![tenant_id.into(), user_id.into()],
-        )
-        .await?;
+    let rows: Vec<(Uuid,)> = tx.query(COMPLETED_SCENARIOS, vec![tenant_id.into(), user_id.into()]).await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
@@ -317,49 +314,40 @@ pub(super) async fn insert_metric(tx: &mut Tx, tenant_id: TenantId, m: &Metric) 
     .map(drop)
 }
 
-/// The user's record as the achievements look at it (all but its level): completed sessions, the difficulties done,
-/// and how many sessions scored at least each of `thresholds` overall.
+/// The user's record as the achievements look at it (all but its level): completed sessions and the difficulties
+/// done from its totals, and, for each of `thresholds`, how many sessions scored at least it overall (a range of the
+/// user's score index, not its whole history).
 pub(super) async fn record(
     tx: &mut Tx,
     tenant_id: TenantId,
     user_id: Uuid,
     thresholds: &[i64],
 ) -> Result<Record, StoreError> {
-    let mut params = Params::new(vec![tenant_id.into(), user_id.into()]);
-    let mut sql = String::from(
-        "SELECT COUNT(*), \
-         COALESCE(SUM(CASE WHEN difficulty = 'starter' THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN difficulty = 'intermediate' THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN difficulty = 'advanced' THEN 1 ELSE 0 END), 0)",
-    );
-    for threshold in thresholds {
-        let p = params.bind(Value::F64(*threshold as f64));
-        sql += &format!(", COALESCE(SUM(CASE WHEN overall_score >= {p} THEN 1 ELSE 0 END), 0)");
-    }
-    sql += " FROM performance_metrics WHERE tenant_id = $1 AND user_id = $2";
-    let counts: Vec<i64> = tx.query_one::<CountRow>(sql, params.into_values()).await?.0;
-    let mut record = Record { completed: counts[0], ..Record::default() };
-    for (difficulty, n) in
-        [Difficulty::Starter, Difficulty::Intermediate, Difficulty::Advanced].iter().zip(&counts[1..4])
-    {
-        if *n > 0 {
-            record.difficulties.insert(*difficulty);
+    let totals: Vec<(String, i64)> = tx
+        .query(
+            "SELECT difficulty, sessions FROM training_totals WHERE tenant_id = $1 AND user_id = $2",
+            vec![tenant_id.into(), user_id.into()],
+        )
+        .await?;
+    let mut record = Record::default();
+    for (difficulty, n) in totals {
+        record.completed += n;
+        let difficulty = Difficulty::parse(&difficulty)
+            .ok_or_else(|| StoreError::Decode(format!("training_totals.difficulty: {difficulty}")))?;
+        if n > 0 {
+            record.difficulties.insert(difficulty);
         }
     }
-    for (threshold, n) in thresholds.iter().zip(&counts[4..]) {
-        record.at_least.insert(*threshold, *n);
+    for threshold in thresholds {
+        let params = vec![tenant_id.into(), user_id.into(), Value::F64(*threshold as f64)];
+        let (n,): (i64,) = tx.query_one(AT_LEAST, params).await?;
+        record.at_least.insert(*threshold, n);
     }
     Ok(record)
 }
 
-/// A row of integers, however many.
-struct CountRow(Vec<i64>);
-
-impl crate::store::FromRow for CountRow {
-    fn from_row(row: &crate::store::Row<'_, '_>) -> Result<Self, StoreError> {
-        (0..row.len()).map(|i| row.get(i)).collect::<Result<_, _>>().map(CountRow)
-    }
-}
+pub(super) const AT_LEAST: &str =
+    "SELECT COUNT(*) FROM performance_metrics WHERE tenant_id = $1 AND user_id = $2 AND overall_score >= $3";
 
 pub(super) async fn insert_achievement(tx: &mut Tx, scope: AdminScope<'_>, a: &Achievement) -> Result<(), StoreError> {
     tx.execute(
@@ -437,18 +425,34 @@ pub(super) async fn earned(store: &Store, tenant_id: TenantId, user_id: Uuid) ->
         .await
 }
 
-/// How many of the user's sessions are in each status.
-pub(super) async fn session_counts(
+pub(super) const OPEN_AND_ABANDONED: &str = "SELECT status, COUNT(*) FROM training_sessions \
+    WHERE tenant_id = $1 AND user_id = $2 AND status IN ('active', 'abandoned') GROUP BY status";
+pub(super) const TOTALS: &str = "SELECT difficulty, sessions, verification, communication, technical, documentation, \
+    response_time, overall FROM training_totals WHERE tenant_id = $1 AND user_id = $2";
+
+pub(super) fn best_sql() -> String {
+    format!(
+        "SELECT {METRIC_COLUMNS} FROM performance_metrics WHERE tenant_id = $1 AND user_id = $2 \
+         ORDER BY overall_score DESC, id LIMIT 1"
+    )
+}
+
+/// The newest by the time they were resolved: an order only the user's index has, so SQLite without statistics does
+/// not walk the tenant's metrics by id instead.
+pub(super) fn recent_sql() -> String {
+    format!(
+        "SELECT {METRIC_COLUMNS} FROM performance_metrics WHERE tenant_id = $1 AND user_id = $2 \
+         ORDER BY created_at DESC, id DESC LIMIT $3"
+    )
+}
+
+/// How many of the user's sessions are active and how many abandoned (the completed ones are counted in its totals).
+pub(super) async fn open_and_abandoned(
     store: &Store,
     tenant_id: TenantId,
     user_id: Uuid,
 ) -> Result<Vec<(SessionStatus, i64)>, StoreError> {
-    let rows: Vec<(String, i64)> = store
-        .query(
-            "SELECT status, COUNT(*) FROM training_sessions WHERE tenant_id = $1 AND user_id = $2 GROUP BY status",
-            vec![tenant_id.into(), user_id.into()],
-        )
-        .await?;
+    let rows: Vec<(String, i64)> = store.query(OPEN_AND_ABANDONED, vec![tenant_id.into(), user_id.into()]).await?;
     rows.into_iter()
         .map(|(status, n)| {
             SessionStatus::parse(&status)
@@ -458,30 +462,49 @@ pub(super) async fn session_counts(
         .collect()
 }
 
-/// Per difficulty: completed sessions and the average of each score, overall last.
-pub(super) type DifficultyAverages = (String, i64, f64, f64, f64, f64, f64, f64);
+/// Per difficulty: completed sessions and the sum of each score, overall (in hundredths) last.
+pub(super) type DifficultyTotals = (String, i64, i64, i64, i64, i64, i64, i64);
 
-pub(super) async fn averages(
+/// Add a resolved session's scores to its user's running totals for its difficulty.
+pub(super) async fn add_to_totals(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    m: &Metric,
+    overall_hundredths: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO training_totals (tenant_id, user_id, difficulty, sessions, verification, communication, \
+         technical, documentation, response_time, overall) VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (tenant_id, user_id, difficulty) DO UPDATE SET sessions = training_totals.sessions + 1, \
+         verification = training_totals.verification + excluded.verification, \
+         communication = training_totals.communication + excluded.communication, \
+         technical = training_totals.technical + excluded.technical, \
+         documentation = training_totals.documentation + excluded.documentation, \
+         response_time = training_totals.response_time + excluded.response_time, \
+         overall = training_totals.overall + excluded.overall",
+        vec![
+            tenant_id.into(),
+            m.user_id.into(),
+            m.difficulty.into(),
+            m.verification_score.into(),
+            m.communication_score.into(),
+            m.technical_score.into(),
+            m.documentation_score.into(),
+            m.response_time_score.into(),
+            overall_hundredths.into(),
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+/// The user's running totals, one row per difficulty it has completed a session of.
+pub(super) async fn totals(
     store: &Store,
     tenant_id: TenantId,
     user_id: Uuid,
-) -> Result<Vec<DifficultyAverages>, StoreError> {
-    let avg = |column: &str| format!("AVG(CAST({column} AS DOUBLE PRECISION))");
-    store
-        .query(
-            format!(
-                "SELECT difficulty, COUNT(*), {}, {}, {}, {}, {}, {} FROM performance_metrics \
-                 WHERE tenant_id = $1 AND user_id = $2 GROUP BY difficulty",
-                avg("verification_score"),
-                avg("communication_score"),
-                avg("technical_score"),
-                avg("documentation_score"),
-                avg("response_time_score"),
-                avg("overall_score"),
-            ),
-            vec![tenant_id.into(), user_id.into()],
-        )
-        .await
+) -> Result<Vec<DifficultyTotals>, StoreError> {
+    store.query(TOTALS, vec![tenant_id.into(), user_id.into()]).await
 }
 
 /// The user's best-scored metric (the earliest of equals), and its `recent` newest.
@@ -491,31 +514,16 @@ pub(super) async fn best_and_recent(
     user_id: Uuid,
     recent: i64,
 ) -> Result<(Option<Metric>, Vec<Metric>), StoreError> {
-    let best = store
-        .query_opt(
-            format!(
-                "SELECT {METRIC_COLUMNS} FROM performance_metrics WHERE tenant_id = $1 AND user_id = $2 \
-                 ORDER BY overall_score DESC, id LIMIT 1"
-            ),
-            vec![tenant_id.into(), user_id.into()],
-        )
-        .await?;
-    let recent = store
-        .query(
-            format!(
-                "SELECT {METRIC_COLUMNS} FROM performance_metrics WHERE tenant_id = $1 AND user_id = $2 \
-                 ORDER BY id DESC LIMIT $3"
-            ),
-            vec![tenant_id.into(), user_id.into(), recent.into()],
-        )
-        .await?;
+    let best = store.query_opt(best_sql(), vec![tenant_id.into(), user_id.into()]).await?;
+    let recent = store.query(recent_sql(), vec![tenant_id.into(), user_id.into(), recent.into()]).await?;
     Ok((best, recent))
 }
 
-/// A row of the training leaderboard.
-pub(super) type LeaderRow = (Uuid, Option<String>, String, i64, i64, i64, Option<f64>);
+/// A row of the training leaderboard: the user, its level and XP, its completed sessions and the sum of their
+/// overall scores in hundredths.
+pub(super) type LeaderRow = (Uuid, Option<String>, String, i64, i64, Option<i64>, Option<i64>);
 
-/// The tenant's live users with XP, most first, with their completed sessions and average overall score.
+/// The tenant's live users with XP, most first, with their totals.
 pub(super) async fn leaderboard(
     store: &Store,
     scope: AdminScope<'_>,
@@ -524,9 +532,10 @@ pub(super) async fn leaderboard(
     store
         .query(
             "SELECT u.id, u.username, u.display_name, u.level, u.xp, \
-             (SELECT COUNT(*) FROM performance_metrics m WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id), \
-             (SELECT AVG(m.overall_score) FROM performance_metrics m \
-              WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id) \
+             (SELECT CAST(SUM(t.sessions) AS BIGINT) FROM training_totals t \
+              WHERE t.tenant_id = u.tenant_id AND t.user_id = u.id), \
+             (SELECT CAST(SUM(t.overall) AS BIGINT) FROM training_totals t \
+              WHERE t.tenant_id = u.tenant_id AND t.user_id = u.id) \
              FROM users u WHERE u.tenant_id = $1 AND u.deleted_at IS NULL AND u.xp > 0 \
              ORDER BY u.xp DESC, u.id LIMIT $2",
             vec![scope.tenant_id().into(), limit.into()],

@@ -318,6 +318,7 @@ pub async fn resolve(
         return Err(TrainingError::SessionEnded(SessionStatus::Completed));
     }
     repo::insert_metric(&mut tx, tenant_id, &metric).await?;
+    repo::add_to_totals(&mut tx, tenant_id, &metric, overall).await?;
 
     // achievements: the record counts this session; a bonus may raise the level, which may earn another
     let mut xp = xp_before + xp_earned;

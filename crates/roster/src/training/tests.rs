@@ -103,3 +103,44 @@ store_test!(fields_are_checked_together_and_json_fields_have_their_kind, |db| as
         "customer_persona"
     );
 });
+
+store_test!(the_performance_view_reads_indexes_even_before_analyze, |db| async move {
+    // a trainee's view must cost the same with a history of ten sessions or ten thousand, whatever the planner knows
+    let (tenant, user) = (crate::principal::TenantId::authenticated(Uuid::now_v7()), Uuid::now_v7());
+    let params = |third: &Option<crate::store::Value>| {
+        let mut p: Vec<crate::store::Value> = vec![tenant.into(), user.into()];
+        p.extend(third.clone());
+        p
+    };
+    let (limit, score) = (Some(10i64.into()), Some(crate::store::Value::F64(90.0)));
+    let statements = [
+        (repo::OPEN_AND_ABANDONED.to_owned(), None),
+        (repo::TOTALS.to_owned(), None),
+        (repo::best_sql(), None),
+        (repo::recent_sql(), limit),
+        // and what a resolution and a start read of the user's history
+        (repo::AT_LEAST.to_owned(), score),
+        (repo::COMPLETED_SCENARIOS.to_owned(), None),
+    ];
+    for (sql, third) in statements {
+        if db.store.backend() == crate::store::Backend::Postgres {
+            let mut tx = db.store.begin().await.unwrap();
+            tx.execute("SET LOCAL plan_cache_mode = force_generic_plan", vec![]).await.unwrap();
+            let plan: Vec<(String,)> = tx.query(format!("EXPLAIN {sql}"), params(&third)).await.unwrap();
+            let plan: Vec<String> = plan.into_iter().map(|p| p.0).collect();
+            assert!(!plan.iter().any(|l| l.contains("Seq Scan")), "{sql}: {plan:#?}");
+            if sql.contains("ORDER BY") {
+                assert!(
+                    !plan.iter().any(|l| l.trim_start().starts_with("->  Sort") || l.starts_with("Sort")),
+                    "{sql}: {plan:#?}"
+                );
+            }
+        } else {
+            let plan: Vec<(i64, i64, i64, String)> =
+                db.store.query(format!("EXPLAIN QUERY PLAN {sql}"), params(&third)).await.unwrap();
+            let steps: Vec<&str> = plan.iter().map(|p| p.3.as_str()).collect();
+            assert!(steps.iter().all(|s| !s.starts_with("SCAN") && !s.contains("TEMP B-TREE")), "{sql}: {steps:?}");
+            assert!(steps.iter().any(|s| s.contains("user_id=?")), "{sql}: {steps:?}");
+        }
+    }
+});

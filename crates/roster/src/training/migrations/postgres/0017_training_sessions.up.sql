@@ -19,8 +19,8 @@ CREATE TABLE training_sessions (
 -- at most one active session per user and scenario, whatever races
 CREATE UNIQUE INDEX training_sessions_one_active ON training_sessions (tenant_id, user_id, scenario_id)
     WHERE status = 'active';
--- a user's sessions by scenario and status: prerequisites completed, `?completion=`, counts by status
-CREATE INDEX training_sessions_user ON training_sessions (tenant_id, user_id, scenario_id, status);
+-- a user's sessions by status and scenario: prerequisites completed, `?completion=`, the active and abandoned counted
+CREATE INDEX training_sessions_user ON training_sessions (tenant_id, user_id, status, scenario_id);
 
 CREATE TABLE chat_messages (
     tenant_id    UUID        NOT NULL,
@@ -59,5 +59,23 @@ CREATE TABLE performance_metrics (
     FOREIGN KEY (tenant_id, session_id) REFERENCES training_sessions (tenant_id, id)
 );
 -- a user's metrics, newest first (recent sessions) and by score (best session)
-CREATE INDEX performance_metrics_user ON performance_metrics (tenant_id, user_id, id);
-CREATE INDEX performance_metrics_user_score ON performance_metrics (tenant_id, user_id, overall_score);
+CREATE INDEX performance_metrics_user ON performance_metrics (tenant_id, user_id, created_at, id);
+CREATE INDEX performance_metrics_user_score ON performance_metrics (tenant_id, user_id, overall_score DESC, id);
+
+-- Running totals of each user's resolved sessions per difficulty, kept by every resolution in its transaction: the
+-- performance view reads three rows, however long the history.
+CREATE TABLE training_totals (
+    tenant_id     UUID    NOT NULL,
+    user_id       UUID    NOT NULL,
+    difficulty    TEXT    NOT NULL CHECK (difficulty IN ('starter', 'intermediate', 'advanced')),
+    sessions      BIGINT  NOT NULL,
+    verification  BIGINT  NOT NULL,
+    communication BIGINT  NOT NULL,
+    technical     BIGINT  NOT NULL,
+    documentation BIGINT  NOT NULL,
+    response_time BIGINT  NOT NULL,
+    -- hundredths of a point
+    overall       BIGINT  NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, difficulty),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id)
+);
