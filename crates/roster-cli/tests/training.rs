@@ -208,6 +208,7 @@ e2e_test!(a_session_runs_from_start_through_its_transcript_to_its_resolution, |s
         (json!({"sender_type": "user", "content": "x".repeat(10_001)}), "content"),
         (json!({"sender_type": "user", "content": "bell\u{7}"}), "content"),
         (json!({"sender_type": "user", "content": "hi", "metadata": [1]}), "metadata"),
+        (json!({"sender_type": "user", "content": "hi", "metadata": {"notes": "n".repeat(16 * 1024)}}), "metadata"),
         (json!({"sender_type": "robot", "content": "hi"}), "sender_type"),
         (json!({"sender_type": "user", "content": "nul\u{0}"}), "content"),
     ] {
@@ -593,6 +594,14 @@ async fn demo_seed_and_leaderboard(backend: roster::store::Backend) {
     assert_eq!(names, ["ana.lima", "bruno.costa", "carla.mendes"]);
     assert_eq!((&items[0]["rank"], &items[0]["sessions_completed"]), (&json!(1), &json!(6)));
     assert!(items[0]["level"].as_i64().unwrap() >= 5, "{board}");
+    // the average the running totals give is the mean of the user's metrics
+    let ana = uuid::Uuid::parse_str(items[0]["user_id"].as_str().unwrap()).unwrap();
+    let (mean,): (f64,) = db
+        .store
+        .query_one("SELECT AVG(overall_score) FROM performance_metrics WHERE user_id = $1", vec![ana.into()])
+        .await
+        .unwrap();
+    assert_eq!(items[0]["average_overall"], json!((mean * 100.0).round() / 100.0), "{board}");
     let xp: Vec<i64> = items.iter().map(|i| i["xp"].as_i64().unwrap()).collect();
     assert!(xp.windows(2).all(|w| w[0] >= w[1]), "{xp:?}");
     let top = common::roster(&db, &["report", "training", "--tenant", "demo", "--limit", "1"]);

@@ -47,7 +47,7 @@ pub async fn create(
         created_at: now,
     };
     let mut tx = store.begin().await?;
-    if repo::achievements(&mut tx, scope.tenant_id(), None, MAX_ACHIEVEMENTS).await?.len() as i64 >= MAX_ACHIEVEMENTS {
+    if repo::achievement_count(&mut tx, scope.tenant_id()).await? >= MAX_ACHIEVEMENTS {
         return Err(crate::http::FieldError::new(
             "code",
             format!("the catalogue holds its most achievements ({MAX_ACHIEVEMENTS})"),

@@ -83,12 +83,20 @@ impl FromRow for Scenario {
 impl Scenario {
     /// The scenario as the audit log keeps it.
     pub fn audited(&self) -> serde_json::Value {
-        let mut view = serde_json::to_value(self).unwrap_or_default();
-        if let Some(fields) = view.as_object_mut() {
-            fields.remove("tenant_id");
-        }
-        view
+        audited_without(self, &["tenant_id"])
     }
+}
+
+/// A record as the audit log keeps it: its answer without `fields` (the tenant the entry already names, an id that is
+/// the entry's resource id).
+fn audited_without(record: &impl Serialize, fields: &[&str]) -> serde_json::Value {
+    let mut view = serde_json::to_value(record).unwrap_or_default();
+    if let Some(map) = view.as_object_mut() {
+        for field in fields {
+            map.remove(*field);
+        }
+    }
+    view
 }
 
 /// `POST …/scenarios`.
@@ -225,6 +233,16 @@ pub const JSON_MAX_BYTES: usize = 64 * 1024;
 
 /// A JSON field of the right kind (`object` or `array`) and size.
 pub fn json(field: &str, value: serde_json::Value, array: bool) -> Result<serde_json::Value, FieldError> {
+    json_within(field, value, array, JSON_MAX_BYTES)
+}
+
+/// A JSON field of the right kind and at most `max` bytes serialised.
+pub fn json_within(
+    field: &str,
+    value: serde_json::Value,
+    array: bool,
+    max: usize,
+) -> Result<serde_json::Value, FieldError> {
     if array && !value.is_array() {
         return Err(FieldError::new(field, "must be a JSON array"));
     }
@@ -232,8 +250,8 @@ pub fn json(field: &str, value: serde_json::Value, array: bool) -> Result<serde_
         return Err(FieldError::new(field, "must be a JSON object"));
     }
     let size = value.to_string().len();
-    if size > JSON_MAX_BYTES {
-        return Err(FieldError::new(field, format!("must be at most {JSON_MAX_BYTES} bytes serialised, is {size}")));
+    if size > max {
+        return Err(FieldError::new(field, format!("must be at most {max} bytes serialised, is {size}")));
     }
     Ok(value)
 }
@@ -445,6 +463,8 @@ pub struct NewMessage {
 
 /// The characters a message may hold at most.
 pub const MESSAGE_MAX_CHARS: usize = 10_000;
+/// The most a message's metadata may take, serialised.
+pub const METADATA_MAX_BYTES: usize = 16 * 1024;
 /// The messages a session may hold at most.
 pub const MAX_MESSAGES: i64 = 2_000;
 
@@ -595,12 +615,7 @@ impl FromRow for Metric {
 impl Metric {
     /// The metric as the audit log keeps it.
     pub fn audited(&self) -> serde_json::Value {
-        let mut view = serde_json::to_value(self).unwrap_or_default();
-        if let Some(fields) = view.as_object_mut() {
-            fields.remove("tenant_id");
-            fields.remove("id");
-        }
-        view
+        audited_without(self, &["tenant_id", "id"])
     }
 }
 
@@ -644,11 +659,7 @@ impl FromRow for Achievement {
 impl Achievement {
     /// The achievement as the audit log keeps it.
     pub fn audited(&self) -> serde_json::Value {
-        let mut view = serde_json::to_value(self).unwrap_or_default();
-        if let Some(fields) = view.as_object_mut() {
-            fields.remove("tenant_id");
-        }
-        view
+        audited_without(self, &["tenant_id"])
     }
 }
 

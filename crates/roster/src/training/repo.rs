@@ -368,6 +368,13 @@ pub(super) async fn insert_achievement(tx: &mut Tx, scope: AdminScope<'_>, a: &A
     .map(drop)
 }
 
+/// How many achievements the tenant's catalogue holds.
+pub(super) async fn achievement_count(tx: &mut Tx, tenant_id: TenantId) -> Result<i64, StoreError> {
+    let (n,): (i64,) =
+        tx.query_one("SELECT COUNT(*) FROM achievements WHERE tenant_id = $1", vec![tenant_id.into()]).await?;
+    Ok(n)
+}
+
 /// The tenant's achievements by id, after `after`; `limit + 1` of them.
 pub(super) async fn achievements(
     mut db: impl Query,

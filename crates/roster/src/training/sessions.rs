@@ -124,10 +124,8 @@ pub async fn post_message(
 ) -> Result<ChatMessage, TrainingError> {
     let mut checks = super::Checks::default();
     let content = checks.take(model::content(&input.content));
-    let metadata = checks.take(model::json("metadata", input.metadata.unwrap_or_else(|| serde_json::json!({})), false));
-    if let Some(Err(e)) = metadata.as_ref().map(small_enough) {
-        checks.0.push(e);
-    }
+    let metadata = input.metadata.unwrap_or_else(|| serde_json::json!({}));
+    let metadata = checks.take(model::json_within("metadata", metadata, false, model::METADATA_MAX_BYTES));
     checks.finish()?;
     let mut tx = store.begin().await?;
     let session = repo::session(&mut tx, scope.tenant_id(), session_id).await?.ok_or(TrainingError::SessionNotFound)?;
@@ -166,20 +164,6 @@ pub async fn post_message(
     audit::record(&mut tx, scope, now, change).await?;
     tx.commit().await?;
     Ok(message)
-}
-
-/// The most a message's metadata may take, serialised.
-const METADATA_MAX_BYTES: usize = 16 * 1024;
-
-fn small_enough(metadata: &serde_json::Value) -> Result<(), crate::http::FieldError> {
-    let size = metadata.to_string().len();
-    if size > METADATA_MAX_BYTES {
-        return Err(crate::http::FieldError::new(
-            "metadata",
-            format!("must be at most {METADATA_MAX_BYTES} bytes serialised, is {size}"),
-        ));
-    }
-    Ok(())
 }
 
 /// A page of a session's transcript, in order.
