@@ -123,6 +123,17 @@ impl Problem {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail)
     }
 
+    /// The database's disk is full (507): the caller's request was fine and may be sent again once an operator
+    /// frees space.
+    pub fn storage_full() -> Self {
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "storage-full",
+            "Insufficient storage",
+            "the database's disk is full: nothing was written; reads still work; retry once space is freed",
+        )
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -230,6 +241,10 @@ impl Problem {
         match e {
             // A module that expects a particular violation maps it to its field first; this is the fallback.
             StoreError::Unique(what) => Problem::conflict("", format!("already exists ({what})")),
+            StoreError::Full(what) => {
+                tracing::error!(error = %what, "the database's disk is full: writes fail until space is freed");
+                Problem::storage_full()
+            }
             StoreError::Refused(what) => {
                 tracing::error!(error = %what, "write refused");
                 Problem::unavailable(what.clone())

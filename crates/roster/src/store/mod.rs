@@ -82,6 +82,10 @@ pub enum StoreError {
     Decode(String),
     #[error("expected one row, found none")]
     NoRows,
+    /// The database's disk is full: the write was rolled back; reads still work, and writes resume once space is
+    /// freed.
+    #[error("the database's disk is full: {0}")]
+    Full(String),
     /// The write cannot be made safely in this configuration (the message says what to change).
     #[error("{0}")]
     Refused(String),

@@ -23,6 +23,14 @@ pub(super) fn map_error(e: tokio_postgres::Error) -> StoreError {
             SqlState::UNIQUE_VIOLATION => return StoreError::Unique(what),
             SqlState::FOREIGN_KEY_VIOLATION => return StoreError::ForeignKey(what),
             SqlState::CHECK_VIOLATION => return StoreError::Check(what),
+            SqlState::DISK_FULL => return StoreError::Full(db.message().to_owned()),
+            // the server is shutting down, restarting or out of connection slots, or the connection broke (class
+            // 08): the database is away, not the statement wrong
+            SqlState::ADMIN_SHUTDOWN
+            | SqlState::CRASH_SHUTDOWN
+            | SqlState::CANNOT_CONNECT_NOW
+            | SqlState::TOO_MANY_CONNECTIONS => return StoreError::Unavailable(postgres_words(db)),
+            ref code if code.code().starts_with("08") => return StoreError::Unavailable(postgres_words(db)),
             // a NUL character in text or JSON: every input is checked for one, so this is the last line of defence
             SqlState::CHARACTER_NOT_IN_REPERTOIRE | SqlState::UNTRANSLATABLE_CHARACTER => {
                 return StoreError::InvalidText(db.message().to_owned())
@@ -34,6 +42,10 @@ pub(super) fn map_error(e: tokio_postgres::Error) -> StoreError {
         return StoreError::Unavailable(e.to_string());
     }
     StoreError::Postgres(e)
+}
+
+fn postgres_words(db: &tokio_postgres::error::DbError) -> String {
+    format!("{} ({})", db.message(), db.code().code())
 }
 
 fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {

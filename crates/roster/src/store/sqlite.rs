@@ -58,6 +58,11 @@ fn spawn_worker(name: String, mut conn: Connection, jobs: Receiver<Job>) -> std:
 }
 
 fn map_error(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(err, message) = &e {
+        if err.code == rusqlite::ErrorCode::DiskFull {
+            return StoreError::Full(message.clone().unwrap_or_else(|| e.to_string()));
+        }
+    }
     if let rusqlite::Error::SqliteFailure(err, Some(message)) = &e {
         if err.code == rusqlite::ErrorCode::ConstraintViolation {
             return match err.extended_code {
@@ -344,5 +349,29 @@ mod parameter_tests {
         assert_eq!(parameter_indexes("SELECT '$3', \"$4\" -- $5\n, $1", 1), Some(vec![1]));
         assert_eq!(parameter_indexes("SELECT $1, $3", 3), None, "a gap");
         assert_eq!(parameter_indexes("SELECT $1, $9", 2), None, "beyond the count");
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::map_error;
+    use crate::http::Problem;
+    use crate::store::StoreError;
+
+    #[test]
+    fn a_full_database_is_told_apart_from_a_failure_and_answered_507() {
+        let connection = rusqlite::Connection::open_in_memory().unwrap();
+        connection.execute_batch("CREATE TABLE t (x TEXT); PRAGMA max_page_count = 3;").unwrap();
+        let full = (0..1000)
+            .find_map(|_| connection.execute("INSERT INTO t VALUES (zeroblob(2000))", []).err())
+            .expect("three pages fill up");
+        let error = map_error(full);
+        assert!(matches!(error, StoreError::Full(_)), "{error:?}");
+        assert!(!error.is_unavailable());
+        let problem = Problem::from(error);
+        assert_eq!(problem.status, 507, "{problem:?}");
+        assert!(problem.kind.ends_with("storage-full"), "{problem:?}");
+        let rows: i64 = connection.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert!(rows > 0, "what fit before is kept");
     }
 }
