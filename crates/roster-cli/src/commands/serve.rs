@@ -19,11 +19,12 @@ pub struct Args {
 }
 
 /// The log filter of `text`. The PostgreSQL driver logs every statement's parameters at debug — password hashes among
-/// them — so it stays at info unless the filter names it explicitly.
+/// them — so it stays at info at most unless the filter names it explicitly (a quieter filter keeps it quieter).
 fn log_filter(text: &str) -> Result<tracing_subscriber::EnvFilter, Failure> {
     let invalid = |e: &dyn std::fmt::Display| Failure::Usage(format!("log: invalid filter {text:?}: {e}"));
     let filter = tracing_subscriber::EnvFilter::try_new(text).map_err(|e| invalid(&e))?;
-    if text.contains("tokio_postgres") {
+    let verbose = filter.max_level_hint().is_none_or(|level| level > tracing_subscriber::filter::LevelFilter::INFO);
+    if text.contains("tokio_postgres") || !verbose {
         return Ok(filter);
     }
     Ok(filter.add_directive("tokio_postgres=info".parse().map_err(|e| invalid(&e))?))
@@ -126,6 +127,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             tracing::debug!(target: "tokio_postgres::query", "executing statement s1 with parameters: [\"$argon2id$…\"]");
             tracing::debug!(target: "roster::store", "a debug line of roster");
+            tracing::info!(target: "tokio_postgres::connection", "NOTICE: a notice of the server");
         });
         let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
         text
@@ -148,6 +150,9 @@ mod tests {
         let debug = logged("debug");
         assert!(debug.contains("a debug line of roster"), "{debug}");
         assert!(!debug.contains("parameters"), "{debug}");
+        assert!(debug.contains("NOTICE"), "{debug}");
+        let quiet = logged("warn");
+        assert!(quiet.is_empty(), "a warn filter keeps the driver at warn too: {quiet}");
         let asked = logged("debug,tokio_postgres=debug");
         assert!(asked.contains("parameters"), "named explicitly, the driver logs them: {asked}");
     }
