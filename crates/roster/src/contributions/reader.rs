@@ -83,11 +83,13 @@ pub struct RecordReader<R> {
     mode: Mode,
     /// Bytes read while telling the shape apart, to be read again.
     replay: Vec<u8>,
+    /// NDJSON: the line the last record ended on, where no other record may start.
+    ended_on: Option<u64>,
 }
 
 impl<R: BufRead> RecordReader<R> {
     pub fn new(input: R) -> Self {
-        Self { input, offset: 0, line: 1, mode: Mode::Start, replay: Vec::new() }
+        Self { input, offset: 0, line: 1, mode: Mode::Start, replay: Vec::new(), ended_on: None }
     }
 
     /// Bytes consumed so far.
@@ -286,7 +288,14 @@ impl<R: BufRead> RecordReader<R> {
                         continue;
                     }
                     let (start, line) = (self.offset, self.line);
+                    if self.ended_on == Some(line) {
+                        // `{…}{…}` on one line: which line a rejection names would be ambiguous
+                        return Err(
+                            self.malformed(format!("a second value on line {line}: NDJSON holds one record per line"))
+                        );
+                    }
                     let raw = self.raw_value()?;
+                    self.ended_on = Some(self.line);
                     return Ok(Some((Position::Line(line), self.parse(start, &raw)?)));
                 }
                 Mode::Array { index, wrapped, first } => {
@@ -393,6 +402,19 @@ mod tests {
         assert!(matches!(read(r#"[{"id": 1} {"id": 2}]"#)[1], Err(ReadError::Malformed { offset: 11, .. })));
         assert!(matches!(read(r#"{"bugs": [{"id": 1}"#).last(), Some(Err(ReadError::Malformed { .. }))));
         assert!(matches!(read("tests")[0], Err(ReadError::Malformed { offset: 0, .. })));
+    }
+
+    #[test]
+    fn ndjson_holds_one_record_per_line() {
+        // found by the ingest_reader fuzz target: two records on line 1, both reported as line 1
+        let found = [0x00, 0x7b, 0x7d, 0x7b, 0x7d, 0xfd, 0x00, 0x00, 0xfd, 0x00, 0x00, 0x00, 0x3f];
+        let records: Vec<_> = RecordReader::new(std::io::BufReader::with_capacity(1, &found[1..])).collect();
+        assert_eq!(records[0], Ok((Position::Line(1), json!({}))));
+        assert!(matches!(&records[1], Err(ReadError::Malformed { offset: 2, reason }) if reason.contains("line 1")));
+        assert_eq!(records.len(), 2);
+        assert!(matches!(read("{\"id\": 1} {\"id\": 2}\n")[1], Err(ReadError::Malformed { offset: 10, .. })));
+        // a record may span lines; the next one starts on a line of its own
+        assert_eq!(ids("{\"id\":\n 1}\n{\"id\": 2}"), vec![(Position::Line(1), 1), (Position::Line(3), 2)]);
     }
 
     #[test]
