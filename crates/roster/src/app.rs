@@ -48,7 +48,8 @@ pub fn migrations() -> Vec<Migration> {
 #[openapi(
     info(title = "roster", description = "Multi-tenant user directory"),
     modifiers(&BearerAuth),
-    components(schemas(Problem))
+    // enums that only query parameters name: the routes' own schemas do not bring them in
+    components(schemas(Problem, crate::training::model::Completion, crate::contributions::TestRole))
 )]
 struct ApiDoc;
 
@@ -168,12 +169,15 @@ impl App {
 
     /// The OpenAPI document, generated from the route annotations.
     pub fn openapi() -> utoipa::openapi::OpenApi {
-        Self::api().split_for_parts().1
+        let mut document = Self::api().split_for_parts().1;
+        crate::http::document::complete(&mut document);
+        document
     }
 
     /// Every route, with middleware.
     pub fn router(&self) -> Router {
-        let (api, openapi) = Self::api().split_for_parts();
+        let (api, mut openapi) = Self::api().split_for_parts();
+        crate::http::document::complete(&mut openapi);
         let openapi = Arc::new(openapi);
         let request_id = HeaderName::from_static("x-request-id");
         let served_doc = openapi.clone();

@@ -101,6 +101,7 @@ impl MacKind {
 
 /// `?actor=&action=&resource_type=&resource_id=&since=&until=&limit=&cursor=` of an audit list or export.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// The id of the user or API key that acted, or a kind of actor: `user`, `api_key`, `system`, `cli`.
@@ -118,6 +119,7 @@ pub struct AuditQuery {
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub until: Option<OffsetDateTime>,
     /// Page size, 1 to 500 (default 50); not for an export.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -125,6 +127,7 @@ pub struct AuditQuery {
 
 /// `?action=&since=&until=&limit=&cursor=` of `/v1/me/audit`: the resource is always the caller.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OwnAuditQuery {
     pub action: Option<String>,
@@ -132,6 +135,7 @@ pub struct OwnAuditQuery {
     pub since: Option<OffsetDateTime>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub until: Option<OffsetDateTime>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

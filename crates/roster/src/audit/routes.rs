@@ -49,6 +49,7 @@ async fn export(
 
 /// `?entries=&head_mac=&at=`: a checkpoint taken earlier (from the log or `roster audit checkpoint`).
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct VerifyParams {
     /// The checkpoint's entry count.

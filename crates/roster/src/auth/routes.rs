@@ -120,7 +120,9 @@ async fn activity(State(state): State<AppState>, auth: Authenticated) -> ApiResu
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/auth/register", tag = "auth", params(("tenant" = String, Path)),
     request_body = RegisterRequest,
     responses((status = 201, body = RegisterResponse), (status = 202, body = lifecycle::RegisterAccepted),
-        (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)),
+    // a key is optional: with one, the answer is the user and its verification token
+    security((), ("bearer" = [])))]
 async fn register(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -163,7 +165,9 @@ async fn verify_email(
 /// (calling with an API key) receives the token to deliver.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/auth/password-reset/request", tag = "auth",
     params(("tenant" = String, Path)), request_body = ResetRequest,
-    responses((status = 202, body = ResetAccepted), (status = 429, body = Problem)))]
+    responses((status = 202, body = ResetAccepted), (status = 429, body = Problem)),
+    // a key is optional: with one, the answer carries the reset token to deliver
+    security((), ("bearer" = [])))]
 async fn reset_request(
     State(state): State<AppState>,
     Path(slug): Path<String>,

@@ -256,6 +256,7 @@ pub struct ClientPatch {
 
 /// Filters of `GET …/clients`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ClientFilter {
     /// The exact CPF, in either format.

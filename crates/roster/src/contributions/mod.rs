@@ -37,14 +37,17 @@ pub const MAX_TOP: i64 = 500;
 
 /// `?user_type=&days=&limit=` of top contributors.
 #[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TopFilter {
     /// `tester`: ranked by bugs reported; `customer`: by test cycles created; absent: everyone, by both.
     pub user_type: Option<UserType>,
     /// Only records of the last N days: today (UTC) and the N - 1 days before, by record time; all time when
     /// absent.
+    #[param(minimum = 1, maximum = 36500)]
     pub days: Option<i64>,
     /// How many to return, 1 to 500 (default 10).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -156,10 +159,12 @@ pub async fn active_users(
 
 /// `?limit=&cursor=` of a person's records; `role` for test cycles.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RecordsParams {
     /// For test cycles: `created` (default) or `submitted`.
     pub role: Option<TestRole>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -209,10 +214,12 @@ pub async fn tests_of(
 
 /// `?bucket=day|week&days=` of a user's activity.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ActivityParams {
     pub bucket: Option<Bucket>,
     /// The window, 1 to 3660 days (default 30).
+    #[param(minimum = 1, maximum = 3660)]
     pub days: Option<i64>,
 }
 

@@ -32,12 +32,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// `?strict=&batch_size=` of an ingest.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct IngestParams {
     /// Write nothing if any record is rejected.
     #[serde(default)]
     strict: bool,
     /// Records per transaction at most, 1 to 1,000,000 (default 100,000); a body that stalls commits what arrived.
+    #[param(minimum = 1, maximum = 1_000_000)]
     batch_size: Option<usize>,
 }
 
@@ -49,7 +51,8 @@ struct Contributors {
 
 /// Ingest bug reports (admin): any export shape, streamed; `{records, bugs, users, rejected}`.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/ingest/bugs", tag = "contributions",
-    params(("tenant" = String, Path), IngestParams), request_body(content = String, content_type = "application/json"),
+    params(("tenant" = String, Path), IngestParams), request_body(description = "An export in any shape of the platform (`{\"bugs\": [...]}`, a list, one record), or NDJSON; an empty body is zero records",
+        content((Option<serde_json::Value> = "application/json"), (Option<String> = "application/x-ndjson"))),
     responses((status = 200, body = IngestSummary), (status = 400, body = Problem), (status = 413, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -65,7 +68,8 @@ async fn ingest_bugs(
 
 /// Ingest test cycles (admin): any export shape, streamed; `{records, tests, users, rejected}`.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/ingest/tests", tag = "contributions",
-    params(("tenant" = String, Path), IngestParams), request_body(content = String, content_type = "application/json"),
+    params(("tenant" = String, Path), IngestParams), request_body(description = "An export in any shape of the platform (`{\"bugs\": [...]}`, a list, one record), or NDJSON; an empty body is zero records",
+        content((Option<serde_json::Value> = "application/json"), (Option<String> = "application/x-ndjson"))),
     responses((status = 200, body = IngestSummary), (status = 400, body = Problem), (status = 413, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]

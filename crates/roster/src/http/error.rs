@@ -101,7 +101,10 @@ impl Problem {
 
     /// 422: each offending field with its reason.
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        // a problem of the body as a whole names no field
+        let said =
+            |e: &FieldError| if e.field.is_empty() { e.message.clone() } else { format!("{}: {}", e.field, e.message) };
+        let detail = errors.iter().map(said).collect::<Vec<_>>().join("; ");
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Validation failed", detail).with_errors(errors)
     }
 

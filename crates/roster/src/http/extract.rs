@@ -67,9 +67,15 @@ fn refuse_nul(bytes: &[u8]) -> Result<(), Problem> {
     }
 }
 
-/// Parse a JSON document into `T`, naming the offending field on failure.
+/// Parse a JSON document into `T`, naming the offending field on failure. Every body of the API is an object: a
+/// list is refused though serde would read one into a struct field by field (`[null, null]` as a patch).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     refuse_nul(bytes)?;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|&b| b != b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    {
+        return Err(Problem::invalid("", "the body must be a JSON object"));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
@@ -390,5 +396,29 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
             .find(|(name, _)| *name != "tenant")
             .ok_or_else(|| Problem::bad_request("this route names no resource by id"))?;
         uuid::Uuid::parse_str(text).map(PathId).map_err(|_| Problem::invalid(name, "must be a UUID"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_json;
+
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Patch {
+        name: Option<String>,
+        external_id: Option<String>,
+    }
+
+    #[test]
+    fn a_body_is_an_object_and_nothing_else() {
+        // found by schemathesis: serde reads a list into a struct field by field
+        for body in ["[null, null]", " [\"x\"]", "42", "\"text\"", "null", "true"] {
+            let problem = parse_json::<Patch>(body.as_bytes()).unwrap_err();
+            assert_eq!((problem.status, problem.detail.as_str()), (422, "the body must be a JSON object"), "{body}");
+        }
+        assert_eq!(parse_json::<Patch>(b"[null").unwrap_err().status, 400, "malformed JSON stays a 400");
+        assert!(parse_json::<Patch>(b" \n{\"name\": \"Acme\"}").is_ok());
     }
 }

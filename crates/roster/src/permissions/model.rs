@@ -122,6 +122,7 @@ pub struct CheckAnswer {
 
 /// `?action=` of a check.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CheckParams {
     /// `create`, `read`, `update` or `delete`

@@ -30,6 +30,7 @@ struct AgentPath {
 
 /// `?include_retired=`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AgentListParams {
     /// Also list retired agents.
@@ -39,6 +40,7 @@ struct AgentListParams {
 
 /// `?include_revoked=`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct GrantListParams {
     /// Also list revoked grants.

@@ -177,6 +177,7 @@ crate::text_enum!(
 
 /// Filters of `GET …/scenarios`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFilter {
     pub difficulty: Option<Difficulty>,
@@ -184,6 +185,7 @@ pub struct ScenarioFilter {
     pub completion: Option<Completion>,
     /// Only active (true) or only retired (false) scenarios.
     pub active: Option<bool>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -484,8 +486,10 @@ pub fn content(value: &str) -> Result<String, FieldError> {
 
 /// Pages of `GET /v1/sessions/{id}/messages`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MessagePage {
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

@@ -769,11 +769,14 @@ pub async fn upsert_seen(
 
 /// `?user_type=&days=&limit=&cursor=` of active users.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ActiveFilter {
     pub user_type: Option<UserType>,
     /// Seen within this many days (default 30).
+    #[param(minimum = 1, maximum = 36500)]
     pub days: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

@@ -371,6 +371,7 @@ pub struct OwnProfilePatch {
 
 /// Filters of `GET …/users`.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UserFilter {
     pub status: Option<UserStatus>,
@@ -383,6 +384,7 @@ pub struct UserFilter {
     pub q: Option<String>,
     #[serde(default)]
     pub include_deleted: bool,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

@@ -38,6 +38,7 @@ struct UsernamePath {
 
 /// `?include_deleted=` of a single-user read.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct GetParams {
     #[serde(default)]
