@@ -125,16 +125,10 @@ pub async fn run(roster: &Roster) -> anyhow::Result<String> {
             )
         })
         .collect();
-    let ingest = reqwest::Client::new()
-        .post(format!("{}/v1/tenants/{}/ingest/bugs", api.base, crate::harness::TENANT))
-        .bearer_auth(&api.key)
-        .header("content-type", "application/x-ndjson")
-        .body(records)
-        .send()
-        .await?;
-    let ingest_status = ingest.status().as_u16();
-    let ingest_body = ingest.text().await?;
-    check(ingest_status == 507, || format!("an ingest on a full disk: {ingest_status} {ingest_body}"))?;
+    let ingest = api.ingest_bugs(records).await?;
+    check(ingest.status == 507 && is_problem(&ingest), || {
+        format!("an ingest on a full disk: {} {}", ingest.status, ingest.body)
+    })?;
     let (bugs,): (i64,) = db.store.query_one("SELECT COUNT(*) FROM bugs", vec![]).await?;
     check(bugs == 0, || format!("a refused ingest left {bugs} bugs"))?;
     // reads keep working

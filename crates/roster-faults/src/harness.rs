@@ -215,23 +215,38 @@ impl Api {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let content_type = header("content-type");
-        let bytes = response.bytes().await?;
-        let body =
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        Ok(Reply { status, body, content_type })
+        reply(request.send().await?).await
     }
 
     pub async fn get(&self, path: &str) -> Result<Reply, reqwest::Error> {
         self.send(reqwest::Method::GET, path, None, &[]).await
     }
 
+    /// `POST …/ingest/bugs` of the scenarios' tenant with an NDJSON body.
+    pub async fn ingest_bugs(&self, ndjson: String) -> Result<Reply, reqwest::Error> {
+        let response = self
+            .http
+            .post(format!("{}/v1/tenants/{TENANT}/ingest/bugs", self.base))
+            .bearer_auth(&self.key)
+            .header("content-type", "application/x-ndjson")
+            .body(ndjson)
+            .send()
+            .await?;
+        reply(response).await
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> Result<Reply, reqwest::Error> {
         self.send(reqwest::Method::POST, path, Some(body), &[]).await
     }
+}
+
+/// A response read whole: its status, its body (JSON, or the text as a JSON string), its content type.
+async fn reply(response: reqwest::Response) -> Result<Reply, reqwest::Error> {
+    let status = response.status().as_u16();
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let bytes = response.bytes().await?;
+    let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    Ok(Reply { status, body, content_type })
 }
 
 /// Users of the scenarios' tenant, by path.

@@ -49,17 +49,9 @@ fn bugs(first: usize, names: &[String]) -> String {
 }
 
 async fn ingest(api: &Api, body: String) -> anyhow::Result<Value> {
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/tenants/{TENANT}/ingest/bugs", api.base))
-        .bearer_auth(&api.key)
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await?;
-    let status = response.status().as_u16();
-    let report: Value = response.json().await?;
-    check(status == 200, || format!("an ingest racing another: {status} {report}"))?;
-    Ok(report)
+    let reply = api.ingest_bugs(body).await?;
+    check(reply.status == 200, || format!("an ingest racing another: {} {}", reply.status, reply.body))?;
+    Ok(reply.body)
 }
 
 async fn ingest_race(db: &Database, apis: &[Api; 2]) -> anyhow::Result<String> {
