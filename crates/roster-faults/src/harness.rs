@@ -98,6 +98,10 @@ pub struct Served {
 }
 
 impl Served {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `kill -9`: the process ends at once, mid-request.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -1,5 +1,5 @@
 //! roster's fault tests: the real `roster` binary, killed, starved of its database or its disk, stopped under load,
-//! or run twice on one PostgreSQL; each scenario prints one line with its counts and fails on the first write lost.
+//! or run twice on one PostgreSQL, and a soak under a steady load; each scenario prints one line with its counts and fails on the first write lost.
 //!
 //! ```sh
 //! cargo build --release --workspace
@@ -14,6 +14,7 @@ mod kill_ingest;
 mod kill_serve;
 mod outage;
 mod shutdown;
+mod soak;
 mod two_servers;
 
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ enum Scenario {
     FullDisk,
     PostgresOutage,
     TwoServers,
+    Soak,
 }
 
 impl Scenario {
@@ -64,6 +66,12 @@ struct Args {
     /// Bug records in the export the ingest scenario kills (test cycles: a thirtieth of them)
     #[arg(long, default_value_t = 60_000)]
     bugs: usize,
+    /// Run on this backend only (default: both)
+    #[arg(long, value_parser = ["sqlite", "postgres"])]
+    backend: Option<String>,
+    /// Length of the soak, in seconds
+    #[arg(long, default_value_t = 600)]
+    soak_seconds: u64,
     /// Each scenario on each backend fails after this many seconds
     #[arg(long, default_value_t = 600)]
     timeout: u64,
@@ -72,13 +80,14 @@ struct Args {
     roster: Option<PathBuf>,
 }
 
-const ALL: [Scenario; 6] = [
+const ALL: [Scenario; 7] = [
     Scenario::KillServe,
     Scenario::KillIngest,
     Scenario::Shutdown,
     Scenario::FullDisk,
     Scenario::PostgresOutage,
     Scenario::TwoServers,
+    Scenario::Soak,
 ];
 
 #[tokio::main]
@@ -97,6 +106,9 @@ async fn main() -> anyhow::Result<()> {
     let mut failed = 0;
     for scenario in scenarios {
         for backend in [Backend::Sqlite, Backend::Postgres] {
+            if args.backend.as_deref().is_some_and(|only| only != backend.name()) {
+                continue;
+            }
             let name = scenario.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
             if let Some(why) = scenario.not_for(backend) {
                 println!("{name:<18} {:<9} n/a   {why}", backend.name());
@@ -107,7 +119,8 @@ async fn main() -> anyhow::Result<()> {
                 continue;
             }
             let started = Instant::now();
-            let limit = std::time::Duration::from_secs(args.timeout);
+            let timeout = if scenario == Scenario::Soak { args.timeout + args.soak_seconds } else { args.timeout };
+            let limit = std::time::Duration::from_secs(timeout);
             let outcome = tokio::time::timeout(limit, async {
                 match scenario {
                     Scenario::KillServe => kill_serve::run(&roster, backend, args.rounds, args.seed).await,
@@ -123,10 +136,11 @@ async fn main() -> anyhow::Result<()> {
                     Scenario::FullDisk => full_disk::run(&roster).await,
                     Scenario::PostgresOutage => outage::run(&roster, backend).await,
                     Scenario::TwoServers => two_servers::run(&roster, backend).await,
+                    Scenario::Soak => soak::run(&roster, backend, args.soak_seconds, args.seed).await,
                 }
             })
             .await
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("did not finish within {} s", args.timeout)));
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("did not finish within {timeout} s")));
             let seconds = started.elapsed().as_secs_f64();
             match outcome.with_context(|| format!("{name} on {}", backend.name())) {
                 Ok(line) => println!("{name:<18} {:<9} PASS  {line} ({seconds:.1} s)", backend.name()),
