@@ -294,7 +294,9 @@ async fn totp_enroll(
 
 /// Turn two-factor on with a first code from the authenticator app.
 #[utoipa::path(post, path = "/v1/me/totp/confirm", tag = "me", request_body = CodeRequest,
-    responses((status = 204), (status = 422, body = Problem)), security(("bearer" = [])))]
+    responses((status = 204), (status = 409, description = "no enrolment to confirm, or already on", body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
 async fn totp_confirm(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -315,7 +317,9 @@ async fn totp_confirm(
 
 /// Turn two-factor off with a current code or a recovery code.
 #[utoipa::path(delete, path = "/v1/me/totp", tag = "me", request_body = CodeRequest,
-    responses((status = 204), (status = 422, body = Problem)), security(("bearer" = [])))]
+    responses((status = 204), (status = 409, description = "two-factor sign-in is not on", body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
 async fn totp_disable(
     State(state): State<AppState>,
     auth: Authenticated,
