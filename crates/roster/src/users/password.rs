@@ -29,7 +29,8 @@ fn hashing_slots() -> &'static Semaphore {
 /// Argon2's working memory (`m` KiB per run), kept between runs: at most one buffer per hashing slot exists, so the
 /// memory hashing holds is fixed at slots × `m`. Left to the allocator, each freed buffer of a run stayed resident in
 /// whichever allocator arena the blocking thread used, and the server's heap grew by `m` for every thread that had
-/// ever hashed (measured by the soak: 10 MiB idle, 88 MiB after four sign-ins on four threads).
+/// ever hashed (measured: 10 MiB idle, 88 MiB after four concurrent sign-ins; 180–290 MiB in the soak). The one hash
+/// made outside the slots (the dummy hash, once per process) may add one more buffer.
 fn with_memory<T>(blocks: usize, keep: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
     static SPARE: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
     let spare = || SPARE.lock().unwrap_or_else(PoisonError::into_inner);
