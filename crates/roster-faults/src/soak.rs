@@ -117,13 +117,8 @@ pub async fn run(roster: &Roster, backend: Backend, seconds: u64, seed: u64) -> 
     for clock in clocks {
         clock.await?;
     }
-    let vacuumed = match vacuum {
-        Some(task) => {
-            task.abort();
-            ", VACUUM every 30 s (the server's autovacuum is off)"
-        }
-        None => "",
-    };
+    let vacuumed = if vacuum.is_some() { ", VACUUM every 30 s (the server's autovacuum is off)" } else { "" };
+    drop(vacuum);
     memory.push(sample_memory(pid, started.elapsed())?);
     db.verify_audit(roster)?;
 
@@ -158,7 +153,7 @@ pub async fn run(roster: &Roster, backend: Backend, seconds: u64, seed: u64) -> 
 /// reporters' totals, so index scans wade through ever more dead versions and latency climbs steadily (measured: p99
 /// from 22 to 51 ms over ten minutes, lookups' from 7 to 23 ms). On such a server the soak vacuums its database every
 /// 30 s, as autovacuum would, and says so.
-async fn stand_in_for_autovacuum(db: &Database) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+async fn stand_in_for_autovacuum(db: &Database) -> anyhow::Result<Option<Vacuuming>> {
     if db.store.backend() != Backend::Postgres {
         return Ok(None);
     }
@@ -167,7 +162,7 @@ async fn stand_in_for_autovacuum(db: &Database) -> anyhow::Result<Option<tokio::
         return Ok(None);
     }
     let store = db.store.clone();
-    Ok(Some(tokio::spawn(async move {
+    Ok(Some(Vacuuming(tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(30));
         every.tick().await;
         loop {
@@ -176,7 +171,16 @@ async fn stand_in_for_autovacuum(db: &Database) -> anyhow::Result<Option<tokio::
                 eprintln!("soak: VACUUM failed: {e}");
             }
         }
-    })))
+    }))))
+}
+
+/// The vacuuming task, stopped when the soak ends however it ends.
+struct Vacuuming(tokio::task::JoinHandle<()>);
+
+impl Drop for Vacuuming {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Send `kind` at `rate` per second until `length` has passed, then wait for the answers.
