@@ -98,6 +98,7 @@ pub struct Served {
 }
 
 impl Served {
+    /// The server's process id, to read its memory from `/proc`.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -1,5 +1,6 @@
 //! roster's fault tests: the real `roster` binary, killed, starved of its database or its disk, stopped under load,
-//! or run twice on one PostgreSQL, and a soak under a steady load; each scenario prints one line with its counts and fails on the first write lost.
+//! or run twice on one PostgreSQL, and a soak under a steady load; each scenario prints one line with its counts and
+//! fails on the first write lost (the soak: on the first error, a p99 that strays or drifts, or a growing heap).
 //!
 //! ```sh
 //! cargo build --release --workspace

@@ -360,33 +360,32 @@ impl Report {
         out
     }
 
-    fn p99s(&self) -> Vec<f64> {
-        let mut p99s: Vec<f64> = self.windows.iter().map(|w| w.p99).collect();
+    /// The windows' p99s, sorted.
+    fn p99s(windows: &[Window]) -> Vec<f64> {
+        let mut p99s: Vec<f64> = windows.iter().map(|w| w.p99).collect();
         p99s.sort_by(f64::total_cmp);
         p99s
     }
 
+    /// The median p99 of some windows.
+    fn median_p99(windows: &[Window]) -> f64 {
+        quantile(&Self::p99s(windows), 0.5)
+    }
+
     fn p99_median(&self) -> f64 {
-        quantile(&self.p99s(), 0.5)
+        Self::median_p99(&self.windows)
     }
 
     fn p99_min(&self) -> f64 {
-        self.p99s().first().copied().unwrap_or(0.0)
+        Self::p99s(&self.windows).first().copied().unwrap_or(0.0)
     }
 
     fn p99_max(&self) -> f64 {
-        self.p99s().last().copied().unwrap_or(0.0)
+        Self::p99s(&self.windows).last().copied().unwrap_or(0.0)
     }
 
     fn last_memory(&self) -> Memory {
         self.windows.last().map(|w| w.memory).unwrap_or_default()
-    }
-
-    /// The median p99 of some windows.
-    fn median_p99(windows: &[Window]) -> f64 {
-        let mut p99s: Vec<f64> = windows.iter().map(|w| w.p99).collect();
-        p99s.sort_by(f64::total_cmp);
-        quantile(&p99s, 0.5)
     }
 
     /// p99 stable: no window above three times the median window's p99 plus 10 ms (the machines are shared; one
