@@ -5,6 +5,8 @@ mod common;
 use reqwest::{Method, StatusCode};
 use roster::principal::Role;
 use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 const T: &str = "/v1/tenants/acme";
 
@@ -84,7 +86,9 @@ e2e_test!(the_log_is_listed_newest_first_filtered_and_paged, |server| async move
     let since = all_pages(&server, &admin, &format!("{T}/audit?since={at}"), 50).await;
     assert!(since.iter().any(|e| e["seq"] == newest["seq"]));
     let until = all_pages(&server, &admin, &format!("{T}/audit?until={at}"), 50).await;
-    assert!(until.iter().all(|e| e["occurred_at"].as_str().unwrap() < at));
+    // compared as instants: RFC 3339 text drops trailing zeros, so "…:07Z" sorts after "…:07.5Z"
+    let instant = |text: &str| OffsetDateTime::parse(text, &Rfc3339).unwrap();
+    assert!(!until.is_empty() && until.iter().all(|e| instant(e["occurred_at"].as_str().unwrap()) < instant(at)));
 
     for (query, field) in [
         ("action=nope", "action"),
