@@ -46,6 +46,14 @@ impl Outcome {
         f64::from(self.latencies[index]) / 1000.0
     }
 
+    pub fn p50(&self) -> f64 {
+        self.percentile(0.5)
+    }
+
+    pub fn p99(&self) -> f64 {
+        self.percentile(0.99)
+    }
+
     pub fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
