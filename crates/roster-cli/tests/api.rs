@@ -303,6 +303,9 @@ e2e_test!(operations_endpoints_answer, |server| async move {
     let reply = server.send(Method::GET, "/readyz", None, None, &[]).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.header("x-request-id").is_some(), "a request id is generated");
+    // what an acknowledged write survives, stated
+    assert_eq!(reply.body["status"], "ready", "{:?}", reply.body);
+    assert!(reply.body["durability"].as_str().is_some_and(|d| d.contains("synchronous")), "{:?}", reply.body);
     let reply = server.send(Method::GET, "/healthz", None, None, &[("x-request-id", "caller-chosen-id")]).await;
     assert_eq!(reply.header("x-request-id"), Some("caller-chosen-id"));
 

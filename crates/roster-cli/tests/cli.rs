@@ -234,6 +234,42 @@ async fn serve_until_sigterm(backend: Backend) {
 }
 roster::backend_test!(serve_answers_over_http_and_stops_cleanly_on_sigterm, serve_until_sigterm);
 
+/// `sqlite_synchronous`: `full` is taken and stated by `/readyz`; a value that is neither is refused in one line that
+/// names the setting.
+#[tokio::test]
+async fn sqlite_synchronous_is_a_setting_readyz_states() {
+    let db = TestDb::sqlite().await;
+    let output = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["serve", "--database-url", &db.url, "--listen", "127.0.0.1:0"])
+        .env("ROSTER_SQLITE_SYNCHRONOUS", "sometimes")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.to_lowercase().contains("sqlite_synchronous"), "names the setting: {stderr}");
+
+    for (setting, promise) in [("normal", "synchronous=normal"), ("full", "synchronous=full")] {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", &db.url])
+            .env("ROSTER_SQLITE_SYNCHRONOUS", setting)
+            .env("ROSTER_ADMIN_PASSWORD", "a long admin password")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until_healthy(&base).await;
+        let ready: serde_json::Value = reqwest::get(format!("{base}/readyz")).await.unwrap().json().await.unwrap();
+        assert_eq!(ready["status"], "ready");
+        assert_eq!(ready["database"], "sqlite");
+        assert!(ready["durability"].as_str().unwrap().contains(promise), "{setting}: {ready}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
 async fn serve_refuses_drift_and_newer_databases(backend: Backend) {
     let Some(db) = TestDb::of_empty(backend).await else {
         return;

@@ -24,7 +24,7 @@ use crate::http::state::BoxFuture;
 use crate::http::{AppState, Directory, Problem};
 use crate::migrate::{Migration, Migrator};
 use crate::principal::{Principal, TenantRef};
-use crate::store::{Store, StoreError};
+use crate::store::{Backend, Store, StoreError};
 use crate::{audit, auth, clients, contributions, permissions, tenants, training, users};
 
 /// Every migration of every module, in version order.
@@ -266,7 +266,16 @@ async fn readyz(State(state): State<AppState>) -> Response {
         migrator.is_current().await.map_err(|e| e.to_string())
     };
     match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok(true)) => (StatusCode::OK, "ready").into_response(),
+        Ok(Ok(true)) => {
+            let durability = match state.store.backend() {
+                Backend::Sqlite => state.config.sqlite_synchronous.promise(),
+                Backend::Postgres => "postgres: as the server's synchronous_commit and replication settings promise",
+            };
+            let detail = serde_json::json!({
+                "status": "ready", "database": state.store.backend().name(), "durability": durability,
+            });
+            (StatusCode::OK, axum::Json(detail)).into_response()
+        }
         Ok(Ok(false)) => Problem::unavailable("the schema is not at this binary's version").into_response(),
         Ok(Err(e)) => Problem::unavailable(format!("database check failed: {e}")).into_response(),
         Err(_) => Problem::unavailable("the database did not answer within 2 s").into_response(),

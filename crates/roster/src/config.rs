@@ -55,6 +55,9 @@ pub struct Config {
     pub max_connections: usize,
     /// SQLite reader threads (0: one per core, at least 2).
     pub sqlite_readers: usize,
+    /// When a SQLite commit is acknowledged: `normal` (the WAL is written; a killed process loses nothing, a power
+    /// cut may lose the last commits) or `full` (the WAL is also synced: nothing acknowledged is lost to a power cut).
+    pub sqlite_synchronous: crate::store::Synchronous,
     /// PostgreSQL connections (0: four per core, 8 to 32).
     pub postgres_pool_size: usize,
     /// The shortest password accepted (8 to 128; no other composition rules).
@@ -108,6 +111,7 @@ impl Default for Config {
             body_read_timeout_seconds: 10,
             max_connections: 4096,
             sqlite_readers: 0,
+            sqlite_synchronous: crate::store::Synchronous::Normal,
             postgres_pool_size: 0,
             password_min_length: 8,
             argon2_memory_kib: 19_456,
@@ -232,6 +236,7 @@ impl Config {
         if self.postgres_pool_size > 0 {
             options.postgres_pool_size = self.postgres_pool_size;
         }
+        options.sqlite_synchronous = self.sqlite_synchronous;
         options
     }
 }

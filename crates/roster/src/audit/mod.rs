@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::http::pagination::{self, Page};
 use crate::migrate::Migration;
 use crate::principal::{Actor, AdminScope, TenantId, TenantScope};
-use crate::store::{to_micros, ChainKey, Store, StoreError, Tx};
+use crate::store::{to_micros, Backend, ChainKey, Store, StoreError, Tx};
 
 pub use error::AuditError;
 pub use model::{AuditEntry, AuditQuery, Filter, MacKind, OwnAuditQuery};
@@ -125,6 +125,9 @@ pub async fn record_in(
 }
 
 /// Append entries, each with its own actor and time, to the tenant's chain in the caller's transaction.
+///
+/// On SQLite the whole append (take the head, seal, insert, move the head) runs on the writer in turn with the
+/// transaction's other statements, so it costs the caller no hand-off; on PostgreSQL it runs statement by statement.
 async fn append(
     tx: &mut Tx,
     tenant_id: TenantId,
@@ -133,9 +136,63 @@ async fn append(
     if entries.is_empty() {
         return Ok(());
     }
-    let (first_seq, mut prev_hash, head_kind) = repo::advance_head(tx, tenant_id, entries.len() as i64).await?;
     let key = tx.chain_key().cloned();
     let kind = if key.is_some() { MacKind::Keyed } else { MacKind::Sha256 };
+    let drafts: Vec<AuditEntry> =
+        entries.into_iter().map(|(actor, at, change)| draft(tenant_id, actor, at, change, kind)).collect();
+    let n = drafts.len() as i64;
+    match tx.backend() {
+        Backend::Sqlite => tx.defer_on_writer(move |writer| {
+            let head = repo::advance_head_on(writer, tenant_id, n)?;
+            let (entries, last) = seal_chain(drafts, head, key.as_ref())?;
+            for entry in &entries {
+                repo::insert_entry_on(writer, entry)?;
+            }
+            repo::set_head_on(writer, tenant_id, &last, kind)
+        }),
+        Backend::Postgres => {
+            let head = repo::advance_head(tx, tenant_id, n).await?;
+            let (entries, last) = seal_chain(drafts, head, key.as_ref())?;
+            for entry in &entries {
+                repo::insert_entry(tx, entry).await?;
+            }
+            repo::set_head(tx, tenant_id, &last, kind).await
+        }
+    }
+}
+
+/// An entry before its place in the chain is known (sequence number and seals empty).
+fn draft(tenant_id: TenantId, actor: &Actor, at: OffsetDateTime, change: Change, kind: MacKind) -> AuditEntry {
+    AuditEntry {
+        tenant_id: tenant_id.uuid(),
+        seq: 0,
+        id: Uuid::now_v7(),
+        occurred_at: at,
+        actor_kind: actor.kind().as_str().to_owned(),
+        actor_user_id: actor.user_id,
+        actor_api_key_id: actor.api_key_id,
+        action: change.action.as_str().to_owned(),
+        resource_type: change.resource_type.to_owned(),
+        resource_id: change.resource_id,
+        old_values: change.old_values,
+        new_values: change.new_values,
+        ip_address: actor.ip_address.clone(),
+        user_agent: actor.user_agent.clone(),
+        session_id: actor.session_id.clone(),
+        request_id: actor.request_id.clone(),
+        mac_kind: kind,
+        prev_hash: Vec::new(),
+        hash: Vec::new(),
+    }
+}
+
+/// Number and seal drafts after the chain's head `(first sequence number, head seal, head kind)`: the entries and the
+/// new head seal.
+fn seal_chain(
+    mut drafts: Vec<AuditEntry>,
+    (first_seq, mut prev_hash, head_kind): (i64, Vec<u8>, MacKind),
+    key: Option<&ChainKey>,
+) -> Result<(Vec<AuditEntry>, Vec<u8>), StoreError> {
     if head_kind == MacKind::Keyed && key.is_none() {
         // an unkeyed entry after keyed ones is what a forger would write: verification would report it
         return Err(StoreError::Refused(
@@ -144,33 +201,13 @@ async fn append(
                 .into(),
         ));
     }
-    for (i, (actor, at, change)) in entries.into_iter().enumerate() {
-        let mut entry = AuditEntry {
-            tenant_id: tenant_id.uuid(),
-            seq: first_seq + i as i64,
-            id: Uuid::now_v7(),
-            occurred_at: at,
-            actor_kind: actor.kind().as_str().to_owned(),
-            actor_user_id: actor.user_id,
-            actor_api_key_id: actor.api_key_id,
-            action: change.action.as_str().to_owned(),
-            resource_type: change.resource_type.to_owned(),
-            resource_id: change.resource_id,
-            old_values: change.old_values,
-            new_values: change.new_values,
-            ip_address: actor.ip_address.clone(),
-            user_agent: actor.user_agent.clone(),
-            session_id: actor.session_id.clone(),
-            request_id: actor.request_id.clone(),
-            mac_kind: kind,
-            prev_hash: prev_hash.clone(),
-            hash: Vec::new(),
-        };
-        entry.hash = seal(&entry, key.as_ref()).expect("a keyed entry is sealed with the key it was made with");
+    for (i, entry) in drafts.iter_mut().enumerate() {
+        entry.seq = first_seq + i as i64;
+        entry.prev_hash = std::mem::take(&mut prev_hash);
+        entry.hash = seal(entry, key).expect("a keyed entry is sealed with the key it was made with");
         prev_hash = entry.hash.clone();
-        repo::insert_entry(tx, &entry).await?;
     }
-    repo::set_head(tx, tenant_id, &prev_hash, kind).await
+    Ok((drafts, prev_hash))
 }
 
 /// Record entries that go with no other change (reads of personal data), committed before this returns. Those of

@@ -3,7 +3,7 @@
 use super::archive::Anchor;
 use super::model::{ActorFilter, AuditEntry, Filter, MacKind, COLUMNS};
 use crate::principal::TenantId;
-use crate::store::{Params, Query, Store, StoreError, Tx, Value};
+use crate::store::{Params, Query, Store, StoreError, Tx, Value, Writer};
 
 pub(super) async fn insert_head(tx: &mut Tx, tenant_id: TenantId) -> Result<(), StoreError> {
     tx.execute(
@@ -14,59 +14,87 @@ pub(super) async fn insert_head(tx: &mut Tx, tenant_id: TenantId) -> Result<(), 
     .map(drop)
 }
 
+const ADVANCE_HEAD: &str = "UPDATE audit_heads SET seq = seq + $2 WHERE tenant_id = $1 RETURNING seq, hash, mac_kind";
+const SET_HEAD: &str = "UPDATE audit_heads SET hash = $2, mac_kind = $3 WHERE tenant_id = $1";
+const INSERT_ENTRY: &str =
+    "INSERT INTO audit_log (tenant_id, seq, id, occurred_at, actor_kind, actor_user_id, actor_api_key_id, action, \
+     resource_type, resource_id, old_values, new_values, ip_address, user_agent, session_id, request_id, prev_hash, \
+     hash, mac_kind) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+
+/// The head as [`ADVANCE_HEAD`] returns it: the first of the `n` reserved sequence numbers, and the hash and kind of
+/// the entry they follow.
+fn reserved((seq, hash, kind): (i64, Vec<u8>, i64), n: i64) -> Result<(i64, Vec<u8>, MacKind), StoreError> {
+    Ok((seq - n + 1, hash, MacKind::from_stored(kind)?))
+}
+
 /// Reserve `n` sequence numbers; the first of them, and the hash and kind of the entry they follow.
 pub(super) async fn advance_head(
     tx: &mut Tx,
     tenant_id: TenantId,
     n: i64,
 ) -> Result<(i64, Vec<u8>, MacKind), StoreError> {
-    let (seq, hash, kind): (i64, Vec<u8>, i64) = tx
-        .query_one(
-            "UPDATE audit_heads SET seq = seq + $2 WHERE tenant_id = $1 RETURNING seq, hash, mac_kind",
-            vec![tenant_id.into(), n.into()],
-        )
-        .await?;
-    Ok((seq - n + 1, hash, MacKind::from_stored(kind)?))
+    reserved(tx.query_one(ADVANCE_HEAD, vec![tenant_id.into(), n.into()]).await?, n)
+}
+
+/// [`advance_head`], on the SQLite writer.
+pub(super) fn advance_head_on(
+    writer: &Writer<'_>,
+    tenant_id: TenantId,
+    n: i64,
+) -> Result<(i64, Vec<u8>, MacKind), StoreError> {
+    reserved(writer.query_one(ADVANCE_HEAD, &[tenant_id.into(), n.into()])?, n)
+}
+
+fn head_values(tenant_id: TenantId, hash: &[u8], kind: MacKind) -> Vec<Value> {
+    vec![tenant_id.into(), hash.to_vec().into(), kind.stored().into()]
 }
 
 pub(super) async fn set_head(tx: &mut Tx, tenant_id: TenantId, hash: &[u8], kind: MacKind) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE audit_heads SET hash = $2, mac_kind = $3 WHERE tenant_id = $1",
-        vec![tenant_id.into(), hash.to_vec().into(), kind.stored().into()],
-    )
-    .await
-    .map(drop)
+    tx.execute(SET_HEAD, head_values(tenant_id, hash, kind)).await.map(drop)
+}
+
+/// [`set_head`], on the SQLite writer.
+pub(super) fn set_head_on(
+    writer: &Writer<'_>,
+    tenant_id: TenantId,
+    hash: &[u8],
+    kind: MacKind,
+) -> Result<(), StoreError> {
+    writer.execute(SET_HEAD, &head_values(tenant_id, hash, kind)).map(drop)
+}
+
+fn entry_values(e: &AuditEntry) -> Vec<Value> {
+    vec![
+        e.tenant_id.into(),
+        e.seq.into(),
+        e.id.into(),
+        e.occurred_at.into(),
+        e.actor_kind.clone().into(),
+        e.actor_user_id.into(),
+        e.actor_api_key_id.into(),
+        e.action.clone().into(),
+        e.resource_type.clone().into(),
+        e.resource_id.clone().into(),
+        e.old_values.clone().into(),
+        e.new_values.clone().into(),
+        e.ip_address.clone().into(),
+        e.user_agent.clone().into(),
+        e.session_id.clone().into(),
+        e.request_id.clone().into(),
+        e.prev_hash.clone().into(),
+        e.hash.clone().into(),
+        e.mac_kind.stored().into(),
+    ]
 }
 
 pub(super) async fn insert_entry(tx: &mut Tx, e: &AuditEntry) -> Result<(), StoreError> {
-    tx.execute_deferred(
-        "INSERT INTO audit_log (tenant_id, seq, id, occurred_at, actor_kind, actor_user_id, actor_api_key_id, action, \
-         resource_type, resource_id, old_values, new_values, ip_address, user_agent, session_id, request_id, \
-         prev_hash, hash, mac_kind) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-        vec![
-            e.tenant_id.into(),
-            e.seq.into(),
-            e.id.into(),
-            e.occurred_at.into(),
-            e.actor_kind.clone().into(),
-            e.actor_user_id.into(),
-            e.actor_api_key_id.into(),
-            e.action.clone().into(),
-            e.resource_type.clone().into(),
-            e.resource_id.clone().into(),
-            e.old_values.clone().into(),
-            e.new_values.clone().into(),
-            e.ip_address.clone().into(),
-            e.user_agent.clone().into(),
-            e.session_id.clone().into(),
-            e.request_id.clone().into(),
-            e.prev_hash.clone().into(),
-            e.hash.clone().into(),
-            e.mac_kind.stored().into(),
-        ],
-    )
-    .await
+    tx.execute_deferred(INSERT_ENTRY, entry_values(e)).await
+}
+
+/// [`insert_entry`], on the SQLite writer.
+pub(super) fn insert_entry_on(writer: &Writer<'_>, e: &AuditEntry) -> Result<(), StoreError> {
+    writer.execute(INSERT_ENTRY, &entry_values(e)).map(drop)
 }
 
 pub(super) async fn entries_after(

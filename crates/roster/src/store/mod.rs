@@ -33,11 +33,44 @@ impl Backend {
     }
 }
 
+/// When a SQLite commit counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// The WAL is written at commit and synced at checkpoints: a killed process loses nothing, a power cut or an
+    /// operating system crash may lose the last commits (never the database's integrity).
+    #[default]
+    Normal,
+    /// The WAL is also synced at every (group) commit: nothing acknowledged is lost even to a power cut.
+    Full,
+}
+
+impl Synchronous {
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+
+    /// What it promises, for `/readyz` and the logs.
+    pub fn promise(self) -> &'static str {
+        match self {
+            Synchronous::Normal => {
+                "sqlite synchronous=normal: an acknowledged write survives a killed process; a power cut may lose the                  last ones"
+            }
+            Synchronous::Full => "sqlite synchronous=full: an acknowledged write survives a killed process and a power cut",
+        }
+    }
+}
+
 /// Tuning knobs for the connection pools.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// SQLite reader threads.
     pub sqlite_readers: usize,
+    /// When a SQLite commit counts as done.
+    pub sqlite_synchronous: Synchronous,
     /// PostgreSQL pool size.
     pub postgres_pool_size: usize,
     /// How long a request waits for a PostgreSQL connection before answering 503.
@@ -49,6 +82,7 @@ impl Default for StoreOptions {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             sqlite_readers: cores.clamp(2, 8),
+            sqlite_synchronous: Synchronous::default(),
             postgres_pool_size: (cores * 4).clamp(8, 32),
             postgres_connect_timeout: std::time::Duration::from_secs(3),
         }
@@ -176,7 +210,11 @@ impl Store {
             if path.is_empty() {
                 return Err(StoreError::UnsupportedUrl(url.to_owned()));
             }
-            Pool::Sqlite(Arc::new(sqlite::SqlitePool::open(path.as_ref(), options.sqlite_readers)?))
+            Pool::Sqlite(Arc::new(sqlite::SqlitePool::open(
+                path.as_ref(),
+                options.sqlite_readers,
+                options.sqlite_synchronous,
+            )?))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Pool::Postgres(postgres::PgPool::connect(url, options).await?)
         } else {
@@ -247,6 +285,20 @@ impl Store {
             Pool::Postgres(pool) => TxInner::Postgres(Box::new(pool.begin().await?)),
         };
         Ok(Tx { inner, chain_key: self.chain_key.clone() })
+    }
+
+    /// SQLite's group commits so far: (commits, transactions they acknowledged); `None` on PostgreSQL.
+    pub fn group_commits(&self) -> Option<(u64, u64)> {
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let stats = pool.stats();
+                Some((
+                    stats.groups.load(std::sync::atomic::Ordering::Relaxed),
+                    stats.committed.load(std::sync::atomic::Ordering::Relaxed),
+                ))
+            }
+            Pool::Postgres(_) => None,
+        }
     }
 
     /// Pool figures for `/metrics`: (connections in use or idle, connections idle).
@@ -348,6 +400,24 @@ impl Query for &mut Tx {
     }
 }
 
+/// The SQLite writer's connection, lent to work queued with [`Tx::defer_on_writer`]: statements run at once, in the
+/// transaction.
+pub struct Writer<'a>(&'a rusqlite::Connection);
+
+impl Writer<'_> {
+    pub fn query<R: FromRow>(&self, sql: &str, params: &[Value]) -> Result<Vec<R>, StoreError> {
+        sqlite::run_query(self.0, sql, params)
+    }
+
+    pub fn query_one<R: FromRow>(&self, sql: &str, params: &[Value]) -> Result<R, StoreError> {
+        self.query(sql, params)?.into_iter().next().ok_or(StoreError::NoRows)
+    }
+
+    pub fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        sqlite::run_execute(self.0, sql, params)
+    }
+}
+
 enum TxInner {
     Sqlite(sqlite::SqliteTx),
     Postgres(Box<postgres::PgTx>),
@@ -406,6 +476,20 @@ impl Tx {
         match &mut self.inner {
             TxInner::Sqlite(tx) => tx.execute_deferred(sql.into(), params),
             TxInner::Postgres(tx) => tx.execute(&sql.into(), &params).await.map(drop),
+        }
+    }
+
+    /// Queue `work` to run on the SQLite writer in turn with this transaction's other statements, without an answer:
+    /// statements that read and write there, with no decision of the caller's in between, cost no hand-off. A failure
+    /// is reported to the next awaited step or the commit. On PostgreSQL there is no writer thread: the caller runs
+    /// its statements itself (this refuses).
+    pub fn defer_on_writer(
+        &mut self,
+        work: impl FnOnce(&Writer<'_>) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => tx.defer(move |conn| work(&Writer(conn))),
+            TxInner::Postgres(_) => Err(StoreError::Refused("work on the writer is SQLite's".into())),
         }
     }
 

@@ -1,43 +1,71 @@
-//! SQLite: one writer thread and a few reader threads, each owning its connection.
+//! SQLite: one writer thread, a few reader threads and a checkpointer, each owning its connection.
 //!
 //! Work reaches a thread as a closure over a channel and the answer comes back on a oneshot, so the async runtime never
 //! blocks on SQLite and writers never meet `SQLITE_BUSY`: there is only one.
+//!
+//! **Group commit.** The writer runs transactions one after another, each inside a savepoint of one shared database
+//! transaction; when no more are waiting (or the group is full, or has been open long enough) it commits them all at
+//! once and only then acknowledges each. A transaction that fails or rolls back is undone to its savepoint alone and
+//! answered at once; the others of its group are not touched. One commit, and one WAL sync under
+//! `synchronous = FULL`, serves many requests.
+//!
+//! **Checkpoints** run off the request path: the writer's automatic checkpoint is off, and a thread of its own copies
+//! the WAL back into the database file (PASSIVE, so it never blocks a reader or the writer) after commits. Should the
+//! WAL outgrow [`WAL_BOUND`] all the same (readers holding old snapshots), it waits for them and restarts the WAL.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{unbounded, Receiver, Sender};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TryRecvError};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 use super::row::{FromRow, Row};
 use super::value::Value;
-use super::{Sql, StoreError};
+use super::{Sql, StoreError, Synchronous};
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
+/// Transactions in one group commit at most.
+const GROUP_MEMBERS: usize = 256;
+/// A group takes no new member after it has been open this long: its first members wait for their acknowledgement.
+const GROUP_OPEN: Duration = Duration::from_millis(5);
+/// How often the checkpointer copies the WAL back while commits come.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// The WAL size past which the checkpointer waits for readers and restarts it.
+const WAL_BOUND: u64 = 256 * 1024 * 1024;
+
 pub(super) struct SqlitePool {
-    writer: Option<Sender<Job>>,
+    writer: Option<Sender<Receiver<Step>>>,
     readers: Option<Sender<Job>>,
+    checkpoints: Option<Sender<()>>,
     threads: Vec<JoinHandle<()>>,
     size: usize,
+    stats: Arc<GroupStats>,
 }
 
-fn configure(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
+/// How many group commits the writer made, and how many transactions they acknowledged.
+#[derive(Debug, Default)]
+pub struct GroupStats {
+    pub groups: AtomicU64,
+    pub committed: AtomicU64,
+}
+
+fn configure(conn: &Connection, writer: bool, synchronous: Synchronous) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
     if writer {
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        // Checkpoint every 40 MB of WAL rather than every 4 MB: a large write (an ingest batch) dirties thousands of
-        // pages at once, and checkpointing after each one rewrote the database several times over (measured on a
-        // 1M-bug ingest, before the ranking counts existed: 39 s instead of 9 s). The file is cut back to 64 MB
-        // after a checkpoint.
-        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+        // The checkpointer thread copies the WAL back; a commit never does. The file is cut back to 64 MB after a
+        // checkpoint restarted it.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     }
+    conn.pragma_update(None, "synchronous", synchronous.pragma())?;
     conn.execute_batch(
-        "PRAGMA synchronous = NORMAL;
-         PRAGMA foreign_keys = ON;
+        "PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
          PRAGMA mmap_size = 268435456;
          PRAGMA cache_size = -32000;",
@@ -51,9 +79,35 @@ fn spawn_worker(name: String, mut conn: Connection, jobs: Receiver<Job>) -> std:
         while let Ok(job) = jobs.recv() {
             job(&mut conn);
         }
-        // Last one out folds the WAL back into the database file.
-        let _ = conn.execute_batch("PRAGMA optimize;");
-        let _ = conn.close();
+        close(conn);
+    })
+}
+
+/// Last one out folds the WAL back into the database file.
+fn close(conn: Connection) {
+    let _ = conn.execute_batch("PRAGMA optimize;");
+    let _ = conn.close();
+}
+
+/// The checkpointer: while commits come, a PASSIVE checkpoint every [`CHECKPOINT_EVERY`] (none while nothing is
+/// written); a RESTART one, which waits for readers of old snapshots, when the WAL holds more than [`WAL_BOUND`].
+fn spawn_checkpointer(conn: Connection, nudges: Receiver<()>) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name("roster-sqlite-checkpointer".into()).spawn(move || {
+        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap_or(4096);
+        while nudges.recv().is_ok() {
+            // the WAL's frames and those of them copied into the database
+            let frames = conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)));
+            if let Ok((log, copied)) = frames {
+                if log > copied && (log * page_size) as u64 > WAL_BOUND {
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+                }
+            }
+            std::thread::sleep(CHECKPOINT_EVERY);
+            // the commits of that while are all covered by the next checkpoint
+            while nudges.try_recv().is_ok() {}
+        }
+        close(conn);
     })
 }
 
@@ -154,7 +208,7 @@ pub(super) fn run_query<R: FromRow>(conn: &Connection, sql: &str, params: &[Valu
     Ok(out)
 }
 
-fn run_execute(conn: &Connection, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+pub(super) fn run_execute(conn: &Connection, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(map_error)?;
     bind(&mut stmt, sql, params).map_err(map_error)?;
     stmt.raw_execute().map(|n| n as u64).map_err(map_error)
@@ -165,29 +219,51 @@ fn gone() -> StoreError {
 }
 
 impl SqlitePool {
-    pub(super) fn open(path: &Path, readers: usize) -> Result<Self, StoreError> {
+    pub(super) fn open(path: &Path, readers: usize, synchronous: Synchronous) -> Result<Self, StoreError> {
         let open = |flags| Connection::open_with_flags(path, flags).map_err(map_error);
-        let writer_conn =
-            open(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        configure(&writer_conn, true).map_err(map_error)?;
-        let (writer_tx, writer_rx) = unbounded::<Job>();
+        let read_write = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let writer_conn = open(read_write | OpenFlags::SQLITE_OPEN_CREATE)?;
+        configure(&writer_conn, true, synchronous).map_err(map_error)?;
+        let (writer_tx, writer_rx) = unbounded::<Receiver<Step>>();
         let (readers_tx, readers_rx) = unbounded::<Job>();
+        let (nudge_tx, nudge_rx) = bounded::<()>(1);
         let spawn_error = |e: std::io::Error| StoreError::Unavailable(format!("cannot start SQLite thread: {e}"));
-        let mut threads =
-            vec![spawn_worker("roster-sqlite-writer".into(), writer_conn, writer_rx).map_err(spawn_error)?];
+        let stats = Arc::new(GroupStats::default());
+        let writer = {
+            let (stats, nudge) = (stats.clone(), nudge_tx.clone());
+            std::thread::Builder::new()
+                .name("roster-sqlite-writer".into())
+                .spawn(move || run_writer(writer_conn, &writer_rx, &stats, &nudge))
+                .map_err(spawn_error)?
+        };
+        let mut threads = vec![writer];
+        let checkpointer = open(read_write)?;
+        configure(&checkpointer, false, synchronous).map_err(map_error)?;
+        threads.push(spawn_checkpointer(checkpointer, nudge_rx).map_err(spawn_error)?);
         for i in 0..readers.max(1) {
-            let conn = open(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-            configure(&conn, false).map_err(map_error)?;
+            let conn = open(read_write)?;
+            configure(&conn, false, synchronous).map_err(map_error)?;
             conn.pragma_update(None, "query_only", true).map_err(map_error)?;
             threads.push(
                 spawn_worker(format!("roster-sqlite-reader-{i}"), conn, readers_rx.clone()).map_err(spawn_error)?,
             );
         }
-        Ok(Self { writer: Some(writer_tx), readers: Some(readers_tx), threads, size: readers.max(1) + 1 })
+        Ok(Self {
+            writer: Some(writer_tx),
+            readers: Some(readers_tx),
+            checkpoints: Some(nudge_tx),
+            threads,
+            size: readers.max(1) + 1,
+            stats,
+        })
     }
 
     pub(super) fn size(&self) -> usize {
         self.size
+    }
+
+    pub(super) fn stats(&self) -> &GroupStats {
+        &self.stats
     }
 
     pub(super) async fn read<R: FromRow>(&self, sql: Sql, params: Vec<Value>) -> Result<Vec<R>, StoreError> {
@@ -199,18 +275,18 @@ impl SqlitePool {
         answer.await.map_err(|_| gone())?
     }
 
-    /// Queue a transaction on the writer. Nothing is awaited here: `BEGIN IMMEDIATE` runs when the writer reaches
-    /// it, and a failure is reported to the transaction's first awaited step.
+    /// Queue a transaction on the writer. Nothing is awaited here: it starts when the writer reaches it, and a
+    /// failure is reported to the transaction's first awaited step.
     pub(super) fn begin(&self) -> Result<SqliteTx, StoreError> {
         let (steps_tx, steps_rx) = unbounded::<Step>();
-        let job: Job = Box::new(move |conn| run_transaction(conn, &steps_rx));
-        self.writer.as_ref().ok_or_else(gone)?.send(job).map_err(|_| gone())?;
+        self.writer.as_ref().ok_or_else(gone)?.send(steps_rx).map_err(|_| gone())?;
         Ok(SqliteTx { steps: steps_tx })
     }
 
     pub(super) fn shutdown(mut self) {
         self.writer = None;
         self.readers = None;
+        self.checkpoints = None;
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
@@ -222,10 +298,12 @@ impl Drop for SqlitePool {
         // Closing the channels ends the threads once their queued work is done.
         self.writer = None;
         self.readers = None;
+        self.checkpoints = None;
     }
 }
 
-type StepJob = Box<dyn FnOnce(Result<&mut Connection, StoreError>) + Send>;
+/// A step's work; it answers its caller itself and hands the writer a copy of its error, if any.
+type StepJob = Box<dyn FnOnce(Result<&mut Connection, StoreError>) -> Option<StoreError> + Send>;
 type DeferredJob = Box<dyn FnOnce(&mut Connection) -> Result<(), StoreError> + Send>;
 
 enum Step {
@@ -241,51 +319,159 @@ fn failed_before() -> StoreError {
     StoreError::Aborted("an earlier statement of this transaction failed".into())
 }
 
-/// The writer belongs to one transaction until it commits, rolls back, or its handle is dropped.
-fn run_transaction(conn: &mut Connection, steps: &Receiver<Step>) {
-    // The first failure of the transaction, not yet reported to the caller.
-    let mut failure: Option<StoreError> = conn.execute_batch("BEGIN IMMEDIATE").map_err(map_error).err();
-    let began = failure.is_none();
-    let mut failed = !began;
-    loop {
-        match steps.recv() {
-            Ok(Step::Run(work)) => {
-                if failed {
-                    work(Err(failure.take().unwrap_or_else(failed_before)));
-                } else {
-                    work(Ok(conn));
-                }
+/// The same failure again, for another caller: what it means (full, unavailable) is kept.
+fn echo(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Full(m) => StoreError::Full(m.clone()),
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::Refused(m) => StoreError::Refused(m.clone()),
+        other => StoreError::Aborted(other.to_string()),
+    }
+}
+
+/// The writer: group after group, until the pool closes.
+fn run_writer(conn: Connection, jobs: &Receiver<Receiver<Step>>, stats: &GroupStats, nudge: &Sender<()>) {
+    let mut conn = conn;
+    while let Ok(first) = jobs.recv() {
+        let mut group = Group::begin(&conn);
+        let mut next = Some(first);
+        while let Some(steps) = next.take() {
+            group.run(&mut conn, &steps);
+            if group.lost.is_some() || group.acks.len() >= GROUP_MEMBERS || group.opened.elapsed() >= GROUP_OPEN {
+                break;
             }
-            Ok(Step::Deferred(work)) => {
-                if !failed {
-                    if let Err(e) = work(conn) {
-                        failure = Some(e);
-                        failed = true;
+            next = match jobs.try_recv() {
+                Ok(steps) => Some(steps),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
+            };
+        }
+        if group.finish(&conn, stats) {
+            let _ = nudge.try_send(());
+        }
+    }
+    close(conn);
+}
+
+/// Transactions sharing one database transaction, each in its own savepoint.
+struct Group {
+    opened: Instant,
+    /// Why the shared transaction could not begin, or was lost (SQLite rolls the whole of it back after some
+    /// errors: a full disk, an I/O error): no further member may run in it.
+    lost: Option<StoreError>,
+    /// Members whose work is released into the shared transaction, waiting for its commit.
+    acks: Vec<oneshot::Sender<Result<(), StoreError>>>,
+}
+
+impl Group {
+    fn begin(conn: &Connection) -> Group {
+        let lost = conn.execute_batch("BEGIN IMMEDIATE").map_err(map_error).err();
+        Group { opened: Instant::now(), lost, acks: Vec::new() }
+    }
+
+    /// Whether the shared transaction is still open; when it is not, record why.
+    fn holds(&mut self, conn: &Connection, why: impl FnOnce() -> StoreError) -> bool {
+        if self.lost.is_none() && conn.is_autocommit() {
+            self.lost = Some(why());
+        }
+        self.lost.is_none()
+    }
+
+    /// Run one transaction to its end: released into the group (acknowledged at the group's commit), or undone to
+    /// its savepoint and answered now.
+    fn run(&mut self, conn: &mut Connection, steps: &Receiver<Step>) {
+        // The first failure of the transaction, not yet reported to the caller.
+        let mut failure: Option<StoreError> = self.lost.as_ref().map(echo);
+        if failure.is_none() {
+            failure = conn.execute_batch("SAVEPOINT member").map_err(map_error).err();
+        }
+        let began = failure.is_none();
+        let mut failed = !began;
+        let undo = |conn: &Connection| {
+            let _ = conn.execute_batch("ROLLBACK TO member; RELEASE member");
+        };
+        loop {
+            match steps.recv() {
+                Ok(Step::Run(work)) => {
+                    if failed {
+                        work(Err(failure.take().unwrap_or_else(failed_before)));
+                    } else if let Some(error) = work(Ok(conn)) {
+                        if !self.holds(conn, || echo(&error)) {
+                            // the statement took the whole shared transaction with it: nothing more may run
+                            failure = Some(echo(&error));
+                            failed = true;
+                        }
                     }
                 }
+                Ok(Step::Deferred(work)) => {
+                    if !failed {
+                        if let Err(e) = work(conn) {
+                            self.holds(conn, || echo(&e));
+                            failure = Some(e);
+                            failed = true;
+                        }
+                    }
+                }
+                Ok(Step::Commit(reply)) => {
+                    if failed {
+                        if self.lost.is_none() && began {
+                            undo(conn);
+                        }
+                        let _ = reply.send(Err(failure.take().unwrap_or_else(failed_before)));
+                    } else {
+                        match conn.execute_batch("RELEASE member").map_err(map_error) {
+                            Ok(()) => self.acks.push(reply),
+                            Err(e) => {
+                                self.holds(conn, || echo(&e));
+                                if self.lost.is_none() {
+                                    undo(conn);
+                                }
+                                let _ = reply.send(Err(e));
+                            }
+                        }
+                    }
+                    return;
+                }
+                Ok(Step::Rollback(reply)) => {
+                    if self.lost.is_none() && began {
+                        undo(conn);
+                    }
+                    let _ = reply.send(Ok(()));
+                    return;
+                }
+                Err(_) => {
+                    // dropped without commit or rollback
+                    if self.lost.is_none() && began {
+                        undo(conn);
+                    }
+                    return;
+                }
             }
-            Ok(Step::Commit(reply)) => {
-                let result = if failed {
-                    Err(failure.take().unwrap_or_else(failed_before))
-                } else {
-                    conn.execute_batch("COMMIT").map_err(map_error)
-                };
-                if result.is_err() && began {
+        }
+    }
+
+    /// Commit the shared transaction and answer its members; whether anything was committed.
+    fn finish(self, conn: &Connection, stats: &GroupStats) -> bool {
+        let result = match &self.lost {
+            Some(e) => Err(echo(e)),
+            None => conn.execute_batch("COMMIT").map_err(map_error),
+        };
+        match result {
+            Ok(()) => {
+                stats.groups.fetch_add(1, Ordering::Relaxed);
+                stats.committed.fetch_add(self.acks.len() as u64, Ordering::Relaxed);
+                for ack in self.acks {
+                    let _ = ack.send(Ok(()));
+                }
+                true
+            }
+            Err(e) => {
+                if !conn.is_autocommit() {
                     let _ = conn.execute_batch("ROLLBACK");
                 }
-                let _ = reply.send(result);
-                return;
-            }
-            Ok(Step::Rollback(reply)) => {
-                let result = if began { conn.execute_batch("ROLLBACK").map_err(map_error) } else { Ok(()) };
-                let _ = reply.send(result);
-                return;
-            }
-            Err(_) => {
-                if began {
-                    let _ = conn.execute_batch("ROLLBACK");
+                for ack in self.acks {
+                    let _ = ack.send(Err(echo(&e)));
                 }
-                return;
+                false
             }
         }
     }
@@ -302,7 +488,10 @@ impl SqliteTx {
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job: StepJob = Box::new(move |conn| {
-            let _ = reply.send(conn.and_then(work));
+            let result = conn.and_then(work);
+            let error = result.as_ref().err().map(echo);
+            let _ = reply.send(result);
+            error
         });
         self.steps.send(Step::Run(job)).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
@@ -319,6 +508,13 @@ impl SqliteTx {
     pub(super) fn execute_deferred(&mut self, sql: Sql, params: Vec<Value>) -> Result<(), StoreError> {
         let job: DeferredJob = Box::new(move |conn| run_execute(conn, &sql, &params).map(drop));
         self.steps.send(Step::Deferred(job)).map_err(|_| gone())
+    }
+
+    pub(super) fn defer(
+        &mut self,
+        work: impl FnOnce(&mut Connection) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        self.steps.send(Step::Deferred(Box::new(work))).map_err(|_| gone())
     }
 
     pub(super) async fn execute_batch(&mut self, sql: Sql) -> Result<(), StoreError> {

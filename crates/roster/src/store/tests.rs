@@ -221,3 +221,129 @@ store_test!(an_unknown_stored_enum_value_is_an_error_not_a_default, |db| async m
         store.query_one("SELECT CAST($1 AS TEXT)", vec![crate::principal::Role::Sysadmin.into()]).await.unwrap();
     assert_eq!(echoed.0, "sysadmin");
 });
+
+// Group commit (SQLite): transactions that queue behind one another share a commit, and each is still alone in its
+// outcome.
+
+/// A tenant insert queued without waiting: its failure surfaces at commit.
+fn insert_tenant_deferred(tx: &mut Tx, slug: &str) {
+    let now = datetime!(2026-01-01 0:00 UTC);
+    let sql = "INSERT INTO tenants (id, slug, name, status, created_at, updated_at, version) \
+               VALUES ($1, $2, $3, 'active', $4, $4, 1)";
+    let params = vec![Uuid::now_v7().into(), slug.into(), "Tenant".into(), now.into()];
+    match &mut tx.inner {
+        TxInner::Sqlite(inner) => inner.execute_deferred(sql.into(), params).unwrap(),
+        TxInner::Postgres(_) => unreachable!("a SQLite test"),
+    }
+}
+
+async fn slugs(store: &Store) -> Vec<String> {
+    let rows: Vec<(String,)> = store.query("SELECT slug FROM tenants ORDER BY slug", vec![]).await.unwrap();
+    rows.into_iter().map(|(slug,)| slug).collect()
+}
+
+#[tokio::test]
+async fn a_failing_transaction_in_a_group_takes_no_other_down() {
+    let db = crate::testing::TestDb::sqlite().await;
+    let store = db.store.clone();
+    // the first transaction holds the writer (its insert was answered) while the others queue behind it: when it
+    // commits, the writer takes them into the same group
+    let mut first = store.begin().await.unwrap();
+    insert_tenant(&mut first, "first").await.unwrap();
+    let (groups_before, committed_before) = store.group_commits().unwrap();
+    let mut second = store.begin().await.unwrap();
+    insert_tenant_deferred(&mut second, "second");
+    let mut duplicate = store.begin().await.unwrap();
+    insert_tenant_deferred(&mut duplicate, "first");
+    let mut dropped = store.begin().await.unwrap();
+    insert_tenant_deferred(&mut dropped, "dropped");
+    let mut rolled_back = store.begin().await.unwrap();
+    insert_tenant_deferred(&mut rolled_back, "rolled-back");
+    let mut third = store.begin().await.unwrap();
+    insert_tenant_deferred(&mut third, "third");
+    let second = tokio::spawn(second.commit());
+    let duplicate = tokio::spawn(duplicate.commit());
+    drop(dropped);
+    let rolled_back = tokio::spawn(rolled_back.rollback());
+    let third = tokio::spawn(third.commit());
+    first.commit().await.unwrap();
+
+    second.await.unwrap().unwrap();
+    let refused = duplicate.await.unwrap().unwrap_err();
+    assert!(refused.unique_violation().is_some_and(|what| what.contains("slug")), "{refused:?}");
+    rolled_back.await.unwrap().unwrap();
+    third.await.unwrap().unwrap();
+    assert_eq!(slugs(&store).await, ["first", "second", "third"]);
+    let (groups, committed) = store.group_commits().unwrap();
+    assert_eq!((groups - groups_before, committed - committed_before), (1, 3), "one commit for the three");
+}
+
+#[tokio::test]
+async fn many_transactions_share_a_commit_and_each_is_acknowledged_after_it() {
+    let db = crate::testing::TestDb::sqlite().await;
+    let store = db.store.clone();
+    let (groups_before, committed_before) = store.group_commits().unwrap();
+    let mut tasks = Vec::new();
+    for writer in 0..32 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..20 {
+                let mut tx = store.begin().await?;
+                insert_tenant_deferred(&mut tx, &format!("w{writer}-{n}"));
+                tx.commit().await?;
+                // acknowledged means committed: a reader (another connection) sees it at once
+                let seen: Option<(i64,)> = store
+                    .query_opt("SELECT 1 FROM tenants WHERE slug = $1", vec![format!("w{writer}-{n}").into()])
+                    .await?;
+                assert!(seen.is_some(), "w{writer}-{n} acknowledged but not visible");
+            }
+            Ok::<_, StoreError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(count_tenants(&store).await, 640);
+    let (groups, committed) = store.group_commits().unwrap();
+    assert_eq!(committed - committed_before, 640);
+    assert!(groups - groups_before < 640, "some transactions shared a commit: {} commits", groups - groups_before);
+}
+
+#[tokio::test]
+async fn a_full_disk_in_a_group_fails_only_what_it_did_not_store() {
+    let db = crate::testing::TestDb::sqlite().await;
+    let store = db.store.clone();
+    let mut first = store.begin().await.unwrap();
+    let (pages,): (i64,) = first.query_one("PRAGMA page_count", vec![]).await.unwrap();
+    // the writer's file may grow by a few pages only
+    first.execute_batch(format!("PRAGMA max_page_count = {}", pages + 4)).await.unwrap();
+    insert_tenant(&mut first, "first").await.unwrap();
+    let mut big = store.begin().await.unwrap();
+    match &mut big.inner {
+        TxInner::Sqlite(inner) => inner
+            .execute_deferred(
+                "INSERT INTO tenants (id, slug, name, status, created_at, updated_at, version) \
+                 VALUES ($1, 'big', $2, 'active', 0, 0, 1)"
+                    .into(),
+                vec![Uuid::now_v7().into(), "x".repeat(200_000).into()],
+            )
+            .unwrap(),
+        TxInner::Postgres(_) => unreachable!("a SQLite test"),
+    }
+    let mut after = store.begin().await.unwrap();
+    insert_tenant_deferred(&mut after, "after");
+    let big = tokio::spawn(big.commit());
+    let after = tokio::spawn(after.commit());
+    let first = first.commit().await;
+    let big = big.await.unwrap();
+    let after = after.await.unwrap();
+    assert!(matches!(big, Err(StoreError::Full(_))), "{big:?}");
+    // SQLite may undo the one statement or the whole shared transaction: either way what was acknowledged is
+    // stored, and what was refused is not
+    let stored = slugs(&store).await;
+    for (slug, outcome) in [("first", first.is_ok()), ("big", false), ("after", after.is_ok())] {
+        assert_eq!(stored.contains(&slug.to_owned()), outcome, "{slug}: {stored:?}, {first:?} {after:?}");
+    }
+    let (check,): (String,) = store.query_one("PRAGMA integrity_check", vec![]).await.unwrap();
+    assert_eq!(check, "ok");
+}
