@@ -4,7 +4,6 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::http::FieldError;
@@ -19,18 +18,58 @@ pub struct Passwords {
     min_length: usize,
 }
 
-/// At most one hash per core at a time: a burst of sign-ins queues here instead of starving every other request of
-/// CPU and memory (each Argon2id run holds `m` KiB).
-fn hashing_slots() -> &'static Semaphore {
-    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
-    SLOTS.get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
+/// Threads that hash passwords, one per core, at a lower priority than the threads that serve requests (nice
+/// [`HASHING_NICE`]): a burst of sign-ins queues here, and while it lasts the scheduler still gives every other request
+/// the CPU first, so lookups keep their pace. When nothing else runs, hashing has every core. Each Argon2id run holds
+/// `m` KiB, so the threads bound that memory too.
+struct Hashers {
+    jobs: crossbeam_channel::Sender<Box<dyn FnOnce() + Send>>,
+    threads: usize,
 }
 
-/// Argon2's working memory (`m` KiB per run), kept between runs: at most one buffer per hashing slot exists, so the
-/// memory hashing holds is fixed at slots × `m`. Left to the allocator, each freed buffer of a run stayed resident in
+/// How much lower hashing runs than serving (the scheduler gives a thread at nice 10 about a tenth of a core that
+/// a nice-0 thread also wants).
+const HASHING_NICE: i32 = 10;
+
+fn hashers() -> &'static Hashers {
+    static HASHERS: OnceLock<Hashers> = OnceLock::new();
+    HASHERS.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (jobs, queue) = crossbeam_channel::unbounded::<Box<dyn FnOnce() + Send>>();
+        let mut started = 0;
+        for i in 0..threads {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new().name(format!("roster-hashing-{i}")).spawn(move || {
+                lower_priority();
+                while let Ok(job) = queue.recv() {
+                    // a panic drops the job's reply (its caller gets an error); the thread goes on
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            });
+            if spawned.is_ok() {
+                started += 1;
+            }
+        }
+        Hashers { jobs, threads: started }
+    })
+}
+
+/// Lower the calling thread's scheduling priority (Linux keeps a nice value per thread). Best effort: a system that
+/// refuses leaves it as it was.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid has no preconditions; setpriority only changes the scheduling of the thread it names (this one).
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, HASHING_NICE);
+    }
+}
+
+/// Argon2's working memory (`m` KiB per run), kept between runs: at most one buffer per hashing thread exists, so the
+/// memory hashing holds is fixed at threads × `m`. Left to the allocator, each freed buffer of a run stayed resident in
 /// whichever allocator arena the blocking thread used, and the server's heap grew by `m` for every thread that had
 /// ever hashed (measured: 10 MiB idle, 88 MiB after four concurrent sign-ins; 180–290 MiB in the soak). The one hash
-/// made outside the slots (the dummy hash, once per process) may add one more buffer.
+/// made outside those threads (the dummy hash, once per process) may add one more buffer.
 fn with_memory<T>(blocks: usize, keep: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
     static SPARE: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
     let spare = || SPARE.lock().unwrap_or_else(PoisonError::into_inner);
@@ -93,10 +132,18 @@ fn argon2_matches(parsed: &PasswordHash, password: &[u8], keep: usize) -> bool {
     check().unwrap_or(false)
 }
 
-/// Run password work on the blocking pool, within the hashing slots.
+/// Run password work on the hashing threads.
 async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
-    let _slot = hashing_slots().acquire().await.map_err(|e| e.to_string())?;
-    tokio::task::spawn_blocking(work).await.map_err(|e| e.to_string())
+    let hashers = hashers();
+    if hashers.threads == 0 {
+        return Err("no password hashing thread could be started".into());
+    }
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let job = Box::new(move || {
+        let _ = reply.send(work());
+    });
+    hashers.jobs.send(job).map_err(|_| "the password hashing threads have stopped".to_owned())?;
+    answer.await.map_err(|_| "a password hashing thread stopped".to_owned())
 }
 
 /// The outcome of checking a password.
@@ -235,6 +282,28 @@ mod tests {
     use argon2::{PasswordHasher as _, PasswordVerifier as _};
 
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn passwords_are_hashed_on_their_own_threads_below_the_serving_priority() {
+        let on = hashing(|| std::thread::current().name().map(str::to_owned)).await.unwrap();
+        assert!(on.as_deref().is_some_and(|name| name.starts_with("roster-hashing-")), "{on:?}");
+        // the nice value of each hashing thread, from /proc (field 19 of stat, after the command's parentheses)
+        let mut nice = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if comm.trim().starts_with("roster-hashing-") {
+                let stat = std::fs::read_to_string(task.path().join("stat")).unwrap();
+                let after = &stat[stat.rfind(')').unwrap() + 2..];
+                nice.push(after.split(' ').nth(16).unwrap().parse::<i32>().unwrap());
+            }
+        }
+        // the calling thread is left as it was (a test run already niced keeps its own, higher, value)
+        let ours = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let ours: i32 = ours[ours.rfind(')').unwrap() + 2..].split(' ').nth(16).unwrap().parse().unwrap();
+        assert!(!nice.is_empty(), "hashing threads run");
+        assert!(nice.iter().all(|&n| n == HASHING_NICE.max(ours) && n > ours.min(HASHING_NICE - 1)), "{nice:?}");
+    }
 
     #[test]
     fn the_length_rule_names_the_limit() {
