@@ -50,8 +50,9 @@ fn head_values(tenant_id: TenantId, hash: &[u8], kind: MacKind) -> Vec<Value> {
     vec![tenant_id.into(), hash.to_vec().into(), kind.stored().into()]
 }
 
+/// Move the head; sent with the commit (a failure fails the commit).
 pub(super) async fn set_head(tx: &mut Tx, tenant_id: TenantId, hash: &[u8], kind: MacKind) -> Result<(), StoreError> {
-    tx.execute(SET_HEAD, head_values(tenant_id, hash, kind)).await.map(drop)
+    tx.execute_deferred(SET_HEAD, head_values(tenant_id, hash, kind)).await
 }
 
 /// [`set_head`], on the SQLite writer.

@@ -470,12 +470,16 @@ impl Tx {
         }
     }
 
-    /// Run a write whose outcome the caller does not need before commit. On SQLite it is queued without waiting, and a
-    /// failure makes the commit fail; on PostgreSQL it runs at once.
+    /// Run a write whose outcome the caller does not need before commit. It is queued without waiting (on PostgreSQL,
+    /// sent with the next statement that is awaited, in one round trip), and a failure is reported by that statement
+    /// or the commit.
     pub async fn execute_deferred(&mut self, sql: impl Into<Sql>, params: Vec<Value>) -> Result<(), StoreError> {
         match &mut self.inner {
             TxInner::Sqlite(tx) => tx.execute_deferred(sql.into(), params),
-            TxInner::Postgres(tx) => tx.execute(&sql.into(), &params).await.map(drop),
+            TxInner::Postgres(tx) => {
+                tx.execute_deferred(sql.into(), params);
+                Ok(())
+            }
         }
     }
 

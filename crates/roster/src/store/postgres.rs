@@ -9,7 +9,7 @@ use tokio_postgres::NoTls;
 
 use super::row::{FromRow, Row};
 use super::value::Value;
-use super::{StoreError, StoreOptions};
+use super::{Sql, StoreError, StoreOptions};
 
 #[derive(Clone)]
 pub(super) struct PgPool {
@@ -100,15 +100,22 @@ impl PgPool {
         query_on(&client, sql, values).await
     }
 
+    /// A transaction on a pooled connection. `BEGIN` is not sent yet: it goes with the first statement.
     pub(super) async fn begin(&self) -> Result<PgTx, StoreError> {
         let client = self.pool.get().await.map_err(pool_error)?;
-        client.batch_execute("BEGIN").await.map_err(map_error)?;
-        Ok(PgTx { client: Some(client) })
+        Ok(PgTx { client: Some(client), begun: false, pending: Vec::new() })
     }
 }
 
+/// A transaction whose statements are pipelined: `BEGIN` and the writes whose answer nobody waits for are sent
+/// together with the next statement that is awaited (or the commit), in order, so they cost one round trip between
+/// them instead of one each.
 pub(super) struct PgTx {
     client: Option<Object>,
+    /// Whether `BEGIN` was sent.
+    begun: bool,
+    /// Writes to send with the next awaited statement.
+    pending: Vec<(Sql, Vec<Value>)>,
 }
 
 impl PgTx {
@@ -116,23 +123,70 @@ impl PgTx {
         self.client.as_ref().expect("transaction used after it ended")
     }
 
+    /// Send what is pending, then `last`, without waiting in between; the first failure in that order wins (a failed
+    /// statement aborts the transaction, so those after it fail too).
+    async fn pipelined<'s, T, F>(&'s mut self, last: impl FnOnce(&'s Object) -> F) -> Result<T, StoreError>
+    where
+        F: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let pending = std::mem::take(&mut self.pending);
+        let begin = !self.begun;
+        self.begun = true;
+        let this: &'s Self = self;
+        let client = this.client();
+        // prepared first (once per connection, then cached), so that the writes go out in their order
+        let mut statements = Vec::with_capacity(pending.len());
+        for (sql, _) in &pending {
+            statements.push(client.prepare_cached(sql).await.map_err(map_error)?);
+        }
+        let began = async {
+            if begin {
+                client.batch_execute("BEGIN").await.map_err(map_error)
+            } else {
+                Ok(())
+            }
+        };
+        let writes =
+            futures_util::future::join_all(statements.iter().zip(&pending).map(|(stmt, (_, values))| async move {
+                client.execute(stmt, &params(values)).await.map_err(map_error)
+            }));
+        let (began, written, result) = tokio::join!(began, writes, last(client));
+        began?;
+        for write in written {
+            write?;
+        }
+        result
+    }
+
     pub(super) async fn query<R: FromRow>(&mut self, sql: &str, values: &[Value]) -> Result<Vec<R>, StoreError> {
-        query_on(self.client(), sql, values).await
+        self.pipelined(|client| query_on(client, sql, values)).await
     }
 
     pub(super) async fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64, StoreError> {
-        let client = self.client();
-        let stmt = client.prepare_cached(sql).await.map_err(map_error)?;
-        client.execute(&stmt, &params(values)).await.map_err(map_error)
+        self.pipelined(|client| async move {
+            let stmt = client.prepare_cached(sql).await.map_err(map_error)?;
+            client.execute(&stmt, &params(values)).await.map_err(map_error)
+        })
+        .await
+    }
+
+    /// Queue a write to go with the next awaited statement or the commit; its failure is reported there.
+    pub(super) fn execute_deferred(&mut self, sql: Sql, values: Vec<Value>) {
+        self.pending.push((sql, values));
     }
 
     pub(super) async fn execute_batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        self.client().batch_execute(sql).await.map_err(map_error)
+        self.pipelined(|client| async move { client.batch_execute(sql).await.map_err(map_error) }).await
     }
 
     pub(super) async fn commit(mut self) -> Result<(), StoreError> {
+        if !self.begun && self.pending.is_empty() {
+            // nothing was sent: there is nothing to commit
+            return Ok(());
+        }
+        let result =
+            self.pipelined(|client| async move { client.batch_execute("COMMIT").await.map_err(map_error) }).await;
         let client = self.client.take().expect("transaction used after it ended");
-        let result = client.batch_execute("COMMIT").await.map_err(map_error);
         if result.is_err() {
             // The connection's state is unknown: don't hand it to the next caller.
             let _ = Object::take(client);
@@ -142,13 +196,16 @@ impl PgTx {
 
     pub(super) async fn rollback(mut self) -> Result<(), StoreError> {
         let client = self.client.take().expect("transaction used after it ended");
+        if !self.begun {
+            return Ok(());
+        }
         client.batch_execute("ROLLBACK").await.map_err(map_error)
     }
 }
 
 impl Drop for PgTx {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
+        if let Some(client) = self.client.take().filter(|_| self.begun) {
             // Abandoned (an error, a cancelled request): roll back before the connection returns to the pool.
             match tokio::runtime::Handle::try_current() {
                 Ok(handle) => {

@@ -347,3 +347,31 @@ async fn a_full_disk_in_a_group_fails_only_what_it_did_not_store() {
     let (check,): (String,) = store.query_one("PRAGMA integrity_check", vec![]).await.unwrap();
     assert_eq!(check, "ok");
 }
+
+store_test!(deferred_writes_run_in_order_and_their_failure_reaches_the_next_awaited_step, |db| async move {
+    let store = &db.store;
+    let now = datetime!(2026-01-01 0:00 UTC);
+    let insert = "INSERT INTO tenants (id, slug, name, status, created_at, updated_at, version) \
+                  VALUES ($1, $2, 'Tenant', 'active', $3, $3, 1)";
+    // queued writes are seen by the next statement of their transaction, in order
+    let mut tx = store.begin().await.unwrap();
+    for slug in ["one", "two"] {
+        tx.execute_deferred(insert, vec![Uuid::now_v7().into(), slug.into(), now.into()]).await.unwrap();
+    }
+    let seen: Vec<(String,)> = tx.query("SELECT slug FROM tenants ORDER BY slug", vec![]).await.unwrap();
+    assert_eq!(seen, vec![("one".to_owned(),), ("two".to_owned(),)]);
+    tx.commit().await.unwrap();
+    // a queued write that fails: the next awaited statement reports it, and nothing of the transaction stays
+    let mut tx = store.begin().await.unwrap();
+    tx.execute_deferred(insert, vec![Uuid::now_v7().into(), "three".into(), now.into()]).await.unwrap();
+    tx.execute_deferred(insert, vec![Uuid::now_v7().into(), "one".into(), now.into()]).await.unwrap();
+    let error = tx.query::<(i64,)>("SELECT COUNT(*) FROM tenants", vec![]).await.unwrap_err();
+    assert!(error.unique_violation().is_some(), "{error:?}");
+    drop(tx);
+    // and one that fails just before the commit fails the commit
+    let mut tx = store.begin().await.unwrap();
+    tx.execute_deferred(insert, vec![Uuid::now_v7().into(), "two".into(), now.into()]).await.unwrap();
+    let error = tx.commit().await.unwrap_err();
+    assert!(error.unique_violation().is_some(), "{error:?}");
+    assert_eq!(count_tenants(store).await, 2);
+});
