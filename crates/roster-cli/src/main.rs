@@ -11,6 +11,11 @@ use serde::Serialize;
 
 use output::{Format, FormatArg};
 
+/// mimalloc instead of glibc's malloc: requests allocate and free many small buffers across threads, which glibc's
+/// arenas serve slower (measured in the same run: see docs/decisions.md, "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "roster", version, about = "A multi-tenant user directory")]
 struct Cli {
