@@ -16,6 +16,17 @@ use output::{Format, FormatArg};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc.h's `mi_option_e` (v2): how long freed memory stays committed before it is
+/// given back to the system. At its default (10 ms) the peak anonymous memory of `roster ingest` (100,000 bugs) was
+/// 140 MB against glibc's 79 MB; at 0 it was 90 MB. `serve` keeps the default: at 0 its lookups ran about a quarter
+/// slower (29,685 against 43,853 req/s by id, in two runs minutes apart) for 8 MB less at idle.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+fn return_freed_memory_at_once() {
+    // SAFETY: mi_option_set only stores the option's value; mimalloc reads it on its next purge.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "roster", version, about = "A multi-tenant user directory")]
 struct Cli {
@@ -134,6 +145,9 @@ impl Context {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        return_freed_memory_at_once();
+    }
     let prints_csv = matches!(cli.command, Command::Report(_) | Command::Audit(commands::audit::Command::List { .. }));
     if cli.format == FormatArg::Csv && !prints_csv {
         eprintln!("error: --format csv: only `roster report` and `roster audit list` print CSV; use table or json");
