@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TryRecvError};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
@@ -340,10 +340,8 @@ fn run_writer(conn: Connection, jobs: &Receiver<Receiver<Step>>, stats: &GroupSt
             if group.lost.is_some() || group.acks.len() >= GROUP_MEMBERS || group.opened.elapsed() >= GROUP_OPEN {
                 break;
             }
-            next = match jobs.try_recv() {
-                Ok(steps) => Some(steps),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-            };
+            // none waiting (or the pool closing): commit what the group has
+            next = jobs.try_recv().ok();
         }
         if group.finish(&conn, stats) {
             let _ = nudge.try_send(());
