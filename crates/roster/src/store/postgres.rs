@@ -1,6 +1,7 @@
 //! PostgreSQL: tokio-postgres connections from a deadpool pool, statements prepared once per connection.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
@@ -103,7 +104,7 @@ impl PgPool {
     /// A transaction on a pooled connection. `BEGIN` is not sent yet: it goes with the first statement.
     pub(super) async fn begin(&self) -> Result<PgTx, StoreError> {
         let client = self.pool.get().await.map_err(pool_error)?;
-        Ok(PgTx { client: Some(client), begun: false, pending: Vec::new() })
+        Ok(PgTx { client: Some(client), begun: false, pending: Vec::new(), failed: AtomicBool::new(false) })
     }
 }
 
@@ -116,6 +117,9 @@ pub(super) struct PgTx {
     begun: bool,
     /// Writes to send with the next awaited statement.
     pending: Vec<(Sql, Vec<Value>)>,
+    /// A statement failed: PostgreSQL answers a later `COMMIT` of the aborted transaction with a rollback and no
+    /// error, so the commit must refuse itself.
+    failed: AtomicBool,
 }
 
 impl PgTx {
@@ -133,7 +137,23 @@ impl PgTx {
         let begin = !self.begun;
         self.begun = true;
         let this: &'s Self = self;
-        let client = this.client();
+        let result = this.send(pending, begin, last).await;
+        if result.is_err() {
+            this.failed.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn send<'s, T, F>(
+        &'s self,
+        pending: Vec<(Sql, Vec<Value>)>,
+        begin: bool,
+        last: impl FnOnce(&'s Object) -> F,
+    ) -> Result<T, StoreError>
+    where
+        F: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let client = self.client();
         // prepared first (once per connection, then cached), so that the writes go out in their order
         let mut statements = Vec::with_capacity(pending.len());
         for (sql, _) in &pending {
@@ -180,6 +200,10 @@ impl PgTx {
     }
 
     pub(super) async fn commit(mut self) -> Result<(), StoreError> {
+        if self.failed.load(Ordering::Relaxed) {
+            // dropping the transaction rolls it back
+            return Err(StoreError::Aborted("an earlier statement of this transaction failed".into()));
+        }
         if !self.begun && self.pending.is_empty() {
             // nothing was sent: there is nothing to commit
             return Ok(());

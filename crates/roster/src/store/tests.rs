@@ -367,7 +367,8 @@ store_test!(deferred_writes_run_in_order_and_their_failure_reaches_the_next_awai
     tx.execute_deferred(insert, vec![Uuid::now_v7().into(), "one".into(), now.into()]).await.unwrap();
     let error = tx.query::<(i64,)>("SELECT COUNT(*) FROM tenants", vec![]).await.unwrap_err();
     assert!(error.unique_violation().is_some(), "{error:?}");
-    drop(tx);
+    // a caller that goes on to commit is told it failed (PostgreSQL would answer the COMMIT with a silent rollback)
+    assert!(tx.commit().await.is_err(), "the commit of a failed transaction fails");
     // and one that fails just before the commit fails the commit
     let mut tx = store.begin().await.unwrap();
     tx.execute_deferred(insert, vec![Uuid::now_v7().into(), "two".into(), now.into()]).await.unwrap();
