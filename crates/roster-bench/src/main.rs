@@ -323,7 +323,8 @@ async fn storage_floor(store: &Store) -> anyhow::Result<(u64, f64)> {
     let mut rows = 0;
     let mut from = low;
     while from <= high {
-        let mut tx = store.begin().await?;
+        // as the ingest's batches begin
+        let mut tx = store.begin_large().await?;
         rows += tx
             .execute(
                 "INSERT INTO floor_bugs SELECT * FROM bugs WHERE tenant_id = $1 AND id >= $2 AND id < $3",

@@ -205,7 +205,8 @@ pub async fn archive(
         anchor_mac: None,
     };
     anchor.anchor_mac = key.map(|k| anchor.mac(k));
-    let mut tx = store.begin().await?;
+    // it deletes every archived entry: a large transaction
+    let mut tx = store.begin_large().await?;
     // another archive of this tenant that ran meanwhile moved the start: this file would overlap it
     let current = repo::newest_anchor(&mut tx, tenant_id).await?.map_or(0, |a| a.seq);
     if current != start {

@@ -186,7 +186,9 @@ pub fn read_into<R: BufRead>(
                 // a slow input's records are handed over as they trickle in, not when a chunk is full
                 if records.len() >= chunk_size || sent.elapsed() >= FLUSH {
                     sent = std::time::Instant::now();
-                    let chunk = Chunk { records: std::mem::take(&mut records), bytes: reader.offset() };
+                    // a full-sized vector for the next chunk: growing one from empty reallocated it ten times a chunk
+                    let next = Vec::with_capacity(chunk_size);
+                    let chunk = Chunk { records: std::mem::replace(&mut records, next), bytes: reader.offset() };
                     if sender.blocking_send(Ok(chunk)).is_err() {
                         return;
                     }
@@ -415,7 +417,7 @@ impl Run<'_> {
     /// The open transaction, begun (and the tenant's ingests locked out) if there is none.
     async fn tx(&mut self) -> Result<&mut Tx, StoreError> {
         if self.tx.is_none() {
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.store.begin_large().await?;
             repo::lock_ingest(&mut tx, self.scope.tenant_id()).await?;
             self.tx = Some(tx);
         }

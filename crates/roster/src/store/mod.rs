@@ -280,8 +280,18 @@ impl Store {
 
     /// Start a write transaction. On SQLite it holds the single writer until commit or drop.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        self.begin_as(false).await
+    }
+
+    /// Start a write transaction that writes much (an ingest batch, an archive): on SQLite it starts a group commit
+    /// of its own, where it needs no savepoint (see `store::sqlite`), instead of joining the open one.
+    pub async fn begin_large(&self) -> Result<Tx, StoreError> {
+        self.begin_as(true).await
+    }
+
+    async fn begin_as(&self, large: bool) -> Result<Tx, StoreError> {
         let inner = match &self.pool {
-            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin()?),
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin(large)?),
             Pool::Postgres(pool) => TxInner::Postgres(Box::new(pool.begin().await?)),
         };
         Ok(Tx { inner, chain_key: self.chain_key.clone() })

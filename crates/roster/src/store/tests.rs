@@ -279,6 +279,71 @@ async fn a_failing_transaction_in_a_group_takes_no_other_down() {
 }
 
 #[tokio::test]
+async fn the_first_member_of_a_group_fails_rolls_back_or_drops_alone() {
+    // the group's first member runs without a savepoint: undoing it must undo only it, and the members queued behind
+    // it must still commit, whichever way it ends
+    for ending in ["fails", "rolls back", "is dropped"] {
+        let db = crate::testing::TestDb::sqlite().await;
+        let store = db.store.clone();
+        let mut seed = store.begin().await.unwrap();
+        insert_tenant(&mut seed, "taken").await.unwrap();
+        seed.commit().await.unwrap();
+
+        let mut first = store.begin().await.unwrap();
+        insert_tenant(&mut first, "first").await.unwrap();
+        // queued while the first holds the writer: they run after it, in its group or the next
+        let mut second = store.begin().await.unwrap();
+        insert_tenant_deferred(&mut second, "second");
+        let mut third = store.begin_large().await.unwrap();
+        insert_tenant_deferred(&mut third, "third");
+        let second = tokio::spawn(second.commit());
+        let third = tokio::spawn(third.commit());
+        match ending {
+            "fails" => {
+                insert_tenant_deferred(&mut first, "taken");
+                let refused = first.commit().await.unwrap_err();
+                assert!(refused.unique_violation().is_some(), "{refused:?}");
+            }
+            "rolls back" => first.rollback().await.unwrap(),
+            _ => drop(first),
+        }
+        second.await.unwrap().unwrap();
+        third.await.unwrap().unwrap();
+        assert_eq!(slugs(&store).await, ["second", "taken", "third"], "the first member {ending}");
+        let (check,): (String,) = store.query_one("PRAGMA integrity_check", vec![]).await.unwrap();
+        assert_eq!(check, "ok");
+    }
+}
+
+#[tokio::test]
+async fn a_large_transaction_starts_a_group_of_its_own() {
+    let db = crate::testing::TestDb::sqlite().await;
+    let store = db.store.clone();
+    let mut first = store.begin().await.unwrap();
+    insert_tenant(&mut first, "first").await.unwrap();
+    let (groups_before, committed_before) = store.group_commits().unwrap();
+    let mut small = store.begin().await.unwrap();
+    insert_tenant_deferred(&mut small, "small");
+    let mut large = store.begin_large().await.unwrap();
+    insert_tenant_deferred(&mut large, "large");
+    let mut after = store.begin().await.unwrap();
+    insert_tenant_deferred(&mut after, "after");
+    let small = tokio::spawn(small.commit());
+    let large = tokio::spawn(large.commit());
+    let after = tokio::spawn(after.commit());
+    first.commit().await.unwrap();
+    small.await.unwrap().unwrap();
+    large.await.unwrap().unwrap();
+    after.await.unwrap().unwrap();
+    assert_eq!(slugs(&store).await, ["after", "first", "large", "small"]);
+    let (groups, committed) = store.group_commits().unwrap();
+    // first and small may share a commit (when they come within the group's few milliseconds), but large never
+    // joins an open group
+    assert_eq!(committed - committed_before, 4);
+    assert!(groups - groups_before >= 2, "the large transaction started a group: {} commits", groups - groups_before);
+}
+
+#[tokio::test]
 async fn many_transactions_share_a_commit_and_each_is_acknowledged_after_it() {
     let db = crate::testing::TestDb::sqlite().await;
     let store = db.store.clone();
