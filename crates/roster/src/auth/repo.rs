@@ -36,7 +36,7 @@ pub(super) async fn active_by_hash(
     now: OffsetDateTime,
 ) -> Result<Option<(Uuid, Uuid, String)>, StoreError> {
     store
-        .lookup(
+        .query_opt(
             "SELECT k.tenant_id, k.id, k.role FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2) \
              AND t.deleted_at IS NULL AND t.status = 'active'",
@@ -116,7 +116,7 @@ pub(super) async fn active_session(
     now: OffsetDateTime,
 ) -> Result<Option<SessionRow>, StoreError> {
     store
-        .lookup(
+        .query_opt(
             "SELECT s.tenant_id, s.id, s.user_id, s.expires_at FROM sessions s JOIN tenants t ON t.id = s.tenant_id \
              WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
              AND t.status = 'active' AND t.deleted_at IS NULL",

@@ -83,8 +83,8 @@ pub(super) async fn agent_and_grant(
     user_id: Uuid,
     agent: &str,
 ) -> Result<Option<Option<Grant>>, StoreError> {
-    let row: Option<AgentAndGrant> = db
-        .lookup(
+    let rows: Vec<AgentAndGrant> = db
+        .query(
             "SELECT p.tenant_id, p.user_id, p.agent_name, p.can_create, p.can_read, p.can_update, p.can_delete, \
              p.granted_by, p.expires_at, p.revoked_at, p.created_at, p.updated_at, p.version \
              FROM agents a LEFT JOIN agent_permissions p \
@@ -94,7 +94,7 @@ pub(super) async fn agent_and_grant(
             vec![tenant_id.into(), user_id.into(), agent.into()],
         )
         .await?;
-    Ok(row.map(|row| row.0))
+    Ok(rows.into_iter().next().map(|row| row.0))
 }
 
 /// A row of [`agent_and_grant`]: the grant's columns, all NULL when there is none.

@@ -278,16 +278,6 @@ impl Store {
         self.query_opt(sql, params).await?.ok_or(StoreError::NoRows)
     }
 
-    /// At most one row, read by a unique key (a token's hash, a user by id or email): the reads every request
-    /// makes. On SQLite it runs on the calling thread, which is cheaper than handing it to a reader thread for so
-    /// short a query; a read that may scan or sort belongs in [`Store::query`].
-    pub async fn lookup<R: FromRow>(&self, sql: impl Into<Sql>, params: Vec<Value>) -> Result<Option<R>, StoreError> {
-        match &self.pool {
-            Pool::Sqlite(pool) => Ok(pool.lookup(&sql.into(), &params)?.into_iter().next()),
-            Pool::Postgres(pool) => Ok(pool.query(&sql.into(), &params).await?.into_iter().next()),
-        }
-    }
-
     /// Start a write transaction. On SQLite it holds the single writer until commit or drop.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         self.begin_as(false).await
@@ -379,15 +369,6 @@ pub trait Query: Send {
         let sql = sql.into();
         async move { Ok(self.query(sql, params).await?.into_iter().next()) }
     }
-
-    /// At most one row, read by a unique key ([`Store::lookup`] outside a transaction).
-    fn lookup<R: FromRow>(
-        &mut self,
-        sql: Sql,
-        params: Vec<Value>,
-    ) -> impl std::future::Future<Output = Result<Option<R>, StoreError>> + Send {
-        self.query_opt(sql, params)
-    }
 }
 
 impl Query for &Store {
@@ -397,14 +378,6 @@ impl Query for &Store {
 
     fn row_lock(&self) -> &'static str {
         ""
-    }
-
-    fn lookup<R: FromRow>(
-        &mut self,
-        sql: Sql,
-        params: Vec<Value>,
-    ) -> impl std::future::Future<Output = Result<Option<R>, StoreError>> + Send {
-        Store::lookup(self, sql, params)
     }
 
     fn query<R: FromRow>(

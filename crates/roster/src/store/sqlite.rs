@@ -12,11 +12,6 @@
 //! every page the transaction changes into an in-memory journal and walks it at every statement's end (a 100,000-bug
 //! ingest batch held 500 MB there and spent a third of its time walking it).
 //!
-//! **Lookups** — a row read by a unique key, the most common read by far — run on the calling thread, each with an idle
-//! connection of its own, instead of being handed to a reader thread: the query takes microseconds, less than the
-//! hand-off and the two wake-ups it costs. Everything else is read on the reader threads, so a long read never holds
-//! an async worker.
-//!
 //! **Checkpoints** run off the request path: the writer's automatic checkpoint is off, and a thread of its own copies
 //! the WAL back into the database file (PASSIVE, so it never blocks a reader or the writer) after commits. Should the
 //! WAL outgrow [`WAL_BOUND`] all the same (readers holding old snapshots), it waits for them and restarts the WAL.
@@ -46,8 +41,6 @@ const GROUP_OPEN: Duration = Duration::from_millis(5);
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// The WAL size past which the checkpointer waits for readers and restarts it.
 const WAL_BOUND: u64 = 256 * 1024 * 1024;
-/// Idle lookup connections kept (one is busy per thread that looks something up at that moment: the async workers).
-const LOOKUP_CONNECTIONS: usize = 8;
 
 pub(super) struct SqlitePool {
     writer: Option<Sender<Queued>>,
@@ -56,10 +49,6 @@ pub(super) struct SqlitePool {
     threads: Vec<JoinHandle<()>>,
     size: usize,
     stats: Arc<GroupStats>,
-    /// Idle connections for [`SqlitePool::lookup`], and how to open another.
-    lookups: std::sync::Mutex<Vec<Connection>>,
-    path: std::path::PathBuf,
-    synchronous: Synchronous,
 }
 
 /// How many group commits the writer made, and how many transactions they acknowledged.
@@ -87,15 +76,6 @@ fn configure(conn: &Connection, writer: bool, synchronous: Synchronous) -> rusql
     )?;
     conn.set_prepared_statement_cache_capacity(256);
     Ok(())
-}
-
-/// A read-only connection.
-fn open_reader(path: &Path, synchronous: Synchronous) -> Result<Connection, StoreError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(map_error)?;
-    configure(&conn, false, synchronous).map_err(map_error)?;
-    conn.pragma_update(None, "query_only", true).map_err(map_error)?;
-    Ok(conn)
 }
 
 fn spawn_worker(name: String, mut conn: Connection, jobs: Receiver<Job>) -> std::io::Result<JoinHandle<()>> {
@@ -254,7 +234,9 @@ impl SqlitePool {
         configure(&checkpointer, false, synchronous).map_err(map_error)?;
         threads.push(spawn_checkpointer(checkpointer, nudge_rx).map_err(spawn_error)?);
         for i in 0..readers.max(1) {
-            let conn = open_reader(path, synchronous)?;
+            let conn = open(read_write)?;
+            configure(&conn, false, synchronous).map_err(map_error)?;
+            conn.pragma_update(None, "query_only", true).map_err(map_error)?;
             threads.push(
                 spawn_worker(format!("roster-sqlite-reader-{i}"), conn, readers_rx.clone()).map_err(spawn_error)?,
             );
@@ -266,26 +248,7 @@ impl SqlitePool {
             threads,
             size: readers.max(1) + 1,
             stats,
-            lookups: std::sync::Mutex::new(Vec::new()),
-            path: path.to_owned(),
-            synchronous,
         })
-    }
-
-    /// A read of a row by a unique key, run on the calling thread with an idle connection (opened if there is none).
-    /// Only for reads that an index answers at once: anything longer belongs on the reader threads ([`Self::read`]).
-    pub(super) fn lookup<R: FromRow>(&self, sql: &str, params: &[Value]) -> Result<Vec<R>, StoreError> {
-        let idle = self.lookups.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let conn = match idle {
-            Some(conn) => conn,
-            None => open_reader(&self.path, self.synchronous)?,
-        };
-        let rows = run_query::<R>(&conn, sql, params);
-        let mut idle = self.lookups.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < LOOKUP_CONNECTIONS {
-            idle.push(conn);
-        }
-        rows
     }
 
     pub(super) fn size(&self) -> usize {
@@ -314,7 +277,6 @@ impl SqlitePool {
     }
 
     pub(super) fn shutdown(mut self) {
-        self.lookups.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.writer = None;
         self.readers = None;
         self.checkpoints = None;

@@ -29,8 +29,8 @@ pub(super) async fn insert(tx: &mut Tx, t: &Tenant) -> Result<(), StoreError> {
 /// The live tenant with this slug; read in a transaction, it is read to be changed (locked until the end on PostgreSQL).
 pub(super) async fn by_slug(mut db: impl Query, slug: &str) -> Result<Option<Tenant>, StoreError> {
     let lock = db.row_lock();
-    db.lookup(
-        format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1 AND deleted_at IS NULL{lock}").into(),
+    db.query_opt(
+        format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1 AND deleted_at IS NULL{lock}"),
         vec![slug.into()],
     )
     .await
@@ -65,5 +65,7 @@ pub(super) async fn update(tx: &mut Tx, t: &Tenant, expected: i64, now: OffsetDa
 }
 
 pub(super) async fn by_id(store: &Store, id: Uuid) -> Result<Option<Tenant>, StoreError> {
-    store.lookup(format!("SELECT {COLUMNS} FROM tenants WHERE id = $1 AND deleted_at IS NULL"), vec![id.into()]).await
+    store
+        .query_opt(format!("SELECT {COLUMNS} FROM tenants WHERE id = $1 AND deleted_at IS NULL"), vec![id.into()])
+        .await
 }

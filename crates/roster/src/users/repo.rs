@@ -65,8 +65,8 @@ pub(super) async fn insert(tx: &mut Tx, u: &User) -> Result<(), StoreError> {
 /// already takes turns. Both backends then answer a lost race the same way (the version the caller saw is gone: 412).
 pub(super) async fn get(mut db: impl Query, tenant_id: TenantId, id: Uuid) -> Result<Option<User>, StoreError> {
     let lock = db.row_lock();
-    db.lookup(
-        format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2{lock}").into(),
+    db.query_opt(
+        format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2{lock}"),
         vec![tenant_id.into(), id.into()],
     )
     .await
@@ -75,7 +75,7 @@ pub(super) async fn get(mut db: impl Query, tenant_id: TenantId, id: Uuid) -> Re
 /// The role of a live user, and nothing else: what a permission check needs, read without decoding the whole row.
 pub(super) async fn live_role(store: &Store, tenant_id: TenantId, id: Uuid) -> Result<Option<Role>, StoreError> {
     let row: Option<RoleRow> = store
-        .lookup(
+        .query_opt(
             "SELECT role FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
             vec![tenant_id.into(), id.into()],
         )
@@ -93,7 +93,7 @@ impl crate::store::FromRow for RoleRow {
 
 pub(super) async fn by_email(store: &Store, tenant_id: TenantId, email_key: &str) -> Result<Option<User>, StoreError> {
     store
-        .lookup(
+        .query_opt(
             format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND email_key = $2 AND deleted_at IS NULL"),
             vec![tenant_id.into(), email_key.into()],
         )
@@ -106,7 +106,7 @@ pub(super) async fn by_username(
     username: &str,
 ) -> Result<Option<User>, StoreError> {
     store
-        .lookup(
+        .query_opt(
             format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND username = $2 AND deleted_at IS NULL"),
             vec![tenant_id.into(), username.into()],
         )
