@@ -426,3 +426,57 @@ e2e_test!(suspending_a_tenant_stops_its_sessions_and_api_keys_at_once, |server| 
     assert_eq!(server.get("/v1/me", &session).await.status, StatusCode::OK, "the session was suspended, not ended");
     assert_eq!(server.get("/v1/tenants/acme/users", &key).await.status, StatusCode::OK);
 });
+
+// A verified API key is remembered for a second (auth::VERIFIED_KEY_TTL); these hold it to its promises: an expiry, a
+// revocation by another process, and a revocation or suspension through this one (above) each stop the key.
+
+async fn a_remembered_key_still_expires_on_time(backend: roster::store::Backend) {
+    let clock = std::sync::Arc::new(roster::clock::ManualClock::new(time::macros::datetime!(2026-11-22 12:00 UTC)));
+    let Some(server) = common::Server::start_with(backend, roster::config::Config::default(), clock.clone()).await
+    else {
+        return;
+    };
+    server.tenant_with_key("acme", Role::Admin).await;
+    let tenant = roster::tenants::find(&server.db.store, "acme").await.unwrap().unwrap();
+    let scope = roster::principal::TenantScope::operator_unchecked(tenant.as_ref(), roster::principal::Actor::cli());
+    let now = roster::clock::Clock::now(&*clock);
+    let expires = now + time::Duration::seconds(30);
+    let (_, key) =
+        roster::auth::create_api_key(&server.db.store, &scope, now, "short", Role::Admin, Some(expires)).await.unwrap();
+    // verified, and so remembered
+    assert_eq!(server.get("/v1/tenants/acme/users", &key).await.status, StatusCode::OK);
+    assert_eq!(server.get("/v1/tenants/acme/users", &key).await.status, StatusCode::OK);
+    clock.advance(time::Duration::seconds(31));
+    // well within the second a key is remembered: the expiry is checked at every use
+    assert_eq!(server.get("/v1/tenants/acme/users", &key).await.status, StatusCode::UNAUTHORIZED);
+}
+roster::backend_test!(a_remembered_key_still_expires_on_time_over_http, a_remembered_key_still_expires_on_time);
+
+e2e_test!(a_key_revoked_by_another_process_stops_within_a_second, |server| async move {
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    assert_eq!(server.get("/v1/tenants/acme/users", &key).await.status, StatusCode::OK);
+    let keys =
+        common::json_of(&common::roster(&server.db, &["apikey", "list", "--tenant", "acme", "--format", "json"]));
+    let id = keys[0]["id"].as_str().unwrap().to_owned();
+    let revoked_at = std::time::Instant::now();
+    // another process, with the server's secret key (it seals the revocation's audit entry)
+    let revoke = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["apikey", "revoke", "--tenant", "acme", &id, "--database-url", &server.db.url])
+        .env_remove("ROSTER_DATABASE_URL")
+        .env("ROSTER_SECRET_KEY", common::TEST_SECRET_KEY)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(revoke.status.success(), "{}", String::from_utf8_lossy(&revoke.stderr));
+    // the CLI's revocation does not reach this server's memory: the key stops when its second is up
+    loop {
+        let status = server.get("/v1/tenants/acme/users", &key).await.status;
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(revoked_at.elapsed() < std::time::Duration::from_secs(3), "the revoked key still works");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(revoked_at.elapsed() <= roster::auth::VERIFIED_KEY_TTL + std::time::Duration::from_millis(500));
+});

@@ -66,11 +66,13 @@ impl Modify for BearerAuth {
 const TENANT_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// Tokens and slugs resolved through the auth and tenants modules. Tenants, which change rarely and are read by every
-/// request, are kept for [`TENANT_CACHE_TTL`]; tokens are checked on every request so a revoked key stops at once.
+/// request, are kept for [`TENANT_CACHE_TTL`]; verified API keys for [`auth::VERIFIED_KEY_TTL`], unless this process
+/// revokes one or changes a tenant's status meanwhile (then at once); sessions are read on every request.
 struct ModuleDirectory {
     store: Store,
     clock: Arc<dyn Clock>,
     tenants: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, TenantRef)>>,
+    keys: auth::VerifiedKeys,
 }
 
 impl ModuleDirectory {
@@ -90,7 +92,7 @@ impl ModuleDirectory {
 
 impl Directory for ModuleDirectory {
     fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<Principal>, StoreError>> {
-        Box::pin(auth::authenticate(&self.store, token, self.clock.now()))
+        Box::pin(auth::authenticate(&self.store, &self.keys, token, self.clock.now()))
     }
 
     fn tenant<'a>(&'a self, slug: &'a str) -> BoxFuture<'a, Result<Option<TenantRef>, StoreError>> {
@@ -147,8 +149,12 @@ impl App {
         });
         // every transaction of this server seals its audit entries with the key derived from the secret key
         let store = store.with_chain_key(secret_key.as_ref().map(audit::chain_key));
-        let directory =
-            Arc::new(ModuleDirectory { store: store.clone(), clock: clock.clone(), tenants: Default::default() });
+        let directory = Arc::new(ModuleDirectory {
+            store: store.clone(),
+            clock: clock.clone(),
+            tenants: Default::default(),
+            keys: Default::default(),
+        });
         let state =
             AppState { store, config: Arc::new(config), clock, directory, client_ip_header, secret_key, signin_limits };
         Self { state }

@@ -18,6 +18,20 @@ crate::text_enum!(
     TenantStatus { Active = "active", Suspended = "suspended" }
 );
 
+static AUTHORITY_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Say that a credential lost authority in this process (an API key revoked, a tenant suspended or changed): whatever
+/// was verified before is verified again. Call it after the change committed.
+pub fn authority_narrowed() {
+    AUTHORITY_EPOCH.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// The number of [`authority_narrowed`] calls so far. Read it before reading a credential: an answer remembered under
+/// an epoch that has since moved is not used again.
+pub fn authority_epoch() -> u64 {
+    AUTHORITY_EPOCH.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// How the actor of an audited change authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

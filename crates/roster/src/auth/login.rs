@@ -210,25 +210,22 @@ pub async fn authenticate_session(
     token: &str,
     now: OffsetDateTime,
 ) -> Result<Option<Principal>, StoreError> {
+    // the session with its live tenant and live user, in one read
     let Some(session) = repo::active_session(store, model::token_hash(token), now).await? else {
         return Ok(None);
     };
-    // the session's own tenant, found by its token
-    let tenant = TenantId::authenticated(session.tenant_id);
-    let Some(user) = users::find_live(store, tenant, session.user_id).await? else {
-        return Ok(None);
-    };
     // A locked account keeps the sessions it had (the lock stops password guessing); suspension ends them all.
-    if !matches!(user.status, UserStatus::Active | UserStatus::Locked) {
+    if !matches!(session.status, UserStatus::Active | UserStatus::Locked) {
         return Ok(None);
     }
     Ok(Some(Principal {
         kind: ActorKind::User,
-        user_id: Some(user.id),
+        user_id: Some(session.user_id),
         api_key_id: None,
         session_id: Some(session.id),
-        tenant_id: tenant,
-        role: user.role,
+        // the session's own tenant, found by its token
+        tenant_id: TenantId::authenticated(session.tenant_id),
+        role: session.role,
     }))
 }
 

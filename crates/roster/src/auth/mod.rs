@@ -26,8 +26,14 @@ use crate::users::{self, NewUser, Passwords};
 pub const MIGRATIONS: &[Migration] =
     &[crate::migration!(4, "0004_api_keys", "api_keys"), crate::migration!(5, "0005_sessions", "sessions")];
 
-/// The principal a bearer token stands for: a live API key or a live session.
-pub async fn authenticate(store: &Store, token: &str, now: OffsetDateTime) -> Result<Option<Principal>, StoreError> {
+/// The principal a bearer token stands for: a live API key or a live session. API keys verified within the last
+/// [`VERIFIED_KEY_TTL`] are answered from `keys` (see [`VerifiedKeys`]).
+pub async fn authenticate(
+    store: &Store,
+    keys: &VerifiedKeys,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Option<Principal>, StoreError> {
     if token.len() > 200 {
         return Ok(None);
     }
@@ -37,21 +43,87 @@ pub async fn authenticate(store: &Store, token: &str, now: OffsetDateTime) -> Re
     if !token.starts_with(API_KEY_PREFIX) {
         return Ok(None);
     }
-    let Some((tenant_id, key_id, role)) = repo::active_by_hash(store, model::token_hash(token), now).await? else {
+    let hash = model::token_hash(token);
+    // read before the key is: a revocation committed after the read moves it, and the answer is not remembered
+    let epoch = crate::principal::authority_epoch();
+    if let Some(key) = keys.get(&hash, epoch, now) {
+        return Ok(Some(key.principal()));
+    }
+    let Some((tenant_id, key_id, role, expires_at)) = repo::active_by_hash(store, hash.clone(), now).await? else {
         return Ok(None);
     };
     // a role this binary does not know is an error, never a default
     let role = <Role as crate::store::TextEnum>::from_text(&role)
         .ok_or_else(|| StoreError::Decode(format!("Role {role:?}: not a value this roster knows")))?;
-    Ok(Some(Principal {
-        kind: ActorKind::ApiKey,
-        user_id: None,
-        api_key_id: Some(key_id),
-        session_id: None,
-        // the key's own tenant, found by its token
-        tenant_id: TenantId::authenticated(tenant_id),
-        role,
-    }))
+    let key = VerifiedKey { verified: std::time::Instant::now(), epoch, tenant_id, key_id, role, expires_at };
+    let principal = key.principal();
+    keys.remember(hash, key);
+    Ok(Some(principal))
+}
+
+/// How long a verified API key is answered without reading it again. A revocation, or a change of a tenant, made in
+/// this process takes effect at once (it moves [`crate::principal::authority_epoch`]); one made by another process
+/// (`roster apikey revoke`, another server on the same PostgreSQL) within this time, as tenant changes do.
+pub const VERIFIED_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// API keys this process verified lately, by the hash of their token (never the token itself). Every request with an
+/// API key needs its key: remembering it for [`VERIFIED_KEY_TTL`] saves a database read per request. Unknown,
+/// revoked and expired keys are never remembered, and a remembered key is checked against its expiry at every use.
+#[derive(Default)]
+pub struct VerifiedKeys {
+    keys: std::sync::Mutex<std::collections::HashMap<Vec<u8>, VerifiedKey>>,
+}
+
+/// At most this many keys are remembered; past it the stale ones are dropped, and then all.
+const VERIFIED_KEYS_KEPT: usize = 10_000;
+
+#[derive(Clone)]
+struct VerifiedKey {
+    verified: std::time::Instant,
+    /// [`crate::principal::authority_epoch`] read before the key was.
+    epoch: u64,
+    tenant_id: Uuid,
+    key_id: Uuid,
+    role: Role,
+    expires_at: Option<OffsetDateTime>,
+}
+
+impl VerifiedKey {
+    fn principal(&self) -> Principal {
+        Principal {
+            kind: ActorKind::ApiKey,
+            user_id: None,
+            api_key_id: Some(self.key_id),
+            session_id: None,
+            // the key's own tenant, found by its token
+            tenant_id: TenantId::authenticated(self.tenant_id),
+            role: self.role,
+        }
+    }
+
+    fn usable(&self, epoch: u64, now: OffsetDateTime) -> bool {
+        self.epoch == epoch
+            && self.verified.elapsed() < VERIFIED_KEY_TTL
+            && self.expires_at.is_none_or(|expires| expires > now)
+    }
+}
+
+impl VerifiedKeys {
+    fn get(&self, hash: &[u8], epoch: u64, now: OffsetDateTime) -> Option<VerifiedKey> {
+        let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.get(hash).filter(|key| key.usable(epoch, now)).cloned()
+    }
+
+    fn remember(&self, hash: Vec<u8>, key: VerifiedKey) {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= VERIFIED_KEYS_KEPT {
+            keys.retain(|_, kept| kept.verified.elapsed() < VERIFIED_KEY_TTL);
+            if keys.len() >= VERIFIED_KEYS_KEPT {
+                keys.clear();
+            }
+        }
+        keys.insert(hash, key);
+    }
 }
 
 /// A new API key and the token to hand out; the token is never stored and cannot be shown again.
@@ -110,6 +182,8 @@ pub async fn revoke_api_key(
     );
     audit::record(&mut tx, scope, now, change).await?;
     tx.commit().await?;
+    // a key this process remembers as verified is read again
+    crate::principal::authority_narrowed();
     Ok(())
 }
 

@@ -34,10 +34,10 @@ pub(super) async fn active_by_hash(
     store: &Store,
     hash: Vec<u8>,
     now: OffsetDateTime,
-) -> Result<Option<(Uuid, Uuid, String)>, StoreError> {
+) -> Result<Option<(Uuid, Uuid, String, Option<OffsetDateTime>)>, StoreError> {
     store
         .query_opt(
-            "SELECT k.tenant_id, k.id, k.role FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+            "SELECT k.tenant_id, k.id, k.role, k.expires_at FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2) \
              AND t.deleted_at IS NULL AND t.status = 'active'",
             vec![hash.into(), now.into()],
@@ -114,15 +114,40 @@ pub(super) async fn active_session(
     store: &Store,
     hash: Vec<u8>,
     now: OffsetDateTime,
-) -> Result<Option<SessionRow>, StoreError> {
+) -> Result<Option<ActiveSession>, StoreError> {
+    // one read for what every request signed in with a session needs: the session, its live tenant, and the role and
+    // status of its user as they are now
     store
         .query_opt(
-            "SELECT s.tenant_id, s.id, s.user_id, s.expires_at FROM sessions s JOIN tenants t ON t.id = s.tenant_id \
+            "SELECT s.tenant_id, s.id, s.user_id, u.role, u.status FROM sessions s \
+             JOIN tenants t ON t.id = s.tenant_id \
+             JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id AND u.deleted_at IS NULL \
              WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
              AND t.status = 'active' AND t.deleted_at IS NULL",
             vec![hash.into(), now.into()],
         )
         .await
+}
+
+/// A live session of a live user, as authentication reads it.
+pub(super) struct ActiveSession {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub role: crate::principal::Role,
+    pub status: crate::users::UserStatus,
+}
+
+impl crate::store::FromRow for ActiveSession {
+    fn from_row(row: &crate::store::Row<'_, '_>) -> Result<Self, StoreError> {
+        Ok(ActiveSession {
+            tenant_id: row.get(0)?,
+            id: row.get(1)?,
+            user_id: row.get(2)?,
+            role: row.get_enum(3)?,
+            status: row.get_enum(4)?,
+        })
+    }
 }
 
 pub(super) async fn revoke_session(

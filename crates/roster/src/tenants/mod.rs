@@ -135,5 +135,9 @@ pub async fn update(
     let change = Change::new(action, "tenant", next.id).values(Some(old), Some(new));
     audit::record(&mut tx, &sysadmin.scope(next.as_ref()), now, change).await?;
     tx.commit().await?;
+    if current.status != next.status {
+        // keys of this tenant that this process remembers as verified are read again
+        crate::principal::authority_narrowed();
+    }
     Ok(next)
 }
