@@ -300,9 +300,9 @@ async fn ingest(
 }
 
 /// What the database alone takes to store the ingested bugs: the same rows copied inside it into a twin of their
-/// table (same columns, keys and indexes), 100,000 per transaction like the ingest's batches, with no reading,
-/// parsing, people or ranking counts. The ingest is reported as a multiple of it, both measured in one run on one
-/// machine. The twin is dropped afterwards.
+/// table (same columns, keys, indexes and foreign keys), 100,000 per transaction like the ingest's batches, with no
+/// reading, parsing, people or ranking counts. The ingest is reported as a multiple of it, both measured in one run
+/// on one machine. The twin is dropped afterwards.
 async fn storage_floor(store: &Store) -> anyhow::Result<(u64, f64)> {
     const BATCH: i64 = 100_000;
     let twin = match store.backend() {
@@ -312,7 +312,22 @@ async fn storage_floor(store: &Store) -> anyhow::Result<(u64, f64)> {
                 .await?;
             ddl.iter().map(|(sql,)| sql.replace("bugs", "floor_bugs") + ";").collect::<Vec<_>>().join("\n")
         }
-        Backend::Postgres => "CREATE TABLE floor_bugs (LIKE bugs INCLUDING ALL)".to_owned(),
+        Backend::Postgres => {
+            // LIKE copies no foreign key, and checking the tenant of every row is a third of what the copy costs
+            // (0.50 s without, 0.84 s with, for 100,000 bugs): the twin gets the ones bugs has, as SQLite's does
+            let keys: Vec<(String,)> = store
+                .query(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint \
+                     WHERE conrelid = 'bugs'::regclass AND contype = 'f'",
+                    vec![],
+                )
+                .await?;
+            let mut ddl = "CREATE TABLE floor_bugs (LIKE bugs INCLUDING ALL);".to_owned();
+            for (key,) in keys {
+                ddl += &format!("ALTER TABLE floor_bugs ADD {key};");
+            }
+            ddl
+        }
     };
     let mut tx = store.begin().await?;
     tx.execute_batch(twin).await?;

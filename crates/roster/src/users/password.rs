@@ -27,9 +27,10 @@ struct Hashers {
     threads: usize,
 }
 
-/// How much lower hashing runs than serving (the scheduler gives a thread at nice 10 about a tenth of a core that
-/// a nice-0 thread also wants).
-const HASHING_NICE: i32 = 10;
+/// How much lower hashing runs than serving: the lowest nice, whose thread the scheduler weighs at 15 against a nice-0
+/// thread's 1,024. At nice 10 (weight 110) a sign-in flood still took `GET /v1/me` from 29,936 to 19,891 req/s; at
+/// nice 19 it stayed at 26,311, with sign-ins during that load at 35/s instead of 49/s (docs/decisions.md).
+const HASHING_NICE: i32 = 19;
 
 fn hashers() -> &'static Hashers {
     static HASHERS: OnceLock<Hashers> = OnceLock::new();
