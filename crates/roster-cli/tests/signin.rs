@@ -570,3 +570,35 @@ e2e_test!(a_signed_in_user_edits_its_own_profile_and_nothing_more, |server| asyn
     // an API key has no profile of its own
     assert_eq!(server.patch("/v1/me", &key, json!({"display_name": "Key"}), None).await.status, StatusCode::NOT_FOUND);
 });
+
+e2e_test!(a_session_acts_with_its_user_as_it_is_now, |server| async move {
+    // one read finds the session with its user's role and status: a change of either counts from the next request
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    let body = json!({"email": "ana@example.com", "password": PASSWORD, "role": "admin"});
+    let created = server.post("/v1/tenants/acme/users", &server.root_key, body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let session = login(&server, json!({"email": "ana@example.com", "password": PASSWORD})).await.body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(server.get("/v1/tenants/acme/users", &session).await.status, StatusCode::OK, "an admin lists users");
+
+    let path = format!("/v1/tenants/acme/users/{id}");
+    let demoted = server.patch(&path, &server.root_key, json!({"role": "user"}), None).await;
+    assert_eq!(demoted.status, StatusCode::OK, "{:?}", demoted.body);
+    assert_eq!(server.get("/v1/tenants/acme/users", &session).await.status, StatusCode::FORBIDDEN, "now a user");
+    assert_eq!(server.get("/v1/me", &session).await.body["role"], "user");
+
+    // a lock stops password guessing and leaves the session working
+    for _ in 0..5 {
+        login(&server, json!({"email": "ana@example.com", "password": "wrong password"})).await;
+    }
+    let locked = server.get(&format!("/v1/tenants/acme/users/{id}"), &key).await;
+    assert_eq!(locked.body["status"], "locked");
+    assert_eq!(server.get("/v1/me", &session).await.status, StatusCode::OK);
+
+    // a deleted user's session opens nothing
+    assert_eq!(server.delete(&path, &key).await.status, StatusCode::OK);
+    assert_eq!(server.get("/v1/me", &session).await.status, StatusCode::UNAUTHORIZED);
+});
