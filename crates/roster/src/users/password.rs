@@ -28,8 +28,8 @@ struct Hashers {
 }
 
 /// How much lower hashing runs than serving: the lowest nice, whose thread the scheduler weighs at 15 against a nice-0
-/// thread's 1,024. At nice 10 (weight 110) a sign-in flood still took `GET /v1/me` from 29,936 to 19,891 req/s; at
-/// nice 19 it stayed at 26,311, with sign-ins during that load at 35/s instead of 49/s (docs/decisions.md).
+/// thread's 1,024. In one pair of runs, `GET /v1/me` during a sign-in flood served 19,891 req/s at nice 10 (29,936
+/// alone) and 26,311 at nice 19 (33,943 alone), with sign-ins during that load at 49/s and 35/s (docs/decisions.md).
 const HASHING_NICE: i32 = 19;
 
 fn hashers() -> &'static Hashers {
