@@ -109,3 +109,88 @@ pub async fn postgres_commits(url: &str, connections: usize, seconds: f64) -> an
     client.batch_execute(&format!("DROP TABLE {table}")).await?;
     Ok(rate)
 }
+
+/// Read a crowd-testing export (`{"bugs": […]}` or `{"tests": […]}`) from `path` and parse each record into a JSON
+/// value, one thread, nothing kept: the least reading that any ingest checking its records does. Returns the records
+/// parsed and the seconds it took.
+pub fn parse_export(path: &Path) -> anyhow::Result<(u64, f64)> {
+    use serde::de::{Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    /// Counts the records of the export's one array, parsing each and dropping it.
+    struct Records;
+    impl<'de> Visitor<'de> for Records {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an export")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
+            let mut n = 0;
+            while map.next_key::<IgnoredAny>()?.is_some() {
+                n += map.next_value::<Each>()?.0;
+            }
+            Ok(n)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
+            let mut n = 0;
+            while seq.next_element::<serde_json::Value>()?.is_some() {
+                n += 1;
+            }
+            Ok(n)
+        }
+    }
+    struct Each(u64);
+    impl<'de> serde::Deserialize<'de> for Each {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_seq(Records).map(Each)
+        }
+    }
+
+    let bytes = std::fs::read(path)?;
+    let started = Instant::now();
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let records = (&mut de).deserialize_map(Records)?;
+    Ok((records, started.elapsed().as_secs_f64()))
+}
+
+/// The SQLite database at `path` inserting its own bugs again from bound parameters: the tenant's rows read into
+/// memory, then written into an empty twin of `bugs` (same columns, keys and indexes) by one prepared single-row
+/// insert, `batch` rows per transaction, on a connection of its own at `synchronous=NORMAL`. What storing the bugs
+/// costs a writer that gets them from outside the database. Returns the rows and the seconds the inserts took.
+pub fn sqlite_bound_bugs(path: &Path, batch: usize) -> anyhow::Result<(u64, f64)> {
+    use rusqlite::types::Value;
+
+    let conn = rusqlite::Connection::open(path)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    let ddl: Vec<String> = conn
+        .prepare("SELECT sql FROM sqlite_master WHERE tbl_name = 'bugs' AND sql IS NOT NULL")?
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    let tenant: Value = conn.query_row("SELECT tenant_id FROM bugs LIMIT 1", [], |row| row.get(0))?;
+    let mut rows: Vec<Vec<Value>> = Vec::new();
+    let columns = {
+        let mut select = conn.prepare("SELECT * FROM bugs WHERE tenant_id = ?1 ORDER BY id")?;
+        let columns = select.column_count();
+        let mut found = select.query([&tenant])?;
+        while let Some(row) = found.next()? {
+            rows.push((0..columns).map(|i| row.get::<_, Value>(i)).collect::<Result<_, _>>()?);
+        }
+        columns
+    };
+    let twin = ddl.iter().map(|sql| sql.replace("bugs", "bound_bugs") + ";").collect::<String>();
+    conn.execute_batch(&twin)?;
+    let placeholders = (1..=columns).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+    let started = Instant::now();
+    for chunk in rows.chunks(batch.max(1)) {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut insert = conn.prepare_cached(&format!("INSERT INTO bound_bugs VALUES ({placeholders})"))?;
+        for row in chunk {
+            insert.execute(rusqlite::params_from_iter(row))?;
+        }
+        drop(insert);
+        conn.execute_batch("COMMIT")?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    conn.execute_batch("DROP TABLE bound_bugs")?;
+    Ok((rows.len() as u64, seconds))
+}

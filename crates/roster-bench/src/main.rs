@@ -294,6 +294,34 @@ async fn ingest(
                 serde_json::json!({"records_per_s": floor, "records": rows, "seconds": seconds,
                     "ingest_over_floor": run.seconds / seconds}),
             );
+            // what any ingest of this file does at the least, outside the database and inside it
+            let (parsed, parse_s) = floors::parse_export(file).context("the reading floor")?;
+            println!(
+                "{:<28} {:>10.0} records/s  ({parsed} records parsed into JSON values in {parse_s:.2} s, one thread)",
+                "reading floor (parse only)",
+                parsed as f64 / parse_s
+            );
+            report.insert(
+                "reading_floor_bugs".into(),
+                serde_json::json!({"records_per_s": parsed as f64 / parse_s, "records": parsed, "seconds": parse_s}),
+            );
+            if let Some(path) = url.strip_prefix("sqlite://") {
+                let (bound, bound_s) =
+                    floors::sqlite_bound_bugs(std::path::Path::new(path), 100_000).context("the bound-insert floor")?;
+                let one_thread = parse_s + bound_s;
+                println!(
+                    "{:<28} {:>10.0} records/s  ({bound} bugs inserted from bound parameters in {bound_s:.2} s; \
+                     parse + insert {one_thread:.2} s, the ingest took {:.2}× as long)",
+                    "bound-insert floor",
+                    bound as f64 / bound_s,
+                    run.seconds / one_thread
+                );
+                report.insert(
+                    "bound_insert_floor_bugs".into(),
+                    serde_json::json!({"records_per_s": bound as f64 / bound_s, "records": bound,
+                        "seconds": bound_s, "ingest_over_parse_and_insert": run.seconds / one_thread}),
+                );
+            }
         }
     }
     Ok(())
@@ -813,6 +841,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
             report["storage_floor_bugs"]["ingest_over_floor"].as_f64().unwrap_or(0.0),
             "the time of copying the same rows inside the database",
         );
+        if let Some(ratio) =
+            report.get("bound_insert_floor_bugs").and_then(|f| f["ingest_over_parse_and_insert"].as_f64())
+        {
+            summary.add_ratio(
+                "bug ingest vs parse + insert",
+                format!(
+                    "parse {:.2} s + bound inserts {:.2} s, one thread",
+                    report["reading_floor_bugs"]["seconds"].as_f64().unwrap_or(0.0),
+                    report["bound_insert_floor_bugs"]["seconds"].as_f64().unwrap_or(0.0)
+                ),
+                "",
+                ratio,
+                "the time of parsing the file and inserting its rows, one after the other",
+            );
+        }
         let worst =
             ["top testers, all time", "top testers, 30 days", "top customers, all time", "top contributors, 7 days"]
                 .iter()
