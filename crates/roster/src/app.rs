@@ -25,7 +25,7 @@ use crate::http::{AppState, Directory, Problem};
 use crate::migrate::{Migration, Migrator};
 use crate::principal::{Principal, TenantRef};
 use crate::store::{Backend, Store, StoreError};
-use crate::{audit, auth, clients, contributions, permissions, tenants, training, users};
+use crate::{audit, auth, clients, contributions, groups, permissions, tenants, training, users};
 
 /// Every migration of every module, in version order.
 pub fn migrations() -> Vec<Migration> {
@@ -38,6 +38,7 @@ pub fn migrations() -> Vec<Migration> {
         contributions::MIGRATIONS,
         clients::MIGRATIONS,
         training::MIGRATIONS,
+        groups::MIGRATIONS,
     ]
     .concat();
     all.sort_by_key(|m| m.version);

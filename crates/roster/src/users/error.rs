@@ -50,17 +50,22 @@ impl UserError {
 
 /// The unique indexes of users, as each backend names them (PostgreSQL: the index; SQLite: its columns), and the
 /// field each protects.
-const UNIQUE: [(&str, [&str; 2], &str); 3] = [
-    ("email", ["users_email_key", "users.tenant_id, users.email_key"], "this email is already in use in the tenant"),
+const UNIQUE: [(&str, &[&str], &str); 3] = [
+    ("email", &["users_email_key", "users.tenant_id, users.email_key"], "this email is already in use in the tenant"),
     (
         "username",
-        ["users_username_key", "users.tenant_id, users.username"],
+        &["users_username_key", "users.tenant_id, users.username"],
         "this username is already in use in the tenant",
     ),
     (
         "identity_provider_id",
-        ["users_identity_key", "users.identity_provider, users.identity_provider_id"],
-        "this identity provider account is already linked to a user",
+        // per tenant since migration 20; the columns before it, for a database still below it
+        &[
+            "users_identity_key",
+            "users.tenant_id, users.identity_provider, users.identity_provider_id",
+            "users.identity_provider, users.identity_provider_id",
+        ],
+        "this identity provider account is already linked to a user in the tenant",
     ),
 ];
 

@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     crate::migration!(7, "0007_totp", "totp"),
     crate::migration!(9, "0009_users_seen", "users_seen"),
     crate::migration!(11, "0011_users_filters", "users_filters"),
+    crate::migration!(20, "0020_users_identity_per_tenant", "users_identity_per_tenant"),
 ];
 
 /// Collects field errors so a request hears about all of them at once.
@@ -435,6 +436,16 @@ pub async fn find_for_login(store: &Store, tenant_id: TenantId, login: &str) -> 
         }
     }
     repo::by_username(store, tenant_id, &model::normalize_username(login)).await
+}
+
+/// The live users of the tenant among `ids`, with their display names, in id order: for another module that holds
+/// user ids (a group's members) and must know which still stand. Works in or out of a transaction.
+pub async fn live_names(
+    db: impl crate::store::Query,
+    tenant_id: TenantId,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, String)>, StoreError> {
+    repo::live_names(db, tenant_id, ids).await
 }
 
 /// The live user behind a session, in its tenant.

@@ -700,3 +700,25 @@ pub(super) async fn live_by_ids(store: &Store, tenant_id: TenantId, ids: &[Uuid]
     }
     Ok(out)
 }
+
+/// The live users of the tenant among `ids`, with their display names, in id order.
+pub(super) async fn live_names(
+    mut db: impl Query,
+    tenant_id: TenantId,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, String)>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in crate::store::statement_chunks(ids) {
+        let sql = crate::store::statement_text("users_live_names", chunk.len(), || {
+            format!(
+                "SELECT id, display_name FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND id IN ({})",
+                crate::store::placeholder_list(2, chunk.len())
+            )
+        });
+        let mut params = vec![tenant_id.into()];
+        params.extend(chunk.iter().map(|id| id.into()));
+        found.extend(db.query::<(Uuid, String)>(sql.into(), params).await?);
+    }
+    found.sort();
+    Ok(found)
+}
