@@ -188,7 +188,8 @@ impl App {
         let openapi = Arc::new(openapi);
         let request_id = HeaderName::from_static("x-request-id");
         let served_doc = openapi.clone();
-        api.route("/healthz", get(healthz))
+        api.merge(crate::scim::routes::router())
+            .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics_text))
             .route("/openapi.json", get(move || async move { Json(served_doc.as_ref().clone()) }))

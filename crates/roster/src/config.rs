@@ -93,6 +93,9 @@ pub struct Config {
     /// Behind a trusted proxy, the header that carries the client address (e.g. `x-forwarded-for`, first entry);
     /// unset: the socket's peer address. Never set it without a proxy that overwrites the header.
     pub client_ip_header: Option<String>,
+    /// The address clients reach this server at (`https://id.example.com`), for the absolute links answers carry
+    /// (SCIM's `meta.location`); unset: `http://` and the request's `Host`.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -126,6 +129,7 @@ impl Default for Config {
             signin_per_address_per_minute: 60,
             signin_per_account_per_minute: 20,
             client_ip_header: None,
+            public_url: None,
             verification_token_hours: 48,
             invitation_token_hours: 168,
             reset_token_minutes: 60,
@@ -186,6 +190,12 @@ impl Config {
                     "argon2_memory_kib",
                     "Argon2id may be at most m=65536 KiB, t=10, p=8 (what one sign-in may cost)",
                 );
+            }
+        }
+        if let Some(url) = &self.public_url {
+            let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+            if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
+                return invalid("public_url", "must be an http:// or https:// address, such as https://id.example.com");
             }
         }
         if !(8..=128).contains(&self.password_min_length) {

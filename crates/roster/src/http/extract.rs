@@ -148,10 +148,12 @@ where
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")))
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(';').next().is_some_and(|m| {
+            // SCIM's own media type is JSON too
+            m.trim().eq_ignore_ascii_case("application/json") || m.trim().eq_ignore_ascii_case("application/scim+json")
+        })
+    })
 }
 
 fn unsupported_media_type() -> Problem {

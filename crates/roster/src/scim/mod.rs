@@ -6,9 +6,13 @@
 //! real providers send them (see [`patch`] and docs/scim.md for the quirks accepted).
 
 pub mod attrs;
+mod discovery;
 mod error;
 pub mod filter;
+pub mod groups;
 pub mod patch;
+pub mod routes;
+pub mod users;
 
 pub use error::{as_scim_errors, ScimError, SCIM_JSON};
 

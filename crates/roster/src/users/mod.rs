@@ -31,7 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     crate::migration!(7, "0007_totp", "totp"),
     crate::migration!(9, "0009_users_seen", "users_seen"),
     crate::migration!(11, "0011_users_filters", "users_filters"),
-    crate::migration!(20, "0020_users_identity_per_tenant", "users_identity_per_tenant"),
+    crate::migration!(20, "0020_users_provisioning", "users_provisioning"),
 ];
 
 /// Collects field errors so a request hears about all of them at once.
@@ -206,6 +206,16 @@ pub async fn find_by_username(store: &Store, scope: AdminScope<'_>, username: &s
     repo::by_username(store, scope.tenant_id(), &model::normalize_username(username)).await?.ok_or(UserError::NotFound)
 }
 
+/// The live users whose username is this one in any case (for protocols whose user names are not case-exact, such as
+/// SCIM's); usernames themselves stay unique as written.
+pub async fn find_by_username_any_case(
+    store: &Store,
+    scope: AdminScope<'_>,
+    username: &str,
+) -> Result<Vec<User>, UserError> {
+    Ok(repo::by_username_any_case(store, scope.tenant_id(), &model::normalize_username(username)).await?)
+}
+
 /// A page of users matching the filter.
 pub async fn list(store: &Store, scope: AdminScope<'_>, filter: &UserFilter) -> Result<Page<User>, UserError> {
     let limit = pagination::limit(filter.limit)?;
@@ -286,6 +296,23 @@ async fn change_profile(
     let target = authorize(&mut tx, scope, id, intent, Deleted::Excluded).await?;
     target.at_version(if_match)?;
     let current = target.user().clone();
+    let mut next = patched(scope, &current, &patch)?;
+    if next == current {
+        return Ok(current);
+    }
+    next.updated_at = now;
+    if !repo::update_profile(&mut tx, &target, &next).await? {
+        return Err(UserError::Stale);
+    }
+    next.version = current.version + 1;
+    let (old, new) = audit::diff(&current.view(), &next.view());
+    audit::record(&mut tx, scope, now, Change::new(Action::Update, "user", id).values(Some(old), Some(new))).await?;
+    tx.commit().await?;
+    Ok(next)
+}
+
+/// `current` with the patch applied and checked (every field error at once).
+fn patched(scope: &TenantScope, current: &User, patch: &UserPatch) -> Result<User, UserError> {
     let mut next = current.clone();
     let mut checks = Checks::default();
     if let Some(email) = &patch.email {
@@ -329,13 +356,13 @@ async fn change_profile(
             next.timezone = tz;
         }
     }
-    if let Some(preferences) = patch.preferences {
-        if let Some(p) = checks.take(model::preferences(preferences)) {
+    if let Some(preferences) = &patch.preferences {
+        if let Some(p) = checks.take(model::preferences(preferences.clone())) {
             next.preferences = p;
         }
     }
-    if let Some(metadata) = patch.metadata {
-        if let Some(m) = checks.take(model::metadata(metadata)) {
+    if let Some(metadata) = &patch.metadata {
+        if let Some(m) = checks.take(model::metadata(metadata.clone())) {
             next.metadata = m;
         }
     }
@@ -347,18 +374,99 @@ async fn change_profile(
         next.role = role;
     }
     checks.finish()?;
+    Ok(next)
+}
+
+/// What an identity provider sets on a user it provisions (SCIM `PUT` and `PATCH`), written in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Provisioned {
+    pub patch: UserPatch,
+    /// `Some(false)` suspends the account; `Some(true)` makes a suspended one active again (a locked account stays
+    /// locked until its lock ends, an invited one stays invited).
+    pub active: Option<bool>,
+    /// `Some(Some((provider, id)))` links the account at the provider, `Some(None)` unlinks it.
+    pub identity: Option<Option<(String, String)>>,
+    /// A new password, hashed with Argon2id.
+    pub password: Option<String>,
+}
+
+/// Apply what a provider sets (admin), at the version the caller saw if it said: profile, status, identity and
+/// password in one transaction and one audit entry (which never holds the password).
+pub async fn provision(
+    store: &Store,
+    scope: AdminScope<'_>,
+    passwords: &Passwords,
+    now: OffsetDateTime,
+    id: Uuid,
+    if_match: Option<i64>,
+    change: Provisioned,
+) -> Result<User, UserError> {
+    let mut checks = Checks::default();
+    let identity = match &change.identity {
+        Some(Some((provider, provider_id))) => {
+            let provider = checks.take(model::identity_provider(provider));
+            let provider_id = checks.take(model::identity_provider_id(provider_id));
+            Some(provider.zip(provider_id))
+        }
+        Some(None) => Some(None),
+        None => None,
+    };
+    if let Some(password) = &change.password {
+        checks.take(passwords.check(password));
+    }
+    checks.finish()?;
+    // hashed before the transaction begins, so no writer waits for it
+    let password_hash = match change.password {
+        Some(password) => Some(passwords.hash(password).await.map_err(UserError::Hashing)?),
+        None => None,
+    };
+    let mut tx = store.begin().await?;
+    let target = load_for_change(&mut tx, &scope, id, if_match).await?;
+    let current = target.user().clone();
+    let mut next = patched(&scope, &current, &change.patch)?;
+    match change.active {
+        Some(false) => next.status = UserStatus::Suspended,
+        Some(true) if current.status == UserStatus::Suspended => {
+            next.status = UserStatus::Active;
+            next.failed_login_attempts = 0;
+            next.locked_until = None;
+        }
+        _ => {}
+    }
+    if let Some(identity) = identity {
+        (next.identity_provider, next.identity_provider_id) = identity.unzip();
+    }
+    if password_hash.is_some() {
+        next.password_hash = password_hash;
+    }
     if next == current {
         return Ok(current);
     }
     next.updated_at = now;
-    if !repo::update_profile(&mut tx, &target, &next).await? {
+    if !repo::update_provisioned(&mut tx, &target, &next).await? {
         return Err(UserError::Stale);
     }
     next.version = current.version + 1;
-    let (old, new) = audit::diff(&current.view(), &next.view());
-    audit::record(&mut tx, scope, now, Change::new(Action::Update, "user", id).values(Some(old), Some(new))).await?;
+    let (old, mut new) = audit::diff(&current.view(), &next.view());
+    if next.password_hash != current.password_hash {
+        if let Some(new) = new.as_object_mut() {
+            new.insert("password".into(), "changed".into());
+        }
+    }
+    audit::record(&mut tx, &scope, now, Change::new(Action::Update, "user", id).values(Some(old), Some(new))).await?;
     tx.commit().await?;
     Ok(next)
+}
+
+/// The number of live users of the tenant.
+pub async fn count_live(store: &Store, scope: AdminScope<'_>) -> Result<i64, UserError> {
+    Ok(repo::count_live(store, scope.tenant_id()).await?)
+}
+
+/// Live users of the tenant in creation (id) order, `offset` of them skipped: for protocols that page by position
+/// (SCIM's `startIndex`), where a keyset cursor cannot be given.
+pub async fn live_at(store: &Store, scope: AdminScope<'_>, offset: i64, limit: i64) -> Result<Vec<User>, UserError> {
+    Ok(repo::live_at(store, scope.tenant_id(), offset.max(0), limit.clamp(0, 1000)).await?)
 }
 
 /// Soft delete: the user leaves lists and lookups and its email and username become free.

@@ -722,3 +722,77 @@ pub(super) async fn live_names(
     found.sort();
     Ok(found)
 }
+
+/// Write what a provider sets (profile, status, identity, password) if the user is still at the version it was
+/// authorized at; false when someone else wrote first.
+pub(super) async fn update_provisioned(tx: &mut Tx, target: &Authorized<'_>, u: &User) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "UPDATE users SET email = $4, email_key = $5, username = $6, display_name = $7, first_name = $8, \
+             last_name = $9, metadata = $10, status = $11, failed_login_attempts = $12, locked_until = $13, \
+             identity_provider = $14, identity_provider_id = $15, password_hash = $16, updated_at = $17, \
+             version = version + 1 WHERE tenant_id = $1 AND id = $2 AND version = $3",
+            vec![
+                target.tenant_id().into(),
+                target.id().into(),
+                target.version().into(),
+                u.email.clone().into(),
+                u.email_key.clone().into(),
+                u.username.clone().into(),
+                u.display_name.clone().into(),
+                u.first_name.clone().into(),
+                u.last_name.clone().into(),
+                u.metadata.clone().into(),
+                u.status.into(),
+                u.failed_login_attempts.into(),
+                u.locked_until.into(),
+                u.identity_provider.clone().into(),
+                u.identity_provider_id.clone().into(),
+                u.password_hash.clone().into(),
+                u.updated_at.into(),
+            ],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub(super) async fn count_live(store: &Store, tenant_id: TenantId) -> Result<i64, StoreError> {
+    let (n,): (i64,) = store
+        .query_one("SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND deleted_at IS NULL", vec![tenant_id.into()])
+        .await?;
+    Ok(n)
+}
+
+pub(super) async fn live_at(
+    store: &Store,
+    tenant_id: TenantId,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<User>, StoreError> {
+    store
+        .query(
+            format!(
+                "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY id \
+                 LIMIT $2 OFFSET $3"
+            ),
+            vec![tenant_id.into(), limit.into(), offset.into()],
+        )
+        .await
+}
+
+/// Live users whose username is `username` in any case (ASCII letters on SQLite, every letter on PostgreSQL).
+pub(super) async fn by_username_any_case(
+    store: &Store,
+    tenant_id: TenantId,
+    username: &str,
+) -> Result<Vec<User>, StoreError> {
+    store
+        .query(
+            format!(
+                "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND lower(username) = lower($2) \
+                 AND deleted_at IS NULL ORDER BY id"
+            ),
+            vec![tenant_id.into(), username.into()],
+        )
+        .await
+}
