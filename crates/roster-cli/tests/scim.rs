@@ -362,7 +362,17 @@ e2e_test!(bulk_applies_operations_in_order_with_references_and_stops_on_errors, 
     assert_eq!(reply.body["Operations"][1]["response"]["scimType"], "uniqueness");
     assert!(reply.body["Operations"][0]["location"].as_str().unwrap().contains("/Users/"));
     let team = scim(&server, Method::GET, "/Groups?filter=displayName%20eq%20%22Team%22", &key, None, &[]).await;
-    assert_eq!(team.body["Resources"][0]["members"][0]["display"], "Kim K");
+    let kim = scim(&server, Method::GET, "/Users?filter=userName%20eq%20%22kim%22", &key, None, &[]).await;
+    assert_eq!(kim.body["Resources"][0]["displayName"], "Kim K");
+    assert_eq!(team.body["Resources"][0]["members"][0]["value"], kim.body["Resources"][0]["id"]);
+    // searching across resource types is not offered; each type's .search is
+    let root = scim(&server, Method::POST, "/.search", &key, Some(json!({})), &[]).await;
+    assert_error(&root, StatusCode::NOT_IMPLEMENTED, None);
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": "userName eq \"kim\"", "attributes": ["displayName"]});
+    let found = scim(&server, Method::POST, "/Users/.search", &key, Some(search), &[]).await;
+    assert_eq!(found.body["Resources"][0]["displayName"], "Kim K");
+    assert!(found.body["Resources"][0].get("emails").is_none());
 
     // failOnErrors: 1 stops after the first error
     let mut again = body;

@@ -65,6 +65,19 @@ fn attr(name: &str, kind: &str, flags: &str, mutability: &str, returned: &str, s
     a
 }
 
+/// An attribute whose usual values are these.
+fn canonical(mut a: Value, values: &[&str]) -> Value {
+    a["canonicalValues"] = json!(values);
+    a
+}
+
+/// A reference to resources of these types (a member's `$ref` names a User).
+fn reference(name: &str, mutability: &str, types: &[&str]) -> Value {
+    let mut a = attr(name, "reference", "", mutability, "default", vec![]);
+    a["referenceTypes"] = json!(types);
+    a
+}
+
 fn s(name: &str) -> Value {
     attr(name, "string", "", "readWrite", "default", vec![])
 }
@@ -134,7 +147,7 @@ pub fn schemas(base: &str) -> Vec<Value> {
             "default",
             vec![
                 attr("value", "string", "", "readOnly", "default", vec![]),
-                attr("$ref", "reference", "", "readOnly", "default", vec![]),
+                reference("$ref", "readOnly", &["Group"]),
                 attr("display", "string", "", "readOnly", "default", vec![]),
                 attr("type", "string", "", "readOnly", "default", vec![]),
             ],
@@ -153,9 +166,9 @@ pub fn schemas(base: &str) -> Vec<Value> {
             "default",
             vec![
                 attr("value", "string", "", "immutable", "default", vec![]),
-                attr("$ref", "reference", "", "immutable", "default", vec![]),
-                attr("display", "string", "", "readOnly", "default", vec![]),
-                attr("type", "string", "", "immutable", "default", vec![]),
+                // users only: a group is not a member of a group here
+                reference("$ref", "immutable", &["User"]),
+                canonical(attr("type", "string", "", "immutable", "default", vec![]), &["User"]),
             ],
         ),
     ];
@@ -173,7 +186,7 @@ pub fn schemas(base: &str) -> Vec<Value> {
             "default",
             vec![
                 s("value"),
-                attr("$ref", "reference", "", "readWrite", "default", vec![]),
+                reference("$ref", "readWrite", &["User"]),
                 attr("displayName", "string", "", "readOnly", "default", vec![]),
             ],
         ),

@@ -30,7 +30,7 @@ pub fn resource(group: &GroupWithMembers, base: &str) -> Value {
     let members: Vec<Value> = group
         .members
         .iter()
-        .map(|(id, name)| json!({"value": id, "display": name, "$ref": format!("{base}/Users/{id}"), "type": "User"}))
+        .map(|(id, _)| json!({"value": id, "$ref": format!("{base}/Users/{id}"), "type": "User"}))
         .collect();
     r.insert("members".into(), Value::Array(members));
     r.insert(

@@ -41,7 +41,17 @@ pub fn router() -> Router<AppState> {
             "/scim/v2/tenants/{tenant}/Groups/{id}",
             get(get_group).put(replace_group).patch(patch_group).delete(delete_group),
         )
+        .route("/scim/v2/tenants/{tenant}/Users/.search", axum::routing::post(search_users))
+        .route("/scim/v2/tenants/{tenant}/Groups/.search", axum::routing::post(search_groups))
         .route("/scim/v2/tenants/{tenant}/Bulk", axum::routing::post(bulk))
+        // searching Users and Groups at once (RFC 7644 §3.4.3) is not offered: each type has its own .search
+        .route(
+            "/scim/v2/tenants/{tenant}/.search",
+            axum::routing::post(|| async {
+                ScimError::new(StatusCode::NOT_IMPLEMENTED, None, "search Users/.search or Groups/.search")
+            }),
+        )
+        .route("/scim/v2/{*rest}", axum::routing::any(|| async { ScimError::not_found("SCIM endpoint") }))
         .layer(axum::middleware::from_fn(super::as_scim_errors))
 }
 
@@ -674,6 +684,56 @@ async fn list_users(
 ) -> Reply {
     let c = ctx(&state, &scope, &headers).await?;
     c.list_users(&ListQuery::read(&query, USER_SCHEMA, &[ENTERPRISE_SCHEMA])?).await
+}
+
+/// A `SearchRequest` body (RFC 7644 §3.4.3) as the query parameters of a list.
+fn search_query(body: &Value) -> Result<HashMap<String, String>, ScimError> {
+    const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+    let fields = body.as_object().ok_or_else(|| ScimError::invalid_syntax("the body must be a SearchRequest"))?;
+    let schemas = attrs::get(fields, "schemas").and_then(Value::as_array);
+    if !schemas.is_some_and(|s| s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(SEARCH_REQUEST)))) {
+        return Err(ScimError::invalid_syntax(format!("schemas must hold {SEARCH_REQUEST}")));
+    }
+    let mut query = HashMap::new();
+    for name in ["filter", "sortBy", "sortOrder", "startIndex", "count", "attributes", "excludedAttributes"] {
+        let text = match attrs::get(fields, name) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| ScimError::invalid_value(format!("{name} must list strings")))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+                .join(","),
+            Some(_) => return Err(ScimError::invalid_value(format!("{name} has the wrong type"))),
+        };
+        query.insert(name.to_owned(), text);
+    }
+    Ok(query)
+}
+
+async fn search_users(
+    State(state): State<AppState>,
+    Scoped(scope): Scoped,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Reply {
+    let c = ctx(&state, &scope, &headers).await?;
+    c.list_users(&ListQuery::read(&search_query(&body)?, USER_SCHEMA, &[ENTERPRISE_SCHEMA])?).await
+}
+
+async fn search_groups(
+    State(state): State<AppState>,
+    Scoped(scope): Scoped,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Reply {
+    let c = ctx(&state, &scope, &headers).await?;
+    c.list_groups(&ListQuery::read(&search_query(&body)?, GROUP_SCHEMA, &[])?).await
 }
 
 async fn create_user(

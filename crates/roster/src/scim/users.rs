@@ -24,10 +24,18 @@ const MAPPED: [&str; 9] =
     ["schemas", "id", "meta", "groups", "userName", "displayName", "active", "externalId", "password"];
 /// What the kept attributes may take of the user's metadata (4,000 bytes in all).
 const KEPT_MAX_BYTES: usize = 3_500;
+/// Among the kept attributes: roster's own attributes the provider left out (`displayName`, `active`), which roster
+/// must hold all the same (a display name, a status) but does not show back.
+const ABSENT: &str = "roster:absent";
 
 /// The User resource of a user: `base` is the tenant's SCIM address (`https://host/scim/v2/tenants/acme`).
 pub fn resource(user: &User, groups: &[Group], base: &str) -> Value {
-    let kept = user.metadata.get(KEPT).and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut kept = user.metadata.get(KEPT).and_then(Value::as_object).cloned().unwrap_or_default();
+    let absent: Vec<String> = match kept.remove(ABSENT) {
+        Some(Value::Array(names)) => names.into_iter().filter_map(|n| n.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    };
+    let shown = |name: &str| !absent.iter().any(|a| a == name);
     let mut r = Map::new();
     let mut schemas = vec![json!(USER_SCHEMA)];
     if attrs::get(&kept, ENTERPRISE_SCHEMA).is_some() {
@@ -60,8 +68,12 @@ pub fn resource(user: &User, groups: &[Group], base: &str) -> Value {
     if !name.is_empty() {
         r.insert("name".into(), Value::Object(name));
     }
-    r.insert("displayName".into(), json!(user.display_name));
-    r.insert("active".into(), json!(user.status != UserStatus::Suspended));
+    if shown("displayName") {
+        r.insert("displayName".into(), json!(user.display_name));
+    }
+    if shown("active") || user.status == UserStatus::Suspended {
+        r.insert("active".into(), json!(user.status != UserStatus::Suspended));
+    }
     if let Some(email) = &user.email {
         r.insert("emails".into(), emails(attrs::get(&kept, "emails"), email));
     }
@@ -88,7 +100,7 @@ pub fn resource(user: &User, groups: &[Group], base: &str) -> Value {
     Value::Object(r)
 }
 
-/// The emails as the provider sent them when they still hold the user's email (the primary one), else that email.
+/// The emails as the provider sent them when they still hold the user's email, else that email alone, as primary.
 fn emails(kept: Option<&Value>, email: &str) -> Value {
     if let Some(Value::Array(items)) = kept {
         let value = |item: &Value| {
@@ -98,12 +110,6 @@ fn emails(kept: Option<&Value>, email: &str) -> Value {
             let mut items = items.clone();
             if let Some(fields) = items[at].as_object_mut() {
                 attrs::set(fields, "value", json!(email));
-                attrs::set(fields, "primary", json!(true));
-            }
-            for (i, item) in items.iter_mut().enumerate() {
-                if let (true, Some(fields)) = (i != at, item.as_object_mut()) {
-                    attrs::remove(fields, "primary");
-                }
             }
             return Value::Array(items);
         }
@@ -170,7 +176,7 @@ pub fn read(doc: &Value) -> Result<UserDoc, ScimError> {
     };
     let mut kept = Map::new();
     for (key, value) in fields {
-        if MAPPED.iter().any(|m| m.eq_ignore_ascii_case(key)) || value.is_null() {
+        if MAPPED.iter().any(|m| m.eq_ignore_ascii_case(key)) || key == ABSENT || value.is_null() {
             continue;
         }
         if key.eq_ignore_ascii_case("name") {
@@ -188,6 +194,14 @@ pub fn read(doc: &Value) -> Result<UserDoc, ScimError> {
         }
         let key = if key.eq_ignore_ascii_case(ENTERPRISE_SCHEMA) { ENTERPRISE_SCHEMA.to_owned() } else { key.clone() };
         kept.insert(key, value.clone());
+    }
+    let absent: Vec<Value> = ["displayName", "active"]
+        .iter()
+        .filter(|name| attrs::get(fields, name).is_none_or(Value::is_null))
+        .map(|name| json!(name))
+        .collect();
+    if !absent.is_empty() {
+        kept.insert(ABSENT.into(), Value::Array(absent));
     }
     if Value::Object(kept.clone()).to_string().len() > KEPT_MAX_BYTES {
         return Err(ScimError::invalid_value(format!(
