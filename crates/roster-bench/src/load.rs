@@ -91,6 +91,32 @@ pub async fn last_body(base: &str, path: &str, body: &str) -> anyhow::Result<Str
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// One request with the caller's `Authorization`; fails unless it succeeds. The body of the answer.
+pub async fn send(
+    base: &str,
+    authorization: &str,
+    method: hyper::Method,
+    path: &str,
+    body: Option<&str>,
+) -> anyhow::Result<String> {
+    let stream = tokio::net::TcpStream::connect(base).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", base)
+        .header("authorization", authorization)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.unwrap_or_default().to_owned())))?;
+    let response = sender.send_request(request).await?;
+    let status = response.status();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    anyhow::ensure!(status.is_success(), "{path}: {status}: {text}");
+    Ok(text)
+}
+
 pub async fn wait_healthy(base: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {

@@ -12,6 +12,7 @@ mod contributions;
 mod floors;
 mod load;
 mod permissions;
+mod scim;
 mod summary;
 mod training;
 
@@ -96,6 +97,9 @@ struct Args {
     /// Resolved sessions of the trainee whose performance view is read
     #[arg(long, default_value_t = 1_000)]
     history: usize,
+    /// Users provisioned through SCIM's Bulk endpoint, then looked up by userName (0 skips the SCIM benchmarks)
+    #[arg(long, default_value_t = 100_000)]
+    scim_users: usize,
     /// Print the results as JSON too
     #[arg(long)]
     json: bool,
@@ -129,6 +133,7 @@ impl Args {
         self.resolves = 2_000;
         self.trainees = 1_000;
         self.history = 100;
+        self.scim_users = 10_000;
     }
 }
 
@@ -862,6 +867,31 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 .map(|name| report[*name]["p99_ms"].as_f64().unwrap_or(f64::NAN))
                 .fold(0.0, f64::max);
         summary.add("top contributors, worst window", format!("p99 {worst:.2} ms ({} bugs)", args.bugs), "≤ 50 ms");
+    }
+
+    if args.scim_users > 0 {
+        scim::run(&server.base, &auth, args.scim_users, 4, args.connections, args.seconds, &mut report).await?;
+        let bulk = &report["scim_bulk"];
+        summary.add(
+            "SCIM Bulk provisioning",
+            format!(
+                "{:.0} users/s ({} users, 4 connections)",
+                bulk["users_per_s"].as_f64().unwrap_or(0.0),
+                bulk["users"]
+            ),
+            "",
+        );
+        let lookup = &report["scim_username_lookup"];
+        summary.add(
+            "SCIM userName eq lookup",
+            format!(
+                "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+                lookup["req_per_s"].as_f64().unwrap_or(0.0),
+                lookup["p50_ms"].as_f64().unwrap_or(0.0),
+                lookup["p99_ms"].as_f64().unwrap_or(0.0)
+            ),
+            "",
+        );
     }
 
     if args.login_seconds > 0 {

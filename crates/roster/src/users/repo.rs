@@ -786,13 +786,16 @@ pub(super) async fn by_username_any_case(
     tenant_id: TenantId,
     username: &str,
 ) -> Result<Vec<User>, StoreError> {
-    store
+    // no ORDER BY: with one, PostgreSQL's generic plan may walk the tenant in id order instead of the index
+    let mut found: Vec<User> = store
         .query(
             format!(
                 "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND lower(username) = lower($2) \
-                 AND deleted_at IS NULL ORDER BY id"
+                 AND deleted_at IS NULL"
             ),
             vec![tenant_id.into(), username.into()],
         )
-        .await
+        .await?;
+    found.sort_by_key(|u| u.id);
+    Ok(found)
 }
