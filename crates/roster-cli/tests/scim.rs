@@ -441,3 +441,37 @@ e2e_test!(bad_input_is_a_scim_error_and_writes_nothing, |server| async move {
     assert_error(&scim(&server, Method::GET, "/Users/not-a-uuid", &key, None, &[]).await, StatusCode::NOT_FOUND, None);
     assert_eq!(server.count("users").await, before);
 });
+
+e2e_test!(a_provider_cannot_raise_anyone_or_act_above_its_key, |server| async move {
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    // a sysadmin of acme, made through roster's own API with the root key
+    let boss = server
+        .post("/v1/tenants/acme/users", &server.root_key, json!({"username": "boss", "email": "boss@example.com",
+            "role": "sysadmin", "password": "correct horse battery staple"}))
+        .await;
+    assert_eq!(boss.status, StatusCode::CREATED, "{:?}", boss.body);
+    let boss = boss.body["id"].as_str().unwrap().to_owned();
+    let before = server.get(&format!("/v1/tenants/acme/users/{boss}"), &server.root_key).await.body;
+    // the admin key sees the sysadmin but cannot replace, patch, deactivate or delete it
+    let put = scim(&server, Method::PUT, &format!("/Users/{boss}"), &key, Some(user("boss")), &[]).await;
+    assert_error(&put, StatusCode::FORBIDDEN, None);
+    let op = patch_op(json!([{"op": "replace", "path": "active", "value": false}]));
+    assert_error(&scim(&server, Method::PATCH, &format!("/Users/{boss}"), &key, Some(op), &[]).await, StatusCode::FORBIDDEN, None);
+    assert_error(&scim(&server, Method::DELETE, &format!("/Users/{boss}"), &key, None, &[]).await, StatusCode::FORBIDDEN, None);
+    let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [{"method": "DELETE", "path": format!("/Users/{boss}")}]});
+    let reply = scim(&server, Method::POST, "/Bulk", &key, Some(bulk), &[]).await;
+    assert_eq!(reply.body["Operations"][0]["status"], "403");
+    assert_eq!(server.get(&format!("/v1/tenants/acme/users/{boss}"), &server.root_key).await.body, before);
+
+    // SCIM's roles and userType are kept attributes: they give no role in roster
+    let mut body = user("climber");
+    body["roles"] = json!([{"value": "sysadmin", "primary": true}]);
+    body["userType"] = json!("admin");
+    let made = scim(&server, Method::POST, "/Users", &key, Some(body), &[]).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    let id = made.body["id"].as_str().unwrap();
+    let own = server.get(&format!("/v1/tenants/acme/users/{id}"), &key).await;
+    assert_eq!((own.body["role"].as_str(), own.body["user_type"].as_str()), (Some("user"), Some("member")));
+    assert_eq!(made.body["roles"][0]["value"], "sysadmin", "given back as sent, nothing more");
+});
