@@ -446,8 +446,12 @@ e2e_test!(a_provider_cannot_raise_anyone_or_act_above_its_key, |server| async mo
     let key = server.tenant_with_key("acme", Role::Admin).await;
     // a sysadmin of acme, made through roster's own API with the root key
     let boss = server
-        .post("/v1/tenants/acme/users", &server.root_key, json!({"username": "boss", "email": "boss@example.com",
-            "role": "sysadmin", "password": "correct horse battery staple"}))
+        .post(
+            "/v1/tenants/acme/users",
+            &server.root_key,
+            json!({"username": "boss", "email": "boss@example.com",
+            "role": "sysadmin", "password": "correct horse battery staple"}),
+        )
         .await;
     assert_eq!(boss.status, StatusCode::CREATED, "{:?}", boss.body);
     let boss = boss.body["id"].as_str().unwrap().to_owned();
@@ -456,8 +460,16 @@ e2e_test!(a_provider_cannot_raise_anyone_or_act_above_its_key, |server| async mo
     let put = scim(&server, Method::PUT, &format!("/Users/{boss}"), &key, Some(user("boss")), &[]).await;
     assert_error(&put, StatusCode::FORBIDDEN, None);
     let op = patch_op(json!([{"op": "replace", "path": "active", "value": false}]));
-    assert_error(&scim(&server, Method::PATCH, &format!("/Users/{boss}"), &key, Some(op), &[]).await, StatusCode::FORBIDDEN, None);
-    assert_error(&scim(&server, Method::DELETE, &format!("/Users/{boss}"), &key, None, &[]).await, StatusCode::FORBIDDEN, None);
+    assert_error(
+        &scim(&server, Method::PATCH, &format!("/Users/{boss}"), &key, Some(op), &[]).await,
+        StatusCode::FORBIDDEN,
+        None,
+    );
+    assert_error(
+        &scim(&server, Method::DELETE, &format!("/Users/{boss}"), &key, None, &[]).await,
+        StatusCode::FORBIDDEN,
+        None,
+    );
     let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
         "Operations": [{"method": "DELETE", "path": format!("/Users/{boss}")}]});
     let reply = scim(&server, Method::POST, "/Bulk", &key, Some(bulk), &[]).await;

@@ -132,7 +132,7 @@ pub async fn as_scim_errors(request: axum::extract::Request, next: axum::middlew
     };
     let slug = problem.kind.rsplit(':').next().unwrap_or_default();
     let mut answer = ScimError::from(Problem::new(parts.status, slug, "", problem.detail)).into_response();
-    for name in [header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
+    for name in [header::WWW_AUTHENTICATE, header::RETRY_AFTER, header::ALLOW] {
         if let Some(value) = parts.headers.get(&name) {
             answer.headers_mut().insert(name, value.clone());
         }
