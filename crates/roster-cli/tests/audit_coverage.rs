@@ -48,7 +48,7 @@ impl World {
 
     async fn ok(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> Value {
         let reply = self.server.send(method.clone(), path, Some(key), body.as_ref(), &[]).await;
-        assert!(reply.status.is_success(), "{method} {path}: {} {:?}", reply.status, reply.body);
+        assert!(reply.status.is_success(), "{method} {path} {body:?}: {} {:?}", reply.status, reply.body);
         reply.body
     }
 
@@ -337,6 +337,64 @@ async fn case(world: &World, method: &str, path: &str) -> Option<Call> {
         ("DELETE", "/v1/tenants/{tenant}/users/{id}/totp") => {
             world.two_factor(&p).await;
             call(Method::DELETE, format!("{user}/totp"), admin, None, &["update"])
+        }
+        (_, path) if path.starts_with("/scim/") => return scim_case(world, method, path, &p).await,
+        _ => return None,
+    })
+}
+
+/// The SCIM routes: a provider's changes, each audited as the same change through `/v1` would be.
+async fn scim_case(world: &World, method: &str, path: &str, p: &Person) -> Option<Call> {
+    const S: &str = "/scim/v2/tenants/acme";
+    const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+    const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+    const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+    let admin = world.admin.as_str();
+    let new_user =
+        |name: String| json!({"schemas": [USER], "userName": name, "password": PASSWORD, "externalId": name});
+    let scim_user = || async {
+        let made = world.ok(Method::POST, &format!("{S}/Users"), admin, Some(new_user(world.unique("scim")))).await;
+        format!("{S}/Users/{}", made["id"].as_str().unwrap())
+    };
+    let group = |name: String| json!({"schemas": [GROUP], "displayName": name, "members": [{"value": p.id}]});
+    let scim_group = || async {
+        let made = world.ok(Method::POST, &format!("{S}/Groups"), admin, Some(group(world.unique("group")))).await;
+        format!("{S}/Groups/{}", made["id"].as_str().unwrap())
+    };
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "id pr"});
+    Some(match (method, path.trim_start_matches("/scim/v2/tenants/{tenant}")) {
+        ("POST", "/Users") => {
+            call(Method::POST, format!("{S}/Users"), admin, Some(new_user(world.unique("scim"))), &["create"])
+        }
+        ("PUT", "/Users/{id}") => {
+            let mut body = new_user(world.unique("scim"));
+            body["password"] = json!("another password 1");
+            call(Method::PUT, scim_user().await, admin, Some(body), &["update"])
+        }
+        ("PATCH", "/Users/{id}") => {
+            let body =
+                json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "displayName", "value": "X"}]});
+            call(Method::PATCH, scim_user().await, admin, Some(body), &["update"])
+        }
+        ("DELETE", "/Users/{id}") => call(Method::DELETE, scim_user().await, admin, None, &["delete"]),
+        ("POST", "/Users/.search") => call(Method::POST, format!("{S}/Users/.search"), admin, Some(search), &[]),
+        ("POST", "/Groups") => {
+            call(Method::POST, format!("{S}/Groups"), admin, Some(group(world.unique("group"))), &["create"])
+        }
+        ("PUT", "/Groups/{id}") => {
+            let body = json!({"schemas": [GROUP], "displayName": world.unique("renamed"), "members": []});
+            call(Method::PUT, scim_group().await, admin, Some(body), &["update"])
+        }
+        ("PATCH", "/Groups/{id}") => {
+            let body = json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": "members"}]});
+            call(Method::PATCH, scim_group().await, admin, Some(body), &["update"])
+        }
+        ("DELETE", "/Groups/{id}") => call(Method::DELETE, scim_group().await, admin, None, &["delete"]),
+        ("POST", "/Groups/.search") => call(Method::POST, format!("{S}/Groups/.search"), admin, Some(search), &[]),
+        ("POST", "/Bulk") => {
+            let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                "Operations": [{"method": "POST", "path": "/Users", "bulkId": "b", "data": new_user(world.unique("bulk"))}]});
+            call(Method::POST, format!("{S}/Bulk"), admin, Some(body), &["create"])
         }
         _ => return None,
     })

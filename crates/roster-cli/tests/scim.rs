@@ -439,6 +439,9 @@ e2e_test!(bad_input_is_a_scim_error_and_writes_nothing, |server| async move {
     let big = server.post_oversized("/scim/v2/tenants/acme/Users", &key, 2 * 1024 * 1024).await;
     assert_eq!(big, 413);
     assert_error(&scim(&server, Method::GET, "/Users/not-a-uuid", &key, None, &[]).await, StatusCode::NOT_FOUND, None);
+    // refused before any SCIM handler runs (a NUL in the query), and still answered as a SCIM error
+    let nul_query = scim(&server, Method::GET, "/Users?excludedAttributes=a%00b", &key, None, &[]).await;
+    assert_error(&nul_query, StatusCode::BAD_REQUEST, Some("invalidValue"));
     assert_eq!(server.count("users").await, before);
 });
 

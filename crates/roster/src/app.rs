@@ -172,6 +172,7 @@ impl App {
             .merge(contributions::routes::router())
             .merge(clients::routes::router())
             .merge(training::routes::router())
+            .merge(crate::scim::routes::router())
     }
 
     /// The OpenAPI document, generated from the route annotations.
@@ -188,8 +189,7 @@ impl App {
         let openapi = Arc::new(openapi);
         let request_id = HeaderName::from_static("x-request-id");
         let served_doc = openapi.clone();
-        api.merge(crate::scim::routes::router())
-            .route("/healthz", get(healthz))
+        api.route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics_text))
             .route("/openapi.json", get(move || async move { Json(served_doc.as_ref().clone()) }))
@@ -216,6 +216,8 @@ impl App {
                     }))
                     .layer(CatchPanicLayer::custom(|_| Problem::internal().into_response())),
             )
+            // outermost: whatever answered a SCIM route, it answers in SCIM's words
+            .layer(axum::middleware::from_fn(crate::scim::as_scim_errors))
             .with_state(self.state.clone())
     }
 

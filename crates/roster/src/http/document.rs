@@ -7,8 +7,11 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 
-/// The media type of every error answer (RFC 9457).
+/// The media type of every error answer (RFC 9457), but SCIM's.
 pub const PROBLEM: &str = "application/problem+json";
+/// SCIM's media type: its routes (`/scim/…`) answer their errors as SCIM errors (RFC 7644 §3.12), and a value
+/// refused is `400 invalidValue` there, never 422.
+pub const SCIM: &str = "application/scim+json";
 
 /// Which shared outcomes apply to an operation.
 struct Shape {
@@ -39,7 +42,8 @@ const SHARED: [Outcome; 12] = [
 
 /// Complete the document: error answers as problem+json, and the shared outcomes on every operation.
 pub fn complete(document: &mut OpenApi) {
-    for item in document.paths.paths.values_mut() {
+    for (path, item) in document.paths.paths.iter_mut() {
+        let scim = path.starts_with("/scim/");
         let path_parameters = item.parameters.as_ref().is_some_and(|p| !p.is_empty());
         for operation in [
             &mut item.get,
@@ -54,12 +58,12 @@ pub fn complete(document: &mut OpenApi) {
         .into_iter()
         .flatten()
         {
-            complete_operation(operation, path_parameters);
+            complete_operation(operation, path_parameters, scim);
         }
     }
 }
 
-fn complete_operation(operation: &mut Operation, path_parameters: bool) {
+fn complete_operation(operation: &mut Operation, path_parameters: bool, scim: bool) {
     let shape = Shape {
         secured: operation.security.as_ref().is_some_and(|s| !s.is_empty()),
         has_body: operation.request_body.is_some(),
@@ -72,10 +76,21 @@ fn complete_operation(operation: &mut Operation, path_parameters: bool) {
         }
     }
     for (status, description, applies) in SHARED {
+        if scim && status == "422" {
+            continue;
+        }
         if applies(&shape) && !responses.contains_key(status) {
-            responses.insert(status.to_owned(), RefOr::T(problem(description)));
+            let answer = if scim { scim_error(description) } else { problem(description) };
+            responses.insert(status.to_owned(), RefOr::T(answer));
         }
     }
+}
+
+fn scim_error(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(SCIM, Content::new(Some(Ref::from_schema_name("ScimErrorBody"))))
+        .build()
 }
 
 fn is_error(status: &str) -> bool {
@@ -140,12 +155,21 @@ mod tests {
                 for (status, response) in responses {
                     if status.starts_with('4') || status.starts_with('5') {
                         let content = response["content"].as_object().unwrap();
-                        assert!(content.contains_key(super::PROBLEM), "{method} {path} {status}: {content:?}");
+                        let kind = if path.starts_with("/scim/") { super::SCIM } else { super::PROBLEM };
+                        assert!(content.contains_key(kind), "{method} {path} {status}: {content:?}");
                         assert!(!content.contains_key("application/json"), "{method} {path} {status}");
                     }
                 }
-                for status in ["400", "422", "500", "503", "507"] {
-                    assert!(responses.contains_key(status), "{method} {path} lacks {status}");
+                let shared: &[&str] = if path.starts_with("/scim/") {
+                    &["400", "500", "503", "507"]
+                } else {
+                    &["400", "422", "500", "503", "507"]
+                };
+                for status in shared {
+                    assert!(responses.contains_key(*status), "{method} {path} lacks {status}");
+                }
+                if path.starts_with("/scim/") {
+                    assert!(!responses.contains_key("422"), "{method} {path}: SCIM refuses values with 400");
                 }
             }
         }

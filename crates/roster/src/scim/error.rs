@@ -111,10 +111,15 @@ impl IntoResponse for ScimError {
     }
 }
 
-/// Middleware of the SCIM routes: an answer made elsewhere as problem+json (no or a bad credential, a body too large
-/// or too slow, a rate limit, a tenant that does not exist) is said again as a SCIM error.
+/// Middleware around the whole server: an answer to a SCIM route (`/scim/…`) made elsewhere as problem+json (no or
+/// a bad credential, a body too large or too slow, a NUL in the query, a rate limit, a tenant that does not exist, a
+/// panic) is said again as a SCIM error.
 pub async fn as_scim_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let scim = request.uri().path().starts_with("/scim/");
     let response = next.run(request).await;
+    if !scim {
+        return response;
+    }
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use serde_json::{json, Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::attrs::{self, Path as AttrPath};
 use super::discovery::{self, MAX_BULK_OPERATIONS, MAX_RESULTS};
@@ -24,26 +24,20 @@ const MAX_SORTED: usize = 10_000;
 /// Users or groups read per page while a filter is evaluated over all of them.
 const SCAN_PAGE: i64 = 500;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/scim/v2/tenants/{tenant}/ServiceProviderConfig", get(service_provider_config))
-        .route("/scim/v2/tenants/{tenant}/ResourceTypes", get(resource_types))
-        .route("/scim/v2/tenants/{tenant}/ResourceTypes/{name}", get(resource_type))
-        .route("/scim/v2/tenants/{tenant}/Schemas", get(schemas))
-        .route("/scim/v2/tenants/{tenant}/Schemas/{urn}", get(schema))
-        .route("/scim/v2/tenants/{tenant}/Users", get(list_users).post(create_user))
-        .route(
-            "/scim/v2/tenants/{tenant}/Users/{id}",
-            get(get_user).put(replace_user).patch(patch_user).delete(delete_user),
-        )
-        .route("/scim/v2/tenants/{tenant}/Groups", get(list_groups).post(create_group))
-        .route(
-            "/scim/v2/tenants/{tenant}/Groups/{id}",
-            get(get_group).put(replace_group).patch(patch_group).delete(delete_group),
-        )
-        .route("/scim/v2/tenants/{tenant}/Users/.search", axum::routing::post(search_users))
-        .route("/scim/v2/tenants/{tenant}/Groups/.search", axum::routing::post(search_groups))
-        .route("/scim/v2/tenants/{tenant}/Bulk", axum::routing::post(bulk))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(service_provider_config))
+        .routes(routes!(resource_types))
+        .routes(routes!(resource_type))
+        .routes(routes!(schemas))
+        .routes(routes!(schema))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, replace_user, patch_user, delete_user))
+        .routes(routes!(search_users))
+        .routes(routes!(list_groups, create_group))
+        .routes(routes!(get_group, replace_group, patch_group, delete_group))
+        .routes(routes!(search_groups))
+        .routes(routes!(bulk))
         // searching Users and Groups at once (RFC 7644 §3.4.3) is not offered: each type has its own .search
         .route(
             "/scim/v2/tenants/{tenant}/.search",
@@ -52,7 +46,59 @@ pub fn router() -> Router<AppState> {
             }),
         )
         .route("/scim/v2/{*rest}", axum::routing::any(|| async { ScimError::not_found("SCIM endpoint") }))
-        .layer(axum::middleware::from_fn(super::as_scim_errors))
+}
+
+/// A SCIM resource or message (RFC 7643, RFC 7644): its attributes are described by the server's `Schemas`.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = Object)]
+#[allow(dead_code)]
+struct ScimMessage(Value);
+
+/// A SCIM error (RFC 7644 §3.12).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ScimErrorBody {
+    /// `["urn:ietf:params:scim:api:messages:2.0:Error"]`
+    schemas: Vec<String>,
+    /// The HTTP status, as text.
+    status: String,
+    /// `invalidFilter`, `tooMany`, `uniqueness`, `mutability`, `invalidSyntax`, `invalidPath`, `noTarget`,
+    /// `invalidValue`, `invalidVers`, `sensitive`, `tooLarge`, where one applies.
+    #[schema(rename = "scimType")]
+    scim_type: Option<String>,
+    detail: String,
+}
+
+/// The parameters of a list (RFC 7644 §3.4.2).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, non_snake_case)]
+struct ListParams {
+    /// A filter (RFC 7644 §3.4.2.2), e.g. `userName eq "bjensen"`.
+    filter: Option<String>,
+    /// The attribute to sort by.
+    sortBy: Option<String>,
+    /// `ascending` (default) or `descending`.
+    sortOrder: Option<String>,
+    /// The first result's position, from 1.
+    startIndex: Option<i64>,
+    /// Results per page (default 100, at most 1,000).
+    count: Option<i64>,
+    /// Attributes to return (comma-separated).
+    attributes: Option<String>,
+    /// Attributes not to return (comma-separated).
+    excludedAttributes: Option<String>,
+}
+
+/// `attributes` / `excludedAttributes` of a single resource.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, non_snake_case)]
+struct ProjectionParams {
+    /// Attributes to return (comma-separated).
+    attributes: Option<String>,
+    /// Attributes not to return (comma-separated).
+    excludedAttributes: Option<String>,
 }
 
 /// `…/{id}` of the resource routes.
@@ -637,16 +683,19 @@ async fn ctx<'a>(state: &'a AppState, scope: &'a TenantScope, headers: &HeaderMa
 
 type Reply = Result<Answer, ScimError>;
 
+#[utoipa::path(get, path = "/scim/v2/tenants/{tenant}/ServiceProviderConfig", tag = "scim", params(("tenant" = String, Path)), responses((status = 200, description = "What the service provider supports", content_type = "application/scim+json", body = ScimMessage)), security(("bearer" = [])))]
 async fn service_provider_config(State(state): State<AppState>, Scoped(scope): Scoped, headers: HeaderMap) -> Reply {
     let c = ctx(&state, &scope, &headers).await?;
     Ok(Answer::resource(StatusCode::OK, discovery::service_provider_config(&c.base, state.config.body_limit_bytes)))
 }
 
+#[utoipa::path(get, path = "/scim/v2/tenants/{tenant}/ResourceTypes", tag = "scim", params(("tenant" = String, Path)), responses((status = 200, description = "The resource types", content_type = "application/scim+json", body = ScimMessage)), security(("bearer" = [])))]
 async fn resource_types(State(state): State<AppState>, Scoped(scope): Scoped, headers: HeaderMap) -> Reply {
     let c = ctx(&state, &scope, &headers).await?;
     Ok(Answer::resource(StatusCode::OK, discovery::list(discovery::resource_types(&c.base))))
 }
 
+#[utoipa::path(get, path = "/scim/v2/tenants/{tenant}/ResourceTypes/{name}", tag = "scim", params(("tenant" = String, Path), ("name" = String, Path)), responses((status = 200, description = "One resource type", content_type = "application/scim+json", body = ScimMessage)), security(("bearer" = [])))]
 async fn resource_type(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -658,11 +707,13 @@ async fn resource_type(
     found.map(|t| Answer::resource(StatusCode::OK, t)).ok_or_else(|| ScimError::not_found("resource type"))
 }
 
+#[utoipa::path(get, path = "/scim/v2/tenants/{tenant}/Schemas", tag = "scim", params(("tenant" = String, Path)), responses((status = 200, description = "The schemas", content_type = "application/scim+json", body = ScimMessage)), security(("bearer" = [])))]
 async fn schemas(State(state): State<AppState>, Scoped(scope): Scoped, headers: HeaderMap) -> Reply {
     let c = ctx(&state, &scope, &headers).await?;
     Ok(Answer::resource(StatusCode::OK, discovery::list(discovery::schemas(&c.base))))
 }
 
+#[utoipa::path(get, path = "/scim/v2/tenants/{tenant}/Schemas/{urn}", tag = "scim", params(("tenant" = String, Path), ("urn" = String, Path)), responses((status = 200, description = "One schema", content_type = "application/scim+json", body = ScimMessage)), security(("bearer" = [])))]
 async fn schema(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -676,6 +727,7 @@ async fn schema(
     found.map(|s| Answer::resource(StatusCode::OK, s)).ok_or_else(|| ScimError::not_found("schema"))
 }
 
+#[utoipa::path(get, path = "/scim/v2/tenants/{tenant}/Users", tag = "scim", params(("tenant" = String, Path), ListParams), responses((status = 200, description = "A ListResponse of Users", content_type = "application/scim+json", body = ScimMessage)), security(("bearer" = [])))]
 async fn list_users(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -716,6 +768,7 @@ fn search_query(body: &Value) -> Result<HashMap<String, String>, ScimError> {
     Ok(query)
 }
 
+#[utoipa::path(post, path = "/scim/v2/tenants/{tenant}/Users/.search", tag = "scim", params(("tenant" = String, Path)), request_body(content = ScimMessage, content_type = "application/scim+json"), responses((status = 200, description = "A ListResponse of Users", content_type = "application/scim+json", body = ScimMessage)), security(("bearer" = [])))]
 async fn search_users(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -726,6 +779,7 @@ async fn search_users(
     c.list_users(&ListQuery::read(&search_query(&body)?, USER_SCHEMA, &[ENTERPRISE_SCHEMA])?).await
 }
 
+#[utoipa::path(post, path = "/scim/v2/tenants/{tenant}/Groups/.search", tag = "scim", params(("tenant" = String, Path)), request_body(content = ScimMessage, content_type = "application/scim+json"), responses((status = 200, description = "A ListResponse of Groups", content_type = "application/scim+json", body = ScimMessage)), security(("bearer" = [])))]
 async fn search_groups(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -736,6 +790,7 @@ async fn search_groups(
     c.list_groups(&ListQuery::read(&search_query(&body)?, GROUP_SCHEMA, &[])?).await
 }
 
+#[utoipa::path(post, path = "/scim/v2/tenants/{tenant}/Users", tag = "scim", params(("tenant" = String, Path)), request_body(content = ScimMessage, content_type = "application/scim+json"), responses((status = 201, description = "The User created", content_type = "application/scim+json", body = ScimMessage), (status = 409, description = "A userName, email or group name is taken (uniqueness)", content_type = "application/scim+json", body = ScimErrorBody)), security(("bearer" = [])))]
 async fn create_user(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -745,6 +800,7 @@ async fn create_user(
     ctx(&state, &scope, &headers).await?.create_user(&body).await
 }
 
+#[utoipa::path(get, path = "/scim/v2/tenants/{tenant}/Users/{id}", tag = "scim", params(("tenant" = String, Path), ("id" = String, Path, description = "The resource's id"), ProjectionParams), responses((status = 200, description = "The User", content_type = "application/scim+json", body = ScimMessage)), security(("bearer" = [])))]
 async fn get_user(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -756,6 +812,7 @@ async fn get_user(
     Ctx::projected(answer, &query, USER_SCHEMA, &USER_ALWAYS)
 }
 
+#[utoipa::path(put, path = "/scim/v2/tenants/{tenant}/Users/{id}", tag = "scim", params(("tenant" = String, Path), ("id" = String, Path, description = "The resource's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is for (W/\"3\")")), request_body(content = ScimMessage, content_type = "application/scim+json"), responses((status = 200, description = "The User replaced", content_type = "application/scim+json", body = ScimMessage), (status = 409, description = "A userName, email or group name is taken (uniqueness)", content_type = "application/scim+json", body = ScimErrorBody), (status = 412, description = "If-Match names another version", content_type = "application/scim+json", body = ScimErrorBody)), security(("bearer" = [])))]
 async fn replace_user(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -767,6 +824,7 @@ async fn replace_user(
     ctx(&state, &scope, &headers).await?.replace_user(&path.id, if_match, &body).await
 }
 
+#[utoipa::path(patch, path = "/scim/v2/tenants/{tenant}/Users/{id}", tag = "scim", params(("tenant" = String, Path), ("id" = String, Path, description = "The resource's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is for (W/\"3\")")), request_body(content = ScimMessage, content_type = "application/scim+json"), responses((status = 200, description = "The User patched", content_type = "application/scim+json", body = ScimMessage), (status = 409, description = "A userName, email or group name is taken (uniqueness)", content_type = "application/scim+json", body = ScimErrorBody), (status = 412, description = "If-Match names another version", content_type = "application/scim+json", body = ScimErrorBody)), security(("bearer" = [])))]
 async fn patch_user(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -778,6 +836,7 @@ async fn patch_user(
     ctx(&state, &scope, &headers).await?.patch_user(&path.id, if_match, &body).await
 }
 
+#[utoipa::path(delete, path = "/scim/v2/tenants/{tenant}/Users/{id}", tag = "scim", params(("tenant" = String, Path), ("id" = String, Path, description = "The resource's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is for (W/\"3\")")), responses((status = 204, description = "Deleted (roster's soft delete)"), (status = 412, description = "If-Match names another version", content_type = "application/scim+json", body = ScimErrorBody)), security(("bearer" = [])))]
 async fn delete_user(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -788,6 +847,7 @@ async fn delete_user(
     ctx(&state, &scope, &headers).await?.delete_user(&path.id, if_match).await
 }
 
+#[utoipa::path(get, path = "/scim/v2/tenants/{tenant}/Groups", tag = "scim", params(("tenant" = String, Path), ListParams), responses((status = 200, description = "A ListResponse of Groups", content_type = "application/scim+json", body = ScimMessage)), security(("bearer" = [])))]
 async fn list_groups(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -798,6 +858,7 @@ async fn list_groups(
     c.list_groups(&ListQuery::read(&query, GROUP_SCHEMA, &[])?).await
 }
 
+#[utoipa::path(post, path = "/scim/v2/tenants/{tenant}/Groups", tag = "scim", params(("tenant" = String, Path)), request_body(content = ScimMessage, content_type = "application/scim+json"), responses((status = 201, description = "The Group created", content_type = "application/scim+json", body = ScimMessage), (status = 409, description = "A userName, email or group name is taken (uniqueness)", content_type = "application/scim+json", body = ScimErrorBody)), security(("bearer" = [])))]
 async fn create_group(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -807,6 +868,7 @@ async fn create_group(
     ctx(&state, &scope, &headers).await?.create_group(&body).await
 }
 
+#[utoipa::path(get, path = "/scim/v2/tenants/{tenant}/Groups/{id}", tag = "scim", params(("tenant" = String, Path), ("id" = String, Path, description = "The resource's id"), ProjectionParams), responses((status = 200, description = "The Group", content_type = "application/scim+json", body = ScimMessage)), security(("bearer" = [])))]
 async fn get_group(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -818,6 +880,7 @@ async fn get_group(
     Ctx::projected(answer, &query, GROUP_SCHEMA, &GROUP_ALWAYS)
 }
 
+#[utoipa::path(put, path = "/scim/v2/tenants/{tenant}/Groups/{id}", tag = "scim", params(("tenant" = String, Path), ("id" = String, Path, description = "The resource's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is for (W/\"3\")")), request_body(content = ScimMessage, content_type = "application/scim+json"), responses((status = 200, description = "The Group replaced", content_type = "application/scim+json", body = ScimMessage), (status = 409, description = "A userName, email or group name is taken (uniqueness)", content_type = "application/scim+json", body = ScimErrorBody), (status = 412, description = "If-Match names another version", content_type = "application/scim+json", body = ScimErrorBody)), security(("bearer" = [])))]
 async fn replace_group(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -829,6 +892,7 @@ async fn replace_group(
     ctx(&state, &scope, &headers).await?.replace_group(&path.id, if_match, &body).await
 }
 
+#[utoipa::path(patch, path = "/scim/v2/tenants/{tenant}/Groups/{id}", tag = "scim", params(("tenant" = String, Path), ("id" = String, Path, description = "The resource's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is for (W/\"3\")")), request_body(content = ScimMessage, content_type = "application/scim+json"), responses((status = 200, description = "The Group patched", content_type = "application/scim+json", body = ScimMessage), (status = 409, description = "A userName, email or group name is taken (uniqueness)", content_type = "application/scim+json", body = ScimErrorBody), (status = 412, description = "If-Match names another version", content_type = "application/scim+json", body = ScimErrorBody)), security(("bearer" = [])))]
 async fn patch_group(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -840,6 +904,7 @@ async fn patch_group(
     ctx(&state, &scope, &headers).await?.patch_group(&path.id, if_match, &body).await
 }
 
+#[utoipa::path(delete, path = "/scim/v2/tenants/{tenant}/Groups/{id}", tag = "scim", params(("tenant" = String, Path), ("id" = String, Path, description = "The resource's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is for (W/\"3\")")), responses((status = 204, description = "Deleted with its memberships"), (status = 412, description = "If-Match names another version", content_type = "application/scim+json", body = ScimErrorBody)), security(("bearer" = [])))]
 async fn delete_group(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
@@ -853,6 +918,7 @@ async fn delete_group(
 /// `POST …/Bulk` (RFC 7644 §3.7): operations one after another, each its own transaction; `bulkId:` references to
 /// resources created earlier in the request are replaced by their ids; with `failOnErrors`, processing stops after
 /// that many errors.
+#[utoipa::path(post, path = "/scim/v2/tenants/{tenant}/Bulk", tag = "scim", params(("tenant" = String, Path)), request_body(content = ScimMessage, content_type = "application/scim+json"), responses((status = 200, description = "A BulkResponse: each operation's outcome", content_type = "application/scim+json", body = ScimMessage)), security(("bearer" = [])))]
 async fn bulk(
     State(state): State<AppState>,
     Scoped(scope): Scoped,
