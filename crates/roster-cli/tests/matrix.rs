@@ -45,6 +45,9 @@ enum Access {
     Session,
     /// Scoring a session: admins of its tenant; its user sees it but may not score it (403); others do not find it.
     Coach,
+    /// An admin of the tenant, on a route whose path the matrix fills with nothing there (a SCIM group named by a
+    /// user's id, a resource type or schema named `{name}`): 404 to those who may call it.
+    AdminFindsNothing,
 }
 
 /// The route table: every documented route and who may call it.
@@ -117,6 +120,15 @@ fn access_of(method: &str, path: &str) -> Option<Access> {
         ("POST", "/v1/tenants/{tenant}/achievements") => Admin,
         ("GET", "/v1/me/performance" | "/v1/me/achievements") => Me,
         ("GET", "/v1/tenants/{tenant}/users/{id}/performance") => ReadUser,
+        // SCIM: admins of the tenant; a user named by id is administered as through /v1
+        (_, p)
+            if p.starts_with("/scim/")
+                && (p.contains("/Groups/{id}") || p.contains("{name}") || p.contains("{urn}")) =>
+        {
+            AdminFindsNothing
+        }
+        ("PUT" | "PATCH" | "DELETE", "/scim/v2/tenants/{tenant}/Users/{id}") => Administer,
+        (_, p) if p.starts_with("/scim/") => Admin,
         _ => return None,
     })
 }
@@ -268,6 +280,8 @@ fn expect(access: Access, caller: Caller, target: Target, path: &str) -> Expect 
         Access::Administer if target == Target::ForeignId => Status(404),
         Access::Administer if target == Target::SysadminUser && role < Some(Role::Sysadmin) => Status(403),
         Access::Administer => Allowed,
+        Access::AdminFindsNothing if role < Some(Role::Admin) => Status(403),
+        Access::AdminFindsNothing => Status(404),
     }
 }
 
@@ -427,6 +441,22 @@ fn body_for(world: &World, method: &str, path: &str, target: &Account, unique: &
             "POST" => Some(json!({"title": "New Scenario", "difficulty": "starter"})),
             "PATCH" => Some(json!({"title": "Renamed Scenario"})),
             _ => None,
+        };
+    }
+    if path.starts_with("/scim/") {
+        let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": unique});
+        let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": unique});
+        let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "Renamed"}]});
+        return match (method, path.rsplit('/').next().unwrap_or_default()) {
+            ("GET" | "DELETE", _) => None,
+            ("POST", ".search") => Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})),
+            ("POST", "Bulk") => {
+                Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": []}))
+            }
+            ("POST" | "PUT", _) if path.contains("/Users") => Some(user),
+            ("POST" | "PUT", _) => Some(group),
+            _ => Some(patch),
         };
     }
     if path.contains("/clients") {
