@@ -348,7 +348,8 @@ e2e_test!(bulk_applies_operations_in_order_with_references_and_stops_on_errors, 
             {"method": "POST", "path": "/Users", "bulkId": "u1", "data": user("kim")},
             {"method": "POST", "path": "/Users", "bulkId": "u2", "data": user("kim")},
             {"method": "POST", "path": "/Groups", "bulkId": "g1",
-                "data": {"schemas": [GROUP], "displayName": "Team", "members": [{"value": "bulkId:u1"}]}},
+                "data": {"schemas": [GROUP], "displayName": "Team", "members": [{"value": "bulkId:u1"}],
+                    "description": "not a reference: bulkId:u1"}},
             {"method": "PATCH", "path": "/Users/bulkId:u1",
                 "data": patch_op(json!([{"op": "replace", "path": "displayName", "value": "Kim K"}]))},
             {"method": "DELETE", "path": "/Groups/bulkId:nope"}
@@ -365,6 +366,7 @@ e2e_test!(bulk_applies_operations_in_order_with_references_and_stops_on_errors, 
     let kim = scim(&server, Method::GET, "/Users?filter=userName%20eq%20%22kim%22", &key, None, &[]).await;
     assert_eq!(kim.body["Resources"][0]["displayName"], "Kim K");
     assert_eq!(team.body["Resources"][0]["members"][0]["value"], kim.body["Resources"][0]["id"]);
+    assert_eq!(team.body["Resources"][0]["description"], "not a reference: bulkId:u1");
     // searching across resource types is not offered; each type's .search is
     let root = scim(&server, Method::POST, "/.search", &key, Some(json!({})), &[]).await;
     assert_error(&root, StatusCode::NOT_IMPLEMENTED, None);

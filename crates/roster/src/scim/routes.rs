@@ -335,7 +335,7 @@ fn compare_keys(a: &Option<Value>, b: &Option<Value>, descending: bool) -> std::
     }
 }
 
-/// The sort key of a resource: the attribute's first value (a multi-valued one's primary, if marked).
+/// The sort key of a resource: the attribute's first value (of a multi-valued one, its first element's).
 fn sort_key(resource: &Map<String, Value>, path: &AttrPath) -> Option<Value> {
     let values = path.values(resource);
     values.first().map(|v| (*v).clone()).filter(|v| !v.is_null())
@@ -1029,29 +1029,26 @@ async fn bulk_operation(
     }
 }
 
-/// Replace every `bulkId:x` string in `value` by the id created for `x` earlier in the request.
+/// Replace every `bulkId:x` value in `value` (a whole string, as RFC 7644 §3.7.2 writes references) by the id
+/// created for `x` earlier in the request; a path's segments likewise (`/Users/bulkId:x`).
 fn resolve_bulk_ids(value: &Value, created: &HashMap<String, String>) -> Result<Value, ScimError> {
-    Ok(match value {
-        Value::String(s) if s.contains("bulkId:") => {
-            let mut out = String::new();
-            let mut rest = s.as_str();
-            while let Some(at) = rest.find("bulkId:") {
-                out.push_str(&rest[..at]);
-                let tail = &rest[at + "bulkId:".len()..];
-                let end = tail.find(|c: char| c == '/' || c.is_whitespace()).unwrap_or(tail.len());
-                let id = created.get(&tail[..end]).ok_or_else(|| {
-                    ScimError::new(
-                        StatusCode::CONFLICT,
-                        Some("invalidValue"),
-                        format!("bulkId:{} names no resource created before this operation", &tail[..end]),
-                    )
-                })?;
-                out.push_str(id);
-                rest = &tail[end..];
-            }
-            out.push_str(rest);
-            Value::String(out)
+    let resolve = |text: &str| -> Result<String, ScimError> {
+        match text.strip_prefix("bulkId:") {
+            Some(bulk_id) => created.get(bulk_id).cloned().ok_or_else(|| {
+                ScimError::new(
+                    StatusCode::CONFLICT,
+                    Some("invalidValue"),
+                    format!("bulkId:{bulk_id} names no resource created before this operation"),
+                )
+            }),
+            None => Ok(text.to_owned()),
         }
+    };
+    Ok(match value {
+        Value::String(s) if s.starts_with('/') => {
+            Value::String(s.split('/').map(resolve).collect::<Result<Vec<_>, _>>()?.join("/"))
+        }
+        Value::String(s) => Value::String(resolve(s)?),
         Value::Array(items) => {
             Value::Array(items.iter().map(|v| resolve_bulk_ids(v, created)).collect::<Result<_, _>>()?)
         }
