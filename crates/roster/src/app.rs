@@ -194,6 +194,7 @@ impl App {
             .route("/metrics", get(metrics_text))
             .route("/openapi.json", get(move || async move { Json(served_doc.as_ref().clone()) }))
             .merge(Scalar::with_url("/docs", openapi.as_ref().clone()))
+            .merge(crate::console::router())
             .fallback(|| async { Problem::not_found("route") })
             .method_not_allowed_fallback(|| async {
                 Problem::new(

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod contributions;
 pub mod groups;
 pub mod http;

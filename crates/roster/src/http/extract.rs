@@ -248,17 +248,31 @@ where
             return Ok(auth.clone());
         }
         let state = AppState::from_ref(state);
-        let token = parts
+        let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| Problem::unauthenticated("send Authorization: Bearer <token>"))?;
+            .map(str::to_owned);
+        let token = match bearer {
+            Some(token) => token,
+            // the console's cookie, where it counts, and never for a write without the session's CSRF token
+            None if parts.headers.get(header::AUTHORIZATION).is_none()
+                && super::cookie::authenticates(parts.uri.path()) =>
+            {
+                let secure = super::cookie::secure(state.config.public_url.as_deref());
+                let token = super::cookie::session_token(&parts.headers, secure)
+                    .ok_or_else(|| Problem::unauthenticated("send Authorization: Bearer <token>"))?;
+                super::cookie::check_csrf(&parts.method, &parts.headers, &token)?;
+                token
+            }
+            None => return Err(Problem::unauthenticated("send Authorization: Bearer <token>")),
+        };
         let principal = state
             .directory
-            .authenticate(token)
+            .authenticate(&token)
             .await?
             .ok_or_else(|| Problem::unauthenticated("the token is unknown, expired or revoked"))?;
         let mut actor = request_actor(parts, &state);

@@ -1,5 +1,6 @@
 //! Shared HTTP machinery: the problem type, extractors, pagination and middleware. It never imports a module.
 
+pub mod cookie;
 pub mod document;
 pub mod error;
 pub mod extract;
