@@ -86,12 +86,13 @@ export function columnChart(title, buckets, series) {
     },
     s("title", {}, title),
   );
-  for (const fraction of [0, 0.5, 1]) {
+  // whole-number ticks only: 0, the middle when it is whole, the top
+  for (const fraction of [0, 0.5, 1].filter((f) => Number.isInteger(max * f))) {
     const y = top + plotHeight - fraction * plotHeight;
     svg.append(
       s("line", { x1: left, x2: width - 4, y1: y, y2: y, class: "grid" }),
       s("text", { x: left - 6, y, class: "chart-axis", "text-anchor": "end", "dominant-baseline": "middle" },
-        Math.round(max * fraction)),
+        max * fraction),
     );
   }
   const labelEvery = Math.ceil(buckets.length / 8);

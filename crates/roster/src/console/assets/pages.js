@@ -49,6 +49,13 @@ function formValues(form) {
   return values;
 }
 
+// A refused write: field errors beside their fields, and a message naming what no field shows.
+function refusal(form, error) {
+  const rest = showFieldErrors(form, error.errors);
+  if (error.errors.length && !rest.length) return message("error", "Nothing was saved: see the marked fields.");
+  return message("error", problemText({ message: error.message, errors: rest }));
+}
+
 // Run a form's write: field errors beside their fields, other refusals in the form's message slot.
 async function submitting(form, slot, write) {
   fill(slot);
@@ -59,8 +66,7 @@ async function submitting(form, slot, write) {
     return await write();
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
-    const rest = showFieldErrors(form, error.errors);
-    fill(slot, message("error", rest.length ? problemText({ message: error.message, errors: rest }) : error.message));
+    fill(slot, refusal(form, error));
     return undefined;
   } finally {
     if (button) button.disabled = false;
@@ -156,6 +162,7 @@ export async function user(ctx, view, id) {
 
   // A status action or other write on the user, sent with the version on screen.
   const act = async (label, method, suffix, describe) => {
+    fill(notice);
     try {
       const answer = await api(method, `${path}${suffix}`, { ifMatch: etag });
       await refresh();
@@ -241,8 +248,7 @@ export async function user(ctx, view, id) {
           await showConflict(form, slot, u);
           return;
         }
-        const rest = showFieldErrors(form, error.errors);
-        fill(slot, message("error", rest.length ? problemText({ message: error.message, errors: rest }) : error.message));
+        fill(slot, refusal(form, error));
       }
     });
     fill(editing, h("h2", { id: "edit-title" }, "Edit"), form);
@@ -258,6 +264,8 @@ export async function user(ctx, view, id) {
     const changed = Object.entries(labels).filter(([name]) => (mine[name] ?? "") !== (theirs[name] ?? ""));
     current = theirs;
     etag = answer.etag;
+    fill(notice);
+    fill(title, theirs.display_name || theirs.username || theirs.email || theirs.id);
     renderSummary();
     renderActions();
     const discard = h("button", { type: "button" }, "Discard my edits and load their version");
@@ -490,7 +498,7 @@ export async function contributions(ctx, view) {
       table("Active users", [
         { label: "Name", cell: (u) => userLink(ctx, u) },
         { label: "Type", cell: (u) => u.user_type },
-        { label: "Last active", cell: (u) => when(u.last_active_at || u.last_login_at) },
+        { label: "Last seen", cell: (u) => when(u.last_seen || u.last_active_at || u.last_login_at) },
       ], active.data.items, "Nobody was active in this window.")),
   );
 }
