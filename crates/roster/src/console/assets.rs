@@ -76,10 +76,11 @@ mod tests {
         }
         for script in ASSETS.iter().filter(|a| a.content_type == JS) {
             let text = std::str::from_utf8(script.body).unwrap();
-            for line in text.lines().filter(|l| l.starts_with("import ")) {
-                let file = line.rsplit("\"./").next().unwrap().trim_end_matches("\";");
+            for import in text.split("from \"./").skip(1) {
+                let file = import.split('"').next().unwrap();
                 assert!(ASSETS.iter().any(|a| a.name == file), "{} imports {file}, which is not embedded", script.name);
             }
+            assert!(!text.contains("innerHTML"), "{}: text from the API is never parsed as HTML", script.name);
         }
         assert!(page.contains("/console/assets/app.js") && page.contains("/console/assets/console.css"));
         assert!(!page.contains("<script>") && !page.contains(" style="), "the policy forbids inline script and style");

@@ -1,5 +1,5 @@
 // The console's shell: sign-in, the header and its navigation, and the page the address names (#/t/{tenant}/users,
-// #/t/{tenant}/users/{id}, #/t/{tenant}/audit, #/t/{tenant}/contributions, #/tenants).
+// #/t/{tenant}/users/{id}, #/t/{tenant}/audit, #/t/{tenant}/contributions, #/t/{tenant}/clients, #/tenants).
 
 import { api, setSession, whenSignedOut, ApiError } from "./api.js";
 import * as pages from "./pages.js";
@@ -114,6 +114,7 @@ function header(tenant, section) {
       h("li", {}, link(`${base}/users`, "Users", "users")),
       h("li", {}, link(`${base}/audit`, "Audit log", "audit")),
       h("li", {}, link(`${base}/contributions`, "Contributions", "contributions")),
+      h("li", {}, link(`${base}/clients`, "Clients", "clients")),
       isSysadmin ? h("li", {}, link("#/tenants", "Tenants", "tenants")) : null)),
     h("span", { class: "who" }, `${session.user.display_name} (${session.user.role})`),
     signOut));
@@ -137,6 +138,7 @@ async function render() {
       else if (section === "users") await pages.users(ctx, view);
       else if (section === "audit") await pages.audit(ctx, view);
       else if (section === "contributions") await pages.contributions(ctx, view);
+      else if (section === "clients") await pages.clients(ctx, view);
       else throw new Error(`no such page: ${section}`);
     } else {
       go(`/t/${session.tenant}/users`);

@@ -434,20 +434,32 @@ export async function audit(ctx, view) {
     const { data } = await api("GET", tenantPath(ctx.tenant, "/audit"), {
       query: { ...filters, limit: 50, cursor: paging.cursor },
     });
-    fill(results, h("ol", { class: "timeline" }, data.items.map((entry) => auditEntry(ctx, entry))),
+    const names = await userNames(ctx, data.items.flatMap((e) => [e.actor_user_id,
+      e.resource_type === "user" ? e.resource_id : null]));
+    fill(results, h("ol", { class: "timeline" }, data.items.map((entry) => auditEntry(ctx, entry, names))),
       data.items.length ? null : h("p", { class: "empty" }, "No entries match these filters."),
       pager("Pages of the audit log", paging, data.next_cursor, () => load().catch(ctx.fail)));
   };
   await load();
 }
 
-function auditEntry(ctx, entry) {
+// The names of the users an audit page mentions (at most 50 distinct ids, read together); an id that cannot be read
+// (another tenant's sysadmin, say) keeps its id.
+async function userNames(ctx, ids) {
+  const distinct = [...new Set(ids.filter(Boolean))].slice(0, 50);
+  const pairs = await Promise.all(distinct.map((id) => api("GET", tenantPath(ctx.tenant, `/users/${id}`),
+    { query: { include_deleted: "true" } })
+    .then(({ data }) => [id, data.display_name || data.username || data.email || id])
+    .catch(() => [id, null])));
+  return new Map(pairs.filter(([, name]) => name));
+}
+
+function auditEntry(ctx, entry, names) {
+  const person = (id) => h("a", { href: `#/t/${encodeURIComponent(ctx.tenant)}/users/${id}` }, names.get(id) || `user ${id}`);
   const actor = entry.actor_user_id
-    ? h("a", { href: `#/t/${encodeURIComponent(ctx.tenant)}/users/${entry.actor_user_id}` }, `user ${entry.actor_user_id.slice(0, 8)}`)
-    : entry.actor_api_key_id ? `API key ${entry.actor_api_key_id.slice(0, 8)}` : entry.actor_kind;
-  const resource = entry.resource_type === "user"
-    ? h("a", { href: `#/t/${encodeURIComponent(ctx.tenant)}/users/${entry.resource_id}` }, `user ${entry.resource_id.slice(0, 8)}`)
-    : `${entry.resource_type} ${entry.resource_id}`;
+    ? person(entry.actor_user_id)
+    : entry.actor_api_key_id ? `API key ${entry.actor_api_key_id}` : entry.actor_kind;
+  const resource = entry.resource_type === "user" ? person(entry.resource_id) : `${entry.resource_type} ${entry.resource_id}`;
   const changes = entry.old_values || entry.new_values
     ? h("details", {}, h("summary", {}, "Changes"), h("pre", {}, JSON.stringify({ before: entry.old_values, after: entry.new_values }, null, 2)))
     : null;
@@ -546,6 +558,83 @@ export async function tenants(ctx, view) {
         }, { "aria-label": `${label} tenant ${t.slug}` });
       } },
     ], data.items), pager("Pages of tenants", paging, data.next_cursor, () => load().catch(ctx.fail)));
+  };
+  await load();
+}
+
+// ---- clients ------------------------------------------------------------------------------------------------------
+
+export async function clients(ctx, view) {
+  const q = ctx.query;
+  const form = h(
+    "form",
+    { class: "filters", role: "search", "aria-label": "Find clients" },
+    field("Name", input("q", q.get("q"), { type: "search", maxlength: 100, placeholder: "part of the name" })),
+    field("Exact CPF", input("cpf", q.get("cpf"), { inputmode: "numeric", maxlength: 14, placeholder: "000.000.000-00" })),
+    h("div", { class: "field check" },
+      h("input", { type: "checkbox", id: "include_inactive", name: "include_inactive", value: "true",
+        checked: q.get("include_inactive") === "true" }),
+      h("label", { for: "include_inactive" }, "Include deactivated")),
+    h("div", { class: "field" }, h("button", { type: "submit" }, "Search")),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    ctx.go(`/t/${ctx.tenant}/clients`, formValues(form));
+  });
+  const notice = h("div", { "aria-live": "polite" });
+  const results = h("section", { "aria-live": "polite", "aria-label": "Clients found" });
+  const slot = h("div", { "aria-live": "polite" });
+  const create = h(
+    "form",
+    { class: "filters", novalidate: true, "aria-label": "Register a client" },
+    field("Full name", input("name", "", { required: true, maxlength: 100 })),
+    field("CPF", input("cpf", "", { required: true, inputmode: "numeric", maxlength: 14 }), "11 digits, with or without dots"),
+    field("Birth date", input("birth_date", "", { type: "date", required: true })),
+    h("div", { class: "field" }, h("button", { type: "submit" }, "Register client")),
+    slot,
+  );
+  create.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = formValues(create);
+    const done = await submitting(create, slot,
+      () => api("POST", tenantPath(ctx.tenant, "/clients"), { body }).then(() => true));
+    if (done) {
+      create.reset();
+      fill(slot, message("ok", `Client ${body.name} registered.`));
+      await load();
+    }
+  });
+  fill(view, heading("Clients"), form, notice, results, h("h2", {}, "New client"), create);
+  const filters = Object.fromEntries(q.entries());
+  const paging = { cursor: null, back: [] };
+  const change = async (client, method, suffix, done) => {
+    try {
+      await api(method, tenantPath(ctx.tenant, `/clients/${client.id}${suffix}`), { ifMatch: `"${client.version}"` });
+      await load();
+      fill(notice, message("ok", done));
+    } catch (error) {
+      if (error.status === 412) await load();
+      fill(notice, message("error", error.status === 412
+        ? "Someone else changed this client meanwhile, so nothing was done; the list now shows their version."
+        : problemText(error)));
+    }
+  };
+  const load = async () => {
+    const { data } = await api("GET", tenantPath(ctx.tenant, "/clients"), {
+      query: { ...filters, limit: PAGE_SIZE, cursor: paging.cursor },
+    });
+    fill(results, table("Clients", [
+      { label: "Name", cell: (c) => c.name },
+      { label: "CPF", cell: (c) => c.cpf },
+      { label: "Birth date", cell: (c) => c.birth_date },
+      { label: "Registered", cell: (c) => when(c.created_at) },
+      { label: "Status", cell: (c) => (c.is_active ? badge("active") : badge("deactivated", "deleted")) },
+      { label: "", cell: (c) => (c.is_active
+        ? actionButton("Deactivate", `Deactivate ${c.name}? The CPF becomes free for another client.`,
+          () => change(c, "DELETE", "", `${c.name} deactivated.`), { "aria-label": `Deactivate ${c.name}` })
+        : actionButton("Restore", `Restore ${c.name}?`, () => change(c, "POST", "/restore", `${c.name} restored.`),
+          { "aria-label": `Restore ${c.name}` })) },
+    ], data.items, "No client matches."), pager("Pages of clients", paging, data.next_cursor, () => load().catch(ctx.fail)));
   };
   await load();
 }
