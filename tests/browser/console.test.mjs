@@ -400,8 +400,11 @@ test("tenants: a sysadmin lists, creates and suspends tenants; an admin has no s
 
 test("the page's policy blocks what it does not name, and writes without the CSRF token are refused", async () => {
   const blocked = await page.evaluate(() => new Promise((resolve) => {
-    document.addEventListener("securitypolicyviolation", (e) => resolve(e.violatedDirective), { once: true });
     const image = document.createElement("img");
+    document.addEventListener("securitypolicyviolation", (e) => {
+      image.remove();
+      resolve(e.violatedDirective);
+    }, { once: true });
     image.src = "https://example.com/tracker.png";
     document.body.append(image);
     setTimeout(() => resolve(null), 3000);

@@ -26,10 +26,16 @@ function shorten(text, length) {
 }
 
 // A ranking: one bar per item ({ label, value }), largest first as given.
+// The width a chart is drawn at: the screen's, within bounds, so that its text stays readable on a phone.
+function drawingWidth(widest) {
+  return Math.round(Math.min(widest, Math.max(300, document.documentElement.clientWidth - 56)));
+}
+
 export function barChart(title, items, unit) {
   const rowHeight = 28;
-  const labelWidth = 190;
-  const width = 640;
+  const width = drawingWidth(640);
+  const narrow = width < 480;
+  const labelWidth = narrow ? 118 : 190;
   const height = items.length * rowHeight + 8;
   const max = niceMax(Math.max(0, ...items.map((i) => i.value)));
   const plot = width - labelWidth - 56;
@@ -50,7 +56,7 @@ export function barChart(title, items, unit) {
     const length = max ? (item.value / max) * plot : 0;
     svg.append(
       s("text", { x: labelWidth - 8, y: y + rowHeight / 2, class: "chart-label", "text-anchor": "end", "dominant-baseline": "middle" },
-        shorten(item.label, 26)),
+        shorten(item.label, narrow ? 16 : 26)),
       s("rect", { x: labelWidth, y: y + 4, width: Math.max(length, 1), height: rowHeight - 10, rx: 3, class: "bar",
         "data-value": item.value }),
       s("text", { x: labelWidth + length + 6, y: y + rowHeight / 2, class: "chart-value", "dominant-baseline": "middle" },
@@ -62,7 +68,7 @@ export function barChart(title, items, unit) {
 
 // A timeline: one stacked column per bucket ({ label, values: { series: n } }), series drawn in the given order.
 export function columnChart(title, buckets, series) {
-  const width = 720;
+  const width = drawingWidth(720);
   const height = 240;
   const left = 40;
   const bottom = 28;
@@ -95,7 +101,7 @@ export function columnChart(title, buckets, series) {
         max * fraction),
     );
   }
-  const labelEvery = Math.ceil(buckets.length / 8);
+  const labelEvery = Math.ceil(buckets.length / (width < 480 ? 4 : 8));
   buckets.forEach((bucket, index) => {
     const x = left + index * step + (step - column) / 2;
     let y = top + plotHeight;
