@@ -73,6 +73,7 @@ fn access_of(method: &str, path: &str) -> Option<Access> {
         ) => Public,
         ("GET" | "POST", "/v1/tenants/{tenant}/users") => Admin,
         ("GET", "/v1/tenants/{tenant}/users/active" | "/v1/tenants/{tenant}/contributors/top") => Admin,
+        ("GET", "/v1/tenants/{tenant}/training/leaderboard") => Admin,
         (
             "GET",
             "/v1/tenants/{tenant}/users/by-email/{email}" | "/v1/tenants/{tenant}/users/by-username/{username}",

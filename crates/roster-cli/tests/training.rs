@@ -611,3 +611,66 @@ async fn demo_seed_and_leaderboard(backend: roster::store::Backend) {
     assert_eq!(missing.status.code(), Some(2));
 }
 roster::backend_test!(the_demo_seed_populates_a_training_tenant_once, demo_seed_and_leaderboard);
+
+// `GET …/training/leaderboard`: admins only, live users with XP by XP, ties by id, with their sessions and average;
+// the limit is bounded, and another tenant's trainees never show.
+e2e_test!(the_leaderboard_ranks_live_trainees_by_xp_for_admins, |server| async move {
+    let admin = server.tenant_with_key("acme", Role::Admin).await;
+    let other = server.tenant_with_key("globex", Role::Admin).await;
+    let greet = scenario(&server, &admin, json!({"title": "Greet", "difficulty": "starter", "xp_reward": 100})).await;
+    let (ana, ana_token) = trainee(&server, &admin, "ana").await;
+    let (bruno, _) = trainee(&server, &admin, "bruno").await;
+    let (carla, _) = trainee(&server, &admin, "carla").await;
+    let (_diego, _) = trainee(&server, &admin, "diego").await;
+    practise(&server, &admin, &ana, &greet, [90; 5]).await;
+    practise(&server, &admin, &ana, &greet, [70; 5]).await;
+    practise(&server, &admin, &bruno, &greet, [50; 5]).await;
+    practise(&server, &admin, &carla, &greet, [100; 5]).await;
+    // someone of another tenant with more XP than anyone here
+    let elsewhere = server.post("/v1/tenants/globex/scenarios", &other, json!({"title": "G", "difficulty": "starter", "xp_reward": 1000})).await;
+    assert_eq!(elsewhere.status, StatusCode::CREATED, "{:?}", elsewhere.body);
+    let user = server.post("/v1/tenants/globex/users", &other, json!({"username": "zed"})).await;
+    let started = server
+        .post(
+            &format!("/v1/tenants/globex/scenarios/{}/start", elsewhere.body["id"].as_str().unwrap()),
+            &other,
+            json!({"user_id": user.body["id"]}),
+        )
+        .await;
+    let session = started.body["id"].as_str().unwrap();
+    assert_eq!(server.post(&format!("/v1/sessions/{session}/resolve"), &other, scores([100; 5])).await.status, 200);
+
+    let board = server.get(&format!("{T}/training/leaderboard"), &admin).await;
+    assert_eq!(board.status, StatusCode::OK, "{:?}", board.body);
+    let items = board.body["items"].as_array().unwrap();
+    let row = |i: usize| {
+        let r = &items[i];
+        (r["rank"].as_i64().unwrap(), r["username"].as_str().unwrap(), r["xp"].as_i64().unwrap())
+    };
+    // ana 90 + 70, carla 100, bruno 50; diego has no XP and no place
+    assert_eq!(items.len(), 3, "{:?}", board.body);
+    assert_eq!([row(0), row(1), row(2)], [(1, "ana", 160), (2, "carla", 100), (3, "bruno", 50)]);
+    assert_eq!((&items[0]["sessions_completed"], &items[0]["average_overall"]), (&json!(2), &json!(80.0)));
+    assert_eq!(items[0]["user_id"], json!(ana));
+    assert_eq!(items[0]["level"], json!(2));
+
+    let one = server.get(&format!("{T}/training/leaderboard?limit=1"), &admin).await;
+    assert_eq!(one.body["items"].as_array().unwrap().len(), 1);
+    for bad in ["0", "501", "-1", "x"] {
+        let refused = server.get(&format!("{T}/training/leaderboard?limit={bad}"), &admin).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "limit={bad}: {:?}", refused.body);
+        assert_eq!(refused.body["errors"][0]["field"], "limit", "{:?}", refused.body);
+    }
+    let unknown = server.get(&format!("{T}/training/leaderboard?days=3"), &admin).await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // a trainee may see its own performance, not the others'
+    assert_eq!(server.get(&format!("{T}/training/leaderboard"), &ana_token).await.status, StatusCode::FORBIDDEN);
+    // a deleted user leaves the board
+    assert_eq!(server.delete(&format!("{T}/users/{carla}"), &admin).await.status, StatusCode::OK);
+    let after = server.get(&format!("{T}/training/leaderboard"), &admin).await;
+    let names: Vec<&str> =
+        after.body["items"].as_array().unwrap().iter().map(|r| r["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ana", "bruno"]);
+    // another tenant's admin cannot read this one's
+    assert_eq!(server.get(&format!("{T}/training/leaderboard"), &other).await.status, StatusCode::NOT_FOUND);
+});

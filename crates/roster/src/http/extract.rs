@@ -84,15 +84,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             serde_json::error::Category::Data => {
                 let message = inner.to_string();
                 let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-                // At the top level the path is "."; an unknown field is then only named in the message.
-                let field = if path == "." {
-                    message
-                        .strip_prefix("unknown field `")
-                        .and_then(|rest| rest.split('`').next())
-                        .unwrap_or_default()
-                        .to_owned()
-                } else {
-                    path
+                // An unknown field at the top level, and a missing one anywhere, is named only in the message;
+                // the path is then that of the object holding it ("." at the top level).
+                let named = ["unknown field `", "missing field `"]
+                    .iter()
+                    .find_map(|prefix| message.strip_prefix(prefix))
+                    .and_then(|rest| rest.split('`').next());
+                let field = match (path.as_str(), named) {
+                    (".", named) => named.unwrap_or_default().to_owned(),
+                    (_, Some(name)) if message.starts_with("missing") => format!("{path}.{name}"),
+                    _ => path,
                 };
                 Problem::validation(vec![FieldError::new(field, message)])
             }
@@ -436,5 +437,34 @@ mod tests {
         }
         assert_eq!(parse_json::<Patch>(b"[null").unwrap_err().status, 400, "malformed JSON stays a 400");
         assert!(parse_json::<Patch>(b" \n{\"name\": \"Acme\"}").is_ok());
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Needs {
+        title: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        weight: u8,
+    }
+
+    #[test]
+    fn a_refusal_names_the_field_missing_or_unknown() {
+        let field = |body: &str| {
+            let problem = parse_json::<Needs>(body.as_bytes()).unwrap_err();
+            assert_eq!(problem.status, 422, "{body}");
+            problem.errors[0].field.clone()
+        };
+        assert_eq!(field("{}"), "title");
+        assert_eq!(field(r#"{"title": "x", "inner": {}}"#), "inner.weight");
+        assert_eq!(field(r#"{"title": "x", "inner": {"weight": 1, "extra": 2}}"#), "inner.extra");
+        assert_eq!(field(r#"{"title": "x", "inner": {"weight": 300}}"#), "inner.weight");
+        assert_eq!(field(r#"{"title": 4}"#), "title");
+        assert_eq!(parse_json::<Patch>(br#"{"nope": 1}"#).unwrap_err().errors[0].field, "nope");
     }
 }

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::model::{Difficulty, Metric, SessionStatus};
 use super::repo::{self, DifficultyTotals};
 use super::{scoring, TrainingError};
+use crate::http::FieldError;
 use crate::principal::{AdminScope, TenantId};
 use crate::store::Store;
 
@@ -115,7 +116,7 @@ fn averages(sums: [i64; 6], n: i64) -> Averages {
 }
 
 /// A row of the training leaderboard.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Leader {
     pub rank: usize,
     pub user_id: Uuid,
@@ -125,6 +126,30 @@ pub struct Leader {
     pub xp: i64,
     pub sessions_completed: i64,
     pub average_overall: Option<f64>,
+}
+
+/// How many rows `GET …/training/leaderboard` answers unless asked, and at most.
+pub const DEFAULT_LEADERS: i64 = 10;
+pub const MAX_LEADERS: i64 = 500;
+
+/// `?limit=` of the training leaderboard.
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct LeaderboardFilter {
+    /// How many to return, 1 to 500 (default 10).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+}
+
+impl LeaderboardFilter {
+    pub fn limit(&self) -> Result<i64, TrainingError> {
+        match self.limit {
+            None => Ok(DEFAULT_LEADERS),
+            Some(n) if (1..=MAX_LEADERS).contains(&n) => Ok(n),
+            Some(_) => Err(FieldError::new("limit", format!("must be between 1 and {MAX_LEADERS}")).into()),
+        }
+    }
 }
 
 /// The tenant's `limit` live users with the most XP (admin).

@@ -1,5 +1,5 @@
 //! `…/scenarios`, `…/scenarios/{id}/start`, `/v1/sessions/{id}…`, `…/achievements`, `/v1/me/performance`,
-//! `/v1/me/achievements` and `…/users/{id}/performance`.
+//! `/v1/me/achievements`, `…/users/{id}/performance` and `…/training/leaderboard`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::model::MessagePage;
+use super::performance::{Leader, LeaderboardFilter};
 use super::{
     Achievement, ChatMessage, Earned, NewAchievement, NewMessage, NewScenario, Performance, Resolution, Resolved,
     Scenario, ScenarioFilter, ScenarioPatch, Session, StartSession,
@@ -34,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(my_performance))
         .routes(routes!(my_achievements))
         .routes(routes!(user_performance))
+        .routes(routes!(leaderboard))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -231,4 +233,20 @@ async fn user_performance(
 ) -> ApiResult<Json<Performance>> {
     let user = users::access::visible(&state.store, &scope, id, Deleted::Excluded).await?;
     Ok(Json(super::performance::of_user(&state.store, scope.tenant_id(), user.id, user.xp).await?))
+}
+
+/// The training leaderboard (admin): live users with XP, most first (ties by id), with their level, completed
+/// sessions and average overall score.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/training/leaderboard", tag = "training",
+    params(("tenant" = String, Path), LeaderboardFilter),
+    responses((status = 200, body = Items<Leader>), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn leaderboard(
+    State(state): State<AppState>,
+    Scoped(scope): Scoped,
+    QueryParams(filter): QueryParams<LeaderboardFilter>,
+) -> ApiResult<Json<Items<Leader>>> {
+    let admin = scope.admin()?;
+    let items = super::performance::leaderboard(&state.store, admin, filter.limit()?).await?;
+    Ok(Json(Items { items }))
 }
