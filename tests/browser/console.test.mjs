@@ -124,6 +124,21 @@ before(async () => {
   const cycles = [1, 2, 3].map((n) => JSON.stringify({ id: n, title: `cycle ${n}`, testing_type: "rapid",
     created_by: n === 3 ? "Fabio Costa" : "Gina Prado", start_at: new Date(Date.now() - n * 86_400_000).toISOString() }));
   await api("POST", tenantPath("/ingest/tests"), `${cycles.join("\n")}\n`);
+  // training: two scenarios, and resolved sessions that give UMA 90 + 160 XP, member 1 100 and member 2 80
+  const scenario = async (title, difficulty, xp_reward) =>
+    (await api("POST", tenantPath("/scenarios"), { title, difficulty, xp_reward, estimated_time: 15 })).data.id;
+  const greet = await scenario("Greet a customer", "starter", 100);
+  const refund = await scenario("Refund a double charge", "intermediate", 200);
+  const { data: members } = await api("GET", tenantPath("/users?q=member0&limit=2"), undefined);
+  const [one, two] = [...members.items].sort((a, b) => a.email.localeCompare(b.email)).map((m) => m.id);
+  for (const [user, scenarioId, score] of [[ids.uma, greet, 90], [ids.uma, refund, 80], [one, greet, 100],
+    [two, refund, 40]]) {
+    const { data: session } = await api("POST", tenantPath(`/scenarios/${scenarioId}/start`), { user_id: user });
+    await api("POST", `/v1/sessions/${session.id}/resolve`, {
+      verification_score: score, communication_score: score, technical_score: score, documentation_score: score,
+      response_time_score: score,
+    });
+  }
 
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -348,6 +363,31 @@ test("clients: a wrong CPF is named, a client is registered, found without accen
   assert.deepEqual(data.items.map((c) => [c.name, c.is_active]), [["João da Silva", true]]);
 });
 
+test("training: the leaderboard as a bar chart of XP, its size in the address, and the scenarios", async () => {
+  await page.getByRole("link", { name: "Training" }).click();
+  await page.getByRole("heading", { name: "Training", level: 1 }).waitFor();
+  const bars = page.locator("svg.bar-chart rect.bar");
+  await bars.first().waitFor();
+  assert.deepEqual(await bars.evaluateAll((rects) => rects.map((r) => Number(r.dataset.value))), [250, 100, 80]);
+  // the edit test renamed UMA
+  const { data: uma } = await api("GET", tenantPath(`/users/${ids.uma}`), undefined);
+  assert.match(await page.locator("svg.bar-chart").getAttribute("aria-label"), new RegExp(`^XP per trainee\\. ${uma.display_name}: 250 XP; `));
+  const board = page.getByRole("region", { name: "Training leaderboard" });
+  const first = await board.locator("tbody tr").first().locator("td").allTextContents();
+  // rank, name, level (250 XP: level 3 needs 300), XP, sessions, average of 90 and 80
+  assert.deepEqual(first, ["1", uma.display_name, "2", "250", "2", "85.00"]);
+  await page.getByRole("region", { name: "Scenarios" }).getByRole("cell", { name: "Refund a double charge" }).waitFor();
+  await accessible("training");
+  await shot("18-training");
+  await page.getByLabel("Show").selectOption("25");
+  await page.waitForURL(/limit=25/);
+  await page.getByRole("heading", { name: "Training", level: 1 }).waitFor();
+  assert.equal(await page.locator("svg.bar-chart rect.bar").count(), 3);
+  // a row's name opens that person
+  await board.getByRole("link", { name: uma.display_name }).click();
+  await page.getByRole("heading", { name: uma.display_name }).waitFor();
+});
+
 test("two-factor sign-in asks for the authenticator code", async () => {
   const login = await fetch(`${BASE}${tenantPath("/auth/login")}`, {
     method: "POST", headers: { "Content-Type": "application/json" },
@@ -427,6 +467,10 @@ test("phone width: one column, nothing wider than the screen, and the keyboard r
   await page.locator("svg.bar-chart").waitFor();
   assert.ok(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth) <= 0);
   await shot("17-contributions-phone");
+  await page.goto(`${BASE}/console#/t/${TENANT}/training`);
+  await page.locator("svg.bar-chart").waitFor();
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth) <= 0);
+  await shot("19-training-phone");
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.goto(`${BASE}/console#/t/${TENANT}/users`);
   await page.getByRole("heading", { name: "Users" }).waitFor();

@@ -627,7 +627,9 @@ e2e_test!(the_leaderboard_ranks_live_trainees_by_xp_for_admins, |server| async m
     practise(&server, &admin, &bruno, &greet, [50; 5]).await;
     practise(&server, &admin, &carla, &greet, [100; 5]).await;
     // someone of another tenant with more XP than anyone here
-    let elsewhere = server.post("/v1/tenants/globex/scenarios", &other, json!({"title": "G", "difficulty": "starter", "xp_reward": 1000})).await;
+    let elsewhere = server
+        .post("/v1/tenants/globex/scenarios", &other, json!({"title": "G", "difficulty": "starter", "xp_reward": 1000}))
+        .await;
     assert_eq!(elsewhere.status, StatusCode::CREATED, "{:?}", elsewhere.body);
     let user = server.post("/v1/tenants/globex/users", &other, json!({"username": "zed"})).await;
     let started = server

@@ -1,5 +1,6 @@
 // The console's shell: sign-in, the header and its navigation, and the page the address names (#/t/{tenant}/users,
-// #/t/{tenant}/users/{id}, #/t/{tenant}/audit, #/t/{tenant}/contributions, #/t/{tenant}/clients, #/tenants).
+// #/t/{tenant}/users/{id}, #/t/{tenant}/audit, #/t/{tenant}/contributions, #/t/{tenant}/clients, #/t/{tenant}/training,
+// #/tenants).
 
 import { api, setSession, whenSignedOut, ApiError } from "./api.js";
 import * as pages from "./pages.js";
@@ -115,6 +116,7 @@ function header(tenant, section) {
       h("li", {}, link(`${base}/audit`, "Audit log", "audit")),
       h("li", {}, link(`${base}/contributions`, "Contributions", "contributions")),
       h("li", {}, link(`${base}/clients`, "Clients", "clients")),
+      h("li", {}, link(`${base}/training`, "Training", "training")),
       isSysadmin ? h("li", {}, link("#/tenants", "Tenants", "tenants")) : null)),
     h("span", { class: "who" }, `${session.user.display_name} (${session.user.role})`),
     signOut));
@@ -139,6 +141,7 @@ async function render() {
       else if (section === "audit") await pages.audit(ctx, view);
       else if (section === "contributions") await pages.contributions(ctx, view);
       else if (section === "clients") await pages.clients(ctx, view);
+      else if (section === "training") await pages.training(ctx, view);
       else throw new Error(`no such page: ${section}`);
     } else {
       go(`/t/${session.tenant}/users`);

@@ -56,7 +56,7 @@ export function barChart(title, items, unit) {
     const length = max ? (item.value / max) * plot : 0;
     svg.append(
       s("text", { x: labelWidth - 8, y: y + rowHeight / 2, class: "chart-label", "text-anchor": "end", "dominant-baseline": "middle" },
-        shorten(item.label, narrow ? 16 : 26)),
+        shorten(item.label, narrow ? 14 : 26)),
       s("rect", { x: labelWidth, y: y + 4, width: Math.max(length, 1), height: rowHeight - 10, rx: 3, class: "bar",
         "data-value": item.value }),
       s("text", { x: labelWidth + length + 6, y: y + rowHeight / 2, class: "chart-value", "dominant-baseline": "middle" },

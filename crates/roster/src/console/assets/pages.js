@@ -515,6 +515,56 @@ export async function contributions(ctx, view) {
   );
 }
 
+// ---- training -----------------------------------------------------------------------------------------------------
+
+const BOARD_SIZES = [["10", "Top 10"], ["25", "Top 25"], ["50", "Top 50"], ["100", "Top 100"]];
+
+function twoDecimals(value) {
+  return value === null || value === undefined ? "—" : Number(value).toFixed(2);
+}
+
+export async function training(ctx, view) {
+  const size = BOARD_SIZES.some(([value]) => value === ctx.query.get("limit")) ? ctx.query.get("limit") : "10";
+  const form = h("form", { class: "filters", "aria-label": "Leaderboard size" },
+    field("Show", select("limit", BOARD_SIZES, size)));
+  form.addEventListener("change", () => ctx.go(`/t/${ctx.tenant}/training`, formValues(form)));
+  const [board, scenarios] = await Promise.all([
+    api("GET", tenantPath(ctx.tenant, "/training/leaderboard"), { query: { limit: size } }),
+    api("GET", tenantPath(ctx.tenant, "/scenarios"), { query: { limit: 100 } }),
+  ]);
+  const leaders = board.data.items;
+  const name = (l) => l.display_name || l.username || l.user_id;
+  fill(
+    view,
+    heading("Training"),
+    form,
+    h("section", { "aria-labelledby": "board-title" },
+      h("h2", { id: "board-title" }, "Leaderboard"),
+      leaders.length
+        ? barChart("XP per trainee", leaders.map((l) => ({ label: name(l), value: l.xp })), "XP")
+        : h("p", { class: "empty" }, "Nobody has earned XP yet: a trainee appears here after a resolved session."),
+      table("Training leaderboard", [
+        { label: "Rank", cell: (l) => l.rank },
+        { label: "Name", cell: (l) => userLink(ctx, { id: l.user_id, display_name: name(l) }) },
+        { label: "Level", cell: (l) => l.level },
+        { label: "XP", cell: (l) => l.xp },
+        { label: "Sessions completed", cell: (l) => l.sessions_completed },
+        { label: "Average score", cell: (l) => twoDecimals(l.average_overall) },
+      ], leaders, "")),
+    h("section", { "aria-labelledby": "scenarios-title" },
+      h("h2", { id: "scenarios-title" }, "Scenarios"),
+      table("Scenarios", [
+        { label: "Title", cell: (c) => c.title },
+        { label: "Difficulty", cell: (c) => c.difficulty },
+        { label: "Minutes", cell: (c) => c.estimated_time },
+        { label: "XP", cell: (c) => c.xp_reward },
+        { label: "Prerequisites", cell: (c) => c.prerequisites.length },
+        { label: "Status", cell: (c) => (c.is_active ? badge("active") : badge("retired", "deleted")) },
+      ], scenarios.data.items, "No scenario yet."),
+      scenarios.data.next_cursor ? h("p", { class: "count" }, "The first 100 scenarios.") : null),
+  );
+}
+
 // ---- tenants (sysadmin) -------------------------------------------------------------------------------------------
 
 export async function tenants(ctx, view) {
