@@ -6,7 +6,7 @@ mod output;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde::Serialize;
 
 use output::{Format, FormatArg};
@@ -78,6 +78,10 @@ enum Command {
     /// Reports: top contributors, active users
     #[command(subcommand)]
     Report(commands::report::Command),
+    /// Take a consistent, checked copy of the database while it serves (SQLite: VACUUM INTO; PostgreSQL: pg_dump)
+    Backup(commands::backup::BackupArgs),
+    /// Restore a backup into the configured database, refusing one that is newer or fails its checks
+    Restore(commands::backup::RestoreArgs),
 }
 
 /// Flags that override configuration.
@@ -143,8 +147,20 @@ impl Context {
     }
 }
 
+/// `roster --version`: the release, the commit it was built from, and the schema it expects.
+fn version() -> String {
+    format!(
+        "{} (commit {}, migration level {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("BUILD_COMMIT"),
+        roster::backup::binary_level()
+    )
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // clap takes a `&'static str`: the one string, made once
+    let matches = Cli::command().version(&*Box::leak(version().into_boxed_str())).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if !matches!(cli.command, Command::Serve(_)) {
         return_freed_memory_at_once();
     }
@@ -181,6 +197,8 @@ fn main() -> ExitCode {
             Command::Ingest(args) => commands::ingest::run(&context, args).await,
             Command::Client(command) => commands::client::run(&context, command).await,
             Command::Report(command) => commands::report::run(&context, command).await,
+            Command::Backup(args) => commands::backup::backup(&context, args).await,
+            Command::Restore(args) => commands::backup::restore(&context, args).await,
         }
     });
     match result {

@@ -63,9 +63,9 @@ pub fn key_file(config: &Config) -> Option<PathBuf> {
     Some(dir.join("roster.key"))
 }
 
-/// The configured key, else the key file's, else a new key written to the key file. PostgreSQL deployments have no
-/// database directory to keep a file in, so they must configure `ROSTER_SECRET_KEY`; `None` then.
-pub fn load_or_create(config: &Config) -> Result<Option<SecretKey>, String> {
+/// The configured key, else the key file's if there is one; never a new key (what a restore checks a backup with
+/// must be the key it was made under).
+pub fn load_existing(config: &Config) -> Result<Option<SecretKey>, String> {
     if let Some(text) = &config.secret_key {
         return SecretKey::parse(text).map(Some);
     }
@@ -74,14 +74,23 @@ pub fn load_or_create(config: &Config) -> Result<Option<SecretKey>, String> {
     };
     match std::fs::read_to_string(&path) {
         Ok(text) => SecretKey::parse(&text).map(Some).map_err(|e| format!("{}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = SecretKey(rand::random());
-            write_private(&path, &STANDARD.encode(key.0))
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            Ok(Some(key))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
+}
+
+/// The configured key, else the key file's, else a new key written to the key file. PostgreSQL deployments have no
+/// database directory to keep a file in, so they must configure `ROSTER_SECRET_KEY`; `None` then.
+pub fn load_or_create(config: &Config) -> Result<Option<SecretKey>, String> {
+    if let Some(key) = load_existing(config)? {
+        return Ok(Some(key));
+    }
+    let Some(path) = key_file(config) else {
+        return Ok(None);
+    };
+    let key = SecretKey(rand::random());
+    write_private(&path, &STANDARD.encode(key.0)).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(Some(key))
 }
 
 #[cfg(unix)]

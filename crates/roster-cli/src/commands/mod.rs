@@ -2,6 +2,7 @@
 
 pub mod apikey;
 pub mod audit;
+pub mod backup;
 pub mod client;
 pub mod ingest;
 pub mod migrate;

@@ -1,0 +1,265 @@
+//! PostgreSQL: `pg_dump --format=custom` from a snapshot this module exports and reads the counts in, so the manifest
+//! counts exactly what the archive holds; `pg_restore` in one transaction, then the same checks as on SQLite. The
+//! password never goes on a command line (other local users can read those): the tools get it in `PGPASSWORD`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::str::FromStr;
+use std::time::Instant;
+
+use super::{
+    check, check_against_manifest, count_differences, file_kind, manifest_for, newer, partial_path, read_manifest,
+    refuse_existing, sync_file, sync_parent, write_manifest, BackupError, BackupReport, FileKind, RestoreReport,
+    TABLES,
+};
+use crate::migrate::Migrator;
+use crate::store::{Backend, ChainKey, Store, StoreOptions};
+
+/// A PostgreSQL client tool with the connection of `url`: host, port, user and database as arguments, the password
+/// in the environment.
+fn tool(program: &str, url: &str) -> Result<Command, BackupError> {
+    let config =
+        tokio_postgres::Config::from_str(url).map_err(|e| BackupError::Refused(format!("database url: {e}")))?;
+    let mut command = Command::new(program);
+    if let Some(host) = config.get_hosts().first() {
+        match host {
+            tokio_postgres::config::Host::Tcp(name) => command.arg(format!("--host={name}")),
+            tokio_postgres::config::Host::Unix(path) => command.arg(format!("--host={}", path.display())),
+        };
+    }
+    if let Some(port) = config.get_ports().first() {
+        command.arg(format!("--port={port}"));
+    }
+    if let Some(user) = config.get_user() {
+        command.arg(format!("--username={user}"));
+    }
+    command.arg("--no-password");
+    if let Some(password) = config.get_password() {
+        command.env("PGPASSWORD", String::from_utf8_lossy(password).into_owned());
+    }
+    if let Some(db) = config.get_dbname() {
+        command.arg(format!("--dbname={db}"));
+    }
+    Ok(command)
+}
+
+/// Run a tool to its end; its standard output, or its standard error as the failure.
+async fn run(mut command: Command) -> Result<Vec<u8>, BackupError> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .map_err(|e| BackupError::Io(format!("{program}: {e}")))?
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => BackupError::Failed(format!(
+                "{program} not found: install PostgreSQL's client tools (Debian: postgresql-client), of the server's \
+                 major version or newer"
+            )),
+            _ => BackupError::Io(format!("{program}: {e}")),
+        })?;
+    if !output.status.success() {
+        return Err(BackupError::Failed(format!(
+            "{program} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(output.stdout)
+}
+
+/// The versions in an archive's `schema_migrations`, read from the archive alone (no database needed).
+async fn archive_versions(file: &Path) -> Result<Vec<i64>, BackupError> {
+    let mut command = Command::new("pg_restore");
+    command.args(["--data-only", "--table=schema_migrations", "--file=-"]).arg(file);
+    let text = String::from_utf8_lossy(&run(command).await?).into_owned();
+    let mut versions = Vec::new();
+    let mut in_copy = false;
+    for line in text.lines() {
+        if line.starts_with("COPY ") && line.contains("schema_migrations") {
+            in_copy = true;
+        } else if line == "\\." {
+            in_copy = false;
+        } else if in_copy {
+            let first = line.split('\t').next().unwrap_or_default();
+            versions.push(first.parse::<i64>().map_err(|_| {
+                BackupError::Failed(format!("{}: unreadable schema_migrations row {line:?}", file.display()))
+            })?);
+        }
+    }
+    Ok(versions)
+}
+
+async fn connect(url: &str) -> Result<tokio_postgres::Client, BackupError> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| BackupError::Failed(format!("cannot connect to the database: {e}")))?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+fn pg(e: tokio_postgres::Error) -> BackupError {
+    BackupError::Failed(format!("postgres: {e}"))
+}
+
+/// Back up the database at `url` into `out` (which must not exist) with `pg_dump`, counting the rows of the same
+/// snapshot; the archive is read back with `pg_restore --list` before it is renamed into place.
+pub async fn backup(url: &str, out: &Path) -> Result<BackupReport, BackupError> {
+    let started = Instant::now();
+    refuse_existing(out)?;
+    let partial = partial_path(out);
+    if partial.exists() {
+        std::fs::remove_file(&partial).map_err(|e| BackupError::io(&partial, e))?;
+    }
+    let client = connect(url).await?;
+    client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map_err(pg)?;
+    let snapshot: String = client.query_one("SELECT pg_export_snapshot()", &[]).await.map_err(pg)?.get(0);
+    let present: Vec<String> = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+            &[],
+        )
+        .await
+        .map_err(pg)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !present.iter().any(|t| t == "schema_migrations") {
+        return Err(BackupError::Refused("the database has no roster schema: nothing to back up".into()));
+    }
+    let versions: Vec<i64> = client
+        .query("SELECT version FROM schema_migrations ORDER BY version", &[])
+        .await
+        .map_err(pg)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let level = versions.iter().copied().max().unwrap_or(0);
+    let known: Vec<i64> = crate::migrations().iter().map(|m| m.version).collect();
+    let unknown: Vec<i64> = versions.iter().copied().filter(|v| !known.contains(v)).collect();
+    if !unknown.is_empty() {
+        return Err(newer(level, &unknown));
+    }
+    let mut counts = BTreeMap::new();
+    for table in TABLES.iter().filter(|t| present.iter().any(|p| p == *t)) {
+        let n: i64 = client.query_one(&format!("SELECT COUNT(*) FROM {table}"), &[]).await.map_err(pg)?.get(0);
+        counts.insert((*table).to_owned(), n);
+    }
+    let mut dump = tool("pg_dump", url)?;
+    dump.args(["--format=custom", &format!("--snapshot={snapshot}")]).arg("--file").arg(&partial);
+    let dumped = run(dump).await;
+    client.batch_execute("COMMIT").await.map_err(pg)?;
+    if let Err(e) = dumped {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    let mut list = Command::new("pg_restore");
+    list.arg("--list").arg(&partial);
+    if let Err(e) = run(list).await {
+        let _ = std::fs::remove_file(&partial);
+        return Err(BackupError::Failed(format!("the archive does not read back: {e}")));
+    }
+    sync_file(&partial)?;
+    std::fs::rename(&partial, out).map_err(|e| BackupError::io(out, e))?;
+    sync_parent(out)?;
+    let manifest = manifest_for(Backend::Postgres, out, level, counts)?;
+    let manifest_file = write_manifest(out, &manifest)?;
+    Ok(BackupReport {
+        file: out.to_owned(),
+        manifest: manifest_file,
+        bytes: manifest.bytes,
+        level,
+        check: None,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Restore the archive `file` into the database at `url`: refuse a SQLite file, an archive that does not match its
+/// manifest or is newer than this binary, and — without `force` — a database that holds data; then `pg_restore` in
+/// one transaction, bring the schema to this binary's level, and check it.
+pub async fn restore(
+    file: &Path,
+    url: &str,
+    force: bool,
+    chain_key: Option<ChainKey>,
+    options: &StoreOptions,
+) -> Result<RestoreReport, BackupError> {
+    let started = Instant::now();
+    if file_kind(file)? == FileKind::Sqlite {
+        return Err(BackupError::Refused(format!(
+            "{} is a SQLite database: restore it into SQLite (--database-url sqlite://PATH)",
+            file.display()
+        )));
+    }
+    let manifest = read_manifest(file)?;
+    if let Some(manifest) = &manifest {
+        check_against_manifest(file, manifest, Backend::Postgres)?;
+    }
+    let versions = archive_versions(file).await?;
+    let from_level = versions.iter().copied().max().unwrap_or(0);
+    let known: Vec<i64> = crate::migrations().iter().map(|m| m.version).collect();
+    let unknown: Vec<i64> = versions.iter().copied().filter(|v| !known.contains(v)).collect();
+    if !unknown.is_empty() {
+        return Err(newer(from_level, &unknown));
+    }
+    if versions.is_empty() {
+        return Err(BackupError::Failed(format!("{}: the archive holds no roster schema", file.display())));
+    }
+
+    let store = Store::connect(url, options).await?;
+    let present = super::tables_present(&store).await?;
+    let replaced = super::holds_data(&store).await?;
+    let (target_level, _) = super::level_of(&store).await?;
+    store.close().await;
+    if target_level > from_level {
+        // `--clean` drops only what the archive names: the newer tables would stay, and block the migrations
+        return Err(BackupError::Refused(format!(
+            "the database is at migration level {target_level}, the archive at {from_level}: restore an older archive              into an empty database"
+        )));
+    }
+    if replaced && !force {
+        return Err(BackupError::Refused(
+            "the database holds data, which a restore would replace: stop every `roster serve` using it, then run \
+             again with --force"
+                .into(),
+        ));
+    }
+    let mut restore = tool("pg_restore", url)?;
+    restore.args(["--single-transaction", "--exit-on-error", "--no-owner", "--no-privileges"]);
+    if !present.is_empty() {
+        // the tables exist (empty, or replaced with --force): the archive's own definitions take their place
+        restore.args(["--clean", "--if-exists"]);
+    }
+    restore.arg(file);
+    run(restore).await?;
+
+    let store = Store::connect(url, options).await?.with_chain_key(chain_key);
+    let outcome = async {
+        Migrator::new(&store, &crate::migrations()).up(None).await?;
+        check(&store).await
+    }
+    .await;
+    store.close().await;
+    let checked = outcome?;
+    let mut problems = checked.problems();
+    if let Some(manifest) = &manifest {
+        let differences = count_differences(&manifest.counts, &checked.counts);
+        if !differences.is_empty() {
+            problems.push(format!("rows differ from the manifest: {}", differences.join(", ")));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(BackupError::Failed(format!(
+            "the restored database does not check out (it holds the archive as restored): {}",
+            problems.join("; ")
+        )));
+    }
+    Ok(RestoreReport {
+        from_level,
+        level: checked.level,
+        replaced,
+        manifest_checked: manifest.is_some(),
+        check: checked,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
