@@ -8,6 +8,8 @@ use time::OffsetDateTime;
 
 use crate::store::{Backend, Store, StoreError, Tx, Value};
 
+pub mod distribution;
+
 /// One schema change with its inverse, for both backends.
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
@@ -281,3 +283,5 @@ fn now() -> OffsetDateTime {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upgrades;
