@@ -156,9 +156,24 @@ impl App {
             tenants: Default::default(),
             keys: Default::default(),
         });
-        let state =
-            AppState { store, config: Arc::new(config), clock, directory, client_ip_header, secret_key, signin_limits };
+        let state = AppState {
+            reports: store.clone(),
+            store,
+            config: Arc::new(config),
+            clock,
+            directory,
+            client_ip_header,
+            secret_key,
+            signin_limits,
+        };
         Self { state }
+    }
+
+    /// Send report queries (top contributors, active users, activity timelines, the training leaderboard) to
+    /// `reports`, a read replica of the store's database.
+    pub fn with_reports(mut self, reports: Store) -> Self {
+        self.state.reports = reports;
+        self
     }
 
     /// The module routes with their OpenAPI description.

@@ -29,6 +29,10 @@ pub enum LogFormat {
 pub struct Config {
     /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
     pub database_url: String,
+    /// A read replica of the PostgreSQL database (`postgres://…`) that report queries go to: top contributors, active
+    /// users, activity timelines, the training leaderboard. They may then lag the primary by the replica's delay.
+    /// Unset: the primary answers them.
+    pub reports_database_url: Option<String>,
     /// Address the HTTP API listens on.
     pub listen: String,
     /// Key that encrypts TOTP secrets at rest; generated into a key file beside the SQLite database when unset.
@@ -102,6 +106,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             database_url: "sqlite://roster.db".into(),
+            reports_database_url: None,
             listen: "127.0.0.1:8080".into(),
             secret_key: None,
             log: "info".into(),
@@ -171,6 +176,14 @@ impl Config {
             || self.database_url.starts_with("postgresql://"))
         {
             return invalid("database_url", "must start with sqlite:// or postgres://");
+        }
+        if let Some(url) = &self.reports_database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return invalid("reports_database_url", "must be a PostgreSQL read replica (postgres://…)");
+            }
+            if self.sqlite_path().is_some() {
+                return invalid("reports_database_url", "is for a PostgreSQL database's read replica; SQLite has none");
+            }
         }
         if self.listen.parse::<SocketAddr>().is_err() {
             return invalid("listen", "must be an address such as 127.0.0.1:8080");

@@ -67,12 +67,22 @@ fn row(user: &User, count: Option<i64>) -> Vec<String> {
 pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
     let config = context.config(None)?;
     let store = super::open(&config).await?;
+    // the reports read the replica when one is configured, as the server's report routes do
+    let replica = match &config.reports_database_url {
+        Some(url) => Some(
+            roster::store::Store::connect(url, &config.store_options())
+                .await
+                .map_err(|e| Failure::Runtime(format!("cannot reach the reports replica: {e}")))?,
+        ),
+        None => None,
+    };
+    let reports = replica.as_ref().unwrap_or(&store);
     match command {
         Command::Contributors { tenant, user_type, days, limit } => {
             let scope = super::scope(&store, &tenant).await?;
             let admin = scope.admin().map_err(|_| Failure::Runtime("the operator scope is an admin".into()))?;
             let filter = TopFilter { user_type, days, limit: Some(limit) };
-            let top = contributions::top_contributors(&store, admin, super::now(), &filter).await.map_err(failure)?;
+            let top = contributions::top_contributors(reports, admin, super::now(), &filter).await.map_err(failure)?;
             let rows: Vec<Vec<String>> = top.iter().map(|c| row(&c.user, Some(c.count))).collect();
             match (context.csv, context.format) {
                 (true, _) => output::csv(&HEADERS, &rows)?,
@@ -86,7 +96,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
             let mut users = Vec::new();
             let mut filter = ActiveFilter { user_type, days: Some(days), limit: Some(500), cursor: None };
             loop {
-                let page = contributions::active_users(&store, admin, super::now(), &filter).await.map_err(failure)?;
+                let page = contributions::active_users(reports, admin, super::now(), &filter).await.map_err(failure)?;
                 users.extend(page.items);
                 match page.next_cursor {
                     Some(cursor) => filter.cursor = Some(cursor),
@@ -102,7 +112,7 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
         }
         Command::Training { tenant, limit } => {
             let scope = super::scope(&store, &tenant).await?;
-            let leaders = roster::training::performance::leaderboard(&store, super::admin(&scope)?, limit)
+            let leaders = roster::training::performance::leaderboard(reports, super::admin(&scope)?, limit)
                 .await
                 .map_err(failure)?;
             let rows: Vec<Vec<String>> = leaders
@@ -125,6 +135,9 @@ pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
                 (false, Format::Table) => output::table(&TRAINING_HEADERS, &rows),
             }
         }
+    }
+    if let Some(replica) = replica {
+        replica.close().await;
     }
     store.close().await;
     Ok(())

@@ -91,7 +91,20 @@ pub async fn run(context: &Context, args: Args) -> Result<(), Failure> {
         .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.listen)))?;
     tracing::info!(address = %config.listen, database = %store.backend().name(), "roster is listening");
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
-    let app = App::new(store.clone(), config, Arc::new(roster::clock::SystemClock));
+    let reports = match &config.reports_database_url {
+        Some(url) => {
+            let replica = roster::store::Store::connect(url, &config.store_options())
+                .await
+                .map_err(|e| Failure::Runtime(format!("cannot reach the reports replica: {e}")))?;
+            tracing::info!("report queries go to the read replica (reports_database_url)");
+            Some(replica)
+        }
+        None => None,
+    };
+    let mut app = App::new(store.clone(), config, Arc::new(roster::clock::SystemClock));
+    if let Some(replica) = reports.clone() {
+        app = app.with_reports(replica);
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.serve(listener, async move {
         let _ = stopped.await;
@@ -106,6 +119,9 @@ pub async fn run(context: &Context, args: Args) -> Result<(), Failure> {
         Err(_) => tracing::warn!("requests still running after {grace:?}; stopping anyway"),
     }
     store.close().await;
+    if let Some(replica) = reports {
+        replica.close().await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -53,7 +53,11 @@ impl Server {
     pub async fn start_with(backend: Backend, config: Config, clock: Arc<dyn Clock>) -> Option<Server> {
         let mut db = TestDb::of(backend).await?;
         let now = clock.now();
-        let app = App::new(db.store.clone(), config.clone(), clock);
+        let mut app = App::new(db.store.clone(), config.clone(), clock);
+        if let Some(url) = &config.reports_database_url {
+            let replica = roster::store::Store::connect(url, &Default::default()).await.expect("connect the replica");
+            app = app.with_reports(replica);
+        }
         // the test's own writes seal their audit entries with the server's key, as a second server process would
         db.store = app.state.store.clone();
         roster::auth::bootstrap(&db.store, &config, now).await.expect("bootstrap");

@@ -189,7 +189,7 @@ async fn top_contributors(
     Scoped(scope): Scoped,
     QueryParams(filter): QueryParams<TopFilter>,
 ) -> ApiResult<Json<Contributors>> {
-    let items = super::top_contributors(&state.store, scope.admin()?, state.clock.now(), &filter).await?;
+    let items = super::top_contributors(&state.reports, scope.admin()?, state.clock.now(), &filter).await?;
     Ok(Json(Contributors { items }))
 }
 
@@ -202,7 +202,7 @@ async fn active_users(
     Scoped(scope): Scoped,
     QueryParams(filter): QueryParams<ActiveFilter>,
 ) -> ApiResult<Json<Page<User>>> {
-    Ok(Json(super::active_users(&state.store, scope.admin()?, state.clock.now(), &filter).await?))
+    Ok(Json(super::active_users(&state.reports, scope.admin()?, state.clock.now(), &filter).await?))
 }
 
 /// The bugs a user reported, newest first (admin).
@@ -241,5 +241,5 @@ async fn user_activity(
     PathId(id): PathId,
     QueryParams(params): QueryParams<ActivityParams>,
 ) -> ApiResult<Json<Activity>> {
-    Ok(Json(super::activity(&state.store, scope.admin()?, state.clock.now(), id, &params).await?))
+    Ok(Json(super::activity(&state.reports, scope.admin()?, state.clock.now(), id, &params).await?))
 }

@@ -24,6 +24,8 @@ pub trait Directory: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Where report queries go: a read replica when `reports_database_url` is set, else the same store.
+    pub reports: Store,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub directory: Arc<dyn Directory>,

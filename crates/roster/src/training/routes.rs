@@ -247,6 +247,6 @@ async fn leaderboard(
     QueryParams(filter): QueryParams<LeaderboardFilter>,
 ) -> ApiResult<Json<Items<Leader>>> {
     let admin = scope.admin()?;
-    let items = super::performance::leaderboard(&state.store, admin, filter.limit()?).await?;
+    let items = super::performance::leaderboard(&state.reports, admin, filter.limit()?).await?;
     Ok(Json(Items { items }))
 }
