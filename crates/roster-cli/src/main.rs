@@ -82,6 +82,8 @@ enum Command {
     Backup(commands::backup::BackupArgs),
     /// Restore a backup into the configured database, refusing one that is newer or fails its checks
     Restore(commands::backup::RestoreArgs),
+    /// Move every row between SQLite and PostgreSQL (either way), checked by counts and checksums
+    MigrateData(commands::backup::MoveArgs),
 }
 
 /// Flags that override configuration.
@@ -199,6 +201,7 @@ fn main() -> ExitCode {
             Command::Report(command) => commands::report::run(&context, command).await,
             Command::Backup(args) => commands::backup::backup(&context, args).await,
             Command::Restore(args) => commands::backup::restore(&context, args).await,
+            Command::MigrateData(args) => commands::backup::migrate_data(&context, args).await,
         }
     });
     match result {

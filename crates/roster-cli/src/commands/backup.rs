@@ -140,3 +140,136 @@ pub async fn restore(context: &Context, args: RestoreArgs) -> Result<(), Failure
     print_check(&report.check);
     Ok(())
 }
+
+#[derive(Debug, clap::Args)]
+pub struct MoveArgs {
+    /// The database to copy: sqlite://PATH or postgres://… (at this binary's migration level; stop its servers)
+    #[arg(long)]
+    from: String,
+    /// The database to copy into: the other backend, empty (it is migrated here)
+    #[arg(long)]
+    to: String,
+    /// Rows per transaction
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    batch_size: u32,
+}
+
+/// A bar per table on a terminal; a line every 5 s and one per table otherwise.
+struct MoveProgress {
+    bar: Option<indicatif::ProgressBar>,
+    table: String,
+    table_started: std::time::Instant,
+    last_line: std::time::Instant,
+    /// When the last batch was written: the next table starts then.
+    last_batch: std::time::Instant,
+}
+
+impl MoveProgress {
+    fn new() -> Self {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template("{msg:>22} [{wide_bar}] {pos}/{len} ({per_sec}, ETA {eta})")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        });
+        let now = std::time::Instant::now();
+        Self { bar, table: String::new(), table_started: now, last_line: now, last_batch: now }
+    }
+
+    fn show(&mut self, progress: roster::backup::transfer::Progress<'_>) {
+        if progress.table != self.table {
+            self.table = progress.table.to_owned();
+            self.table_started = self.last_batch;
+            if let Some(bar) = &self.bar {
+                bar.set_message(self.table.clone());
+                bar.set_length(progress.total.max(progress.rows));
+                bar.reset_eta();
+            }
+        }
+        match &self.bar {
+            Some(bar) => bar.set_position(progress.rows),
+            None if self.last_line.elapsed() >= std::time::Duration::from_secs(5)
+                || progress.rows == progress.total =>
+            {
+                self.last_line = std::time::Instant::now();
+                let rate = progress.rows as f64 / self.table_started.elapsed().as_secs_f64().max(1e-3);
+                eprintln!("{}: {} of {} rows ({rate:.0}/s)", progress.table, progress.rows, progress.total);
+            }
+            None => {}
+        }
+        self.last_batch = std::time::Instant::now();
+    }
+}
+
+pub async fn migrate_data(context: &Context, args: MoveArgs) -> Result<(), Failure> {
+    let mut config = context.config(None)?;
+    let is_sqlite = |url: &str| url.starts_with("sqlite:");
+    for (flag, url) in [("--from", &args.from), ("--to", &args.to)] {
+        if !(is_sqlite(url) || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(Failure::Usage(format!("{flag}: must start with sqlite:// or postgres://")));
+        }
+    }
+    // the secret key: configured, else the key file beside the SQLite database (the one the server there made)
+    if let Some(url) = [&args.from, &args.to].into_iter().find(|u| is_sqlite(u)) {
+        config.database_url = url.clone();
+    }
+    if let Some(path) = is_sqlite(&args.from).then(|| config.sqlite_path()).flatten() {
+        if !path.is_file() {
+            return Err(Failure::Usage(format!("--from: no SQLite database at {}", path.display())));
+        }
+    }
+    let secret = roster::secrets::load_existing(&config).map_err(Failure::Runtime)?;
+    let key = secret.as_ref().map(roster::audit::chain_key);
+    let options = config.store_options();
+    let open = |url: String, flag: &'static str| {
+        let (options, key) = (options.clone(), key.clone());
+        async move {
+            roster::store::Store::connect(&url, &options)
+                .await
+                .map(|s| s.with_chain_key(key))
+                .map_err(|e| Failure::Runtime(format!("{flag}: cannot open {url}: {e}")))
+        }
+    };
+    let from = open(args.from.clone(), "--from").await?;
+    let to = open(args.to.clone(), "--to").await?;
+    let mut progress = MoveProgress::new();
+    let moved = roster::backup::transfer::transfer(&from, &to, args.batch_size as usize, |p| progress.show(p)).await;
+    if let Some(bar) = &progress.bar {
+        bar.finish_and_clear();
+    }
+    from.close().await;
+    to.close().await;
+    let report = moved.map_err(failure)?;
+    if context.format == Format::Json {
+        output::json(&report);
+        return Ok(());
+    }
+    let rows: u64 = report.tables.iter().map(|t| t.rows).sum();
+    output::line(&format!(
+        "moved {rows} rows from {} to {} in {:.1} s (migration level {}); every table's rows and checksum match",
+        report.from, report.to, report.seconds, report.level
+    ));
+    output::table(
+        &["TABLE", "ROWS", "SECONDS", "CHECKSUM"],
+        &report
+            .tables
+            .iter()
+            .map(|t| vec![t.table.clone(), t.rows.to_string(), format!("{:.2}", t.seconds), t.checksum.clone()])
+            .collect::<Vec<_>>(),
+    );
+    let entries: i64 = report.check.audit.iter().map(|c| c.entries).sum();
+    output::line(&format!(
+        "audit chain: intact on the target ({} tenants, {entries} entries)",
+        report.check.audit.len()
+    ));
+    if report.to == "postgres" && secret.is_some() && config.secret_key.is_none() {
+        output::line(
+            "the servers on PostgreSQL need the same secret key: set ROSTER_SECRET_KEY to the contents of the roster.key \
+             beside the SQLite database",
+        );
+    }
+    Ok(())
+}

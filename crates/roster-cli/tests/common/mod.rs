@@ -51,7 +51,12 @@ impl Server {
 
     /// A server with its own configuration and clock (tests of time, such as lockout expiry, move the clock).
     pub async fn start_with(backend: Backend, config: Config, clock: Arc<dyn Clock>) -> Option<Server> {
-        let mut db = TestDb::of(backend).await?;
+        let db = TestDb::of(backend).await?;
+        Some(Self::start_on(db, config, clock).await)
+    }
+
+    /// A server on a database made elsewhere (migrated; moved or restored into, say).
+    pub async fn start_on(mut db: TestDb, config: Config, clock: Arc<dyn Clock>) -> Server {
         let now = clock.now();
         let mut app = App::new(db.store.clone(), config.clone(), clock);
         if let Some(url) = &config.reports_database_url {
@@ -71,7 +76,7 @@ impl Server {
         tokio::spawn(app.serve(listener, async move {
             let _ = stopped.await;
         }));
-        Some(Server { base, db, root_key, client: reqwest::Client::new(), stop: Some(stop) })
+        Server { base, db, root_key, client: reqwest::Client::new(), stop: Some(stop) }
     }
 
     pub async fn send(

@@ -8,6 +8,7 @@
 
 mod postgres;
 mod sqlite;
+pub mod transfer;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -11,8 +11,8 @@ mod value;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-pub use row::{FromRow, Row, TextEnum};
-pub use value::{from_micros, to_micros, Decode, Value};
+pub use row::{FromRow, Row, TextEnum, Values};
+pub use value::{from_micros, to_micros, Decode, Kind, Value};
 
 /// SQL text: usually a `&'static str`, sometimes built at run time (filters).
 pub type Sql = Cow<'static, str>;

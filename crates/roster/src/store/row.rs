@@ -57,6 +57,16 @@ tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5);
 tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
 tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 
+/// A row of any shape: every column as the backend gives it (see `Decode for Value`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Values(pub Vec<super::Value>);
+
+impl FromRow for Values {
+    fn from_row(row: &Row<'_, '_>) -> Result<Self, StoreError> {
+        (0..row.len()).map(|i| row.get::<super::Value>(i)).collect::<Result<_, _>>().map(Values)
+    }
+}
+
 /// An enum kept as text in the database: encoded and decoded here only, and a stored value this binary does not know is
 /// an error, never a default. Declare one with [`crate::text_enum!`].
 pub trait TextEnum: Sized + Copy + Send + 'static {

@@ -254,3 +254,98 @@ impl Decode for serde_json::Value {
 }
 
 decode_option!(i64, f64, bool, String, Vec<u8>, Uuid, OffsetDateTime, Date, serde_json::Value);
+
+/// What a column holds, whatever the backend stores it as: PostgreSQL's column types name it (a SQLite column says
+/// only INTEGER, TEXT or BLOB, so a copy between the backends reads the kinds off the PostgreSQL side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Uuid,
+    Timestamp,
+    Bool,
+    Json,
+    Int,
+    Float,
+    Text,
+    Bytes,
+    Date,
+}
+
+impl Kind {
+    /// The kind of a PostgreSQL type, by its `udt_name`.
+    pub fn of_postgres(udt_name: &str) -> Option<Kind> {
+        Some(match udt_name {
+            "uuid" => Kind::Uuid,
+            "timestamptz" => Kind::Timestamp,
+            "bool" => Kind::Bool,
+            "jsonb" | "json" => Kind::Json,
+            "int8" | "int4" | "int2" => Kind::Int,
+            "float8" | "float4" => Kind::Float,
+            "text" | "varchar" => Kind::Text,
+            "bytea" => Kind::Bytes,
+            "date" => Kind::Date,
+            _ => return None,
+        })
+    }
+}
+
+/// Any column, as the backend gives it: SQLite's storage class (integer, real, text, blob), PostgreSQL's type.
+/// [`Value::into_kind`] then reads it as its column's [`Kind`].
+impl Decode for Value {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, String> {
+        Ok(match value {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(i) => Value::I64(i),
+            ValueRef::Real(f) => Value::F64(f),
+            ValueRef::Text(t) => Value::Text(String::from_utf8(t.to_vec()).map_err(|e| e.to_string())?),
+            ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+        })
+    }
+
+    fn from_postgres(row: &tokio_postgres::Row, idx: usize) -> Result<Self, tokio_postgres::Error> {
+        fn or_null<T>(value: Option<T>, wrap: impl FnOnce(T) -> Value) -> Value {
+            value.map_or(Value::Null, wrap)
+        }
+        let ty = row.columns()[idx].type_().clone();
+        Ok(match ty {
+            Type::UUID => or_null(row.try_get(idx)?, Value::Uuid),
+            Type::TIMESTAMPTZ => or_null(row.try_get(idx)?, Value::Timestamp),
+            Type::BOOL => or_null(row.try_get(idx)?, Value::Bool),
+            Type::JSONB | Type::JSON => or_null(row.try_get(idx)?, Value::Json),
+            Type::INT8 => or_null(row.try_get(idx)?, Value::I64),
+            Type::INT4 => or_null(row.try_get::<_, Option<i32>>(idx)?, |i| Value::I64(i.into())),
+            Type::FLOAT8 => or_null(row.try_get(idx)?, Value::F64),
+            Type::BYTEA => or_null(row.try_get(idx)?, Value::Bytes),
+            Type::DATE => or_null(row.try_get(idx)?, Value::Date),
+            _ => or_null(row.try_get(idx)?, Value::Text),
+        })
+    }
+}
+
+impl Value {
+    /// This value read as a column of `kind` holds it: SQLite's integers as timestamps or booleans, its blobs as
+    /// UUIDs, its text as JSON or dates. A value already of its kind stays as it is.
+    pub fn into_kind(self, kind: Kind) -> Result<Value, String> {
+        Ok(match (self, kind) {
+            (Value::Null, _) => Value::Null,
+            (Value::I64(micros), Kind::Timestamp) => Value::Timestamp(from_micros(micros).map_err(|e| e.to_string())?),
+            (Value::I64(i), Kind::Bool) => Value::Bool(i != 0),
+            (Value::I64(i), Kind::Float) => Value::F64(i as f64),
+            (Value::Bytes(b), Kind::Uuid) => Value::Uuid(Uuid::from_slice(&b).map_err(|e| e.to_string())?),
+            (Value::Text(t), Kind::Json) => Value::JsonText(t),
+            (Value::Text(t), Kind::Date) => Value::Date(
+                Date::parse(&t, time::macros::format_description!("[year]-[month]-[day]"))
+                    .map_err(|e| e.to_string())?,
+            ),
+            (v @ Value::Uuid(_), Kind::Uuid)
+            | (v @ Value::Timestamp(_), Kind::Timestamp)
+            | (v @ Value::Bool(_), Kind::Bool)
+            | (v @ (Value::Json(_) | Value::JsonText(_)), Kind::Json)
+            | (v @ Value::I64(_), Kind::Int)
+            | (v @ Value::F64(_), Kind::Float)
+            | (v @ Value::Text(_), Kind::Text)
+            | (v @ Value::Bytes(_), Kind::Bytes)
+            | (v @ Value::Date(_), Kind::Date) => v,
+            (v, kind) => return Err(format!("{v:?} is no {kind:?}")),
+        })
+    }
+}
