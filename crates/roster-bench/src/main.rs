@@ -12,6 +12,7 @@ mod contributions;
 mod floors;
 mod load;
 mod permissions;
+mod production;
 mod scim;
 mod summary;
 mod training;
@@ -110,6 +111,10 @@ struct Args {
     /// duration flag
     #[arg(long)]
     quick: bool,
+    /// Only the production path: create --users users on SQLite, then time backup and restore, the move to
+    /// PostgreSQL (with --postgres-url), backup and restore there, and the move back
+    #[arg(long)]
+    production: bool,
     /// Serve a bare axum hello-world on this address and nothing else (the HTTP floor the harness starts)
     #[arg(long, hide = true)]
     serve_hello: Option<String>,
@@ -467,6 +472,9 @@ async fn wait_listening(base: &str) -> anyhow::Result<()> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    if args.production {
+        return production::run(&args, &roster_binary(&args)?).await;
+    }
     if args.generate_only {
         let dir = args.exports_dir.clone().context("--generate-only needs --exports-dir")?;
         std::fs::create_dir_all(&dir)?;

@@ -74,6 +74,11 @@ async fn round_trip(backend: Backend) {
     let made = json_of(&roster_at(&source.url, key, &["backup", "--out", file.to_str().unwrap(), "--format", "json"]));
     assert_eq!(made["level"], json!(roster::backup::binary_level()), "{made}");
     assert!(file.is_file() && roster::backup::manifest_path(&file).is_file());
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a backup holds password hashes: its owner alone reads it");
+    }
     let manifest = roster::backup::read_manifest(&file).unwrap().unwrap();
     assert_eq!(manifest.counts.into_iter().collect::<Vec<_>>(), before, "the manifest counts what the copy holds");
     assert_eq!(manifest.backend, backend.name());

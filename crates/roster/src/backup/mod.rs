@@ -361,9 +361,19 @@ fn partial_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// An empty file only its owner may read: a backup holds password hashes and sealed secrets, whatever the umask.
+fn create_private(path: &Path) -> Result<std::fs::File, BackupError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(|e| BackupError::io(path, e))
+}
+
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
     use std::io::Write;
-    let mut f = std::fs::File::create(path).map_err(|e| BackupError::io(path, e))?;
+    let _ = std::fs::remove_file(path);
+    let mut f = create_private(path)?;
     f.write_all(bytes).map_err(|e| BackupError::io(path, e))?;
     f.sync_all().map_err(|e| BackupError::io(path, e))
 }

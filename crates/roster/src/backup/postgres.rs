@@ -145,6 +145,8 @@ pub async fn backup(url: &str, out: &Path) -> Result<BackupReport, BackupError> 
         let n: i64 = client.query_one(&format!("SELECT COUNT(*) FROM {table}"), &[]).await.map_err(pg)?.get(0);
         counts.insert((*table).to_owned(), n);
     }
+    // pg_dump writes into the file as it finds it: one only the owner reads
+    drop(super::create_private(&partial)?);
     let mut dump = tool("pg_dump", url)?;
     dump.args(["--format=custom", &format!("--snapshot={snapshot}")]).arg("--file").arg(&partial);
     let dumped = run(dump).await;

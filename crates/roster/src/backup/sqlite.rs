@@ -48,7 +48,7 @@ fn remove_with_companions(path: &Path) -> Result<(), BackupError> {
     Ok(())
 }
 
-/// A consistent copy of `source` in `out` (which must not exist).
+/// A consistent copy of `source` in `out` (which must not exist, or be empty).
 fn vacuum_into(source: &Path, out: &Path) -> Result<(), BackupError> {
     let connection =
         Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
@@ -88,6 +88,8 @@ pub async fn backup(source: &Path, out: &Path, chain_key: Option<ChainKey>) -> R
     }
     let partial = partial_path(out);
     remove_with_companions(&partial)?;
+    // VACUUM INTO fills an empty file as it finds it: one only the owner reads
+    drop(super::create_private(&partial)?);
     let (from, to) = (source.to_owned(), partial.clone());
     blocking(move || vacuum_into(&from, &to)).await?;
 
