@@ -84,6 +84,8 @@ enum Command {
     Restore(commands::backup::RestoreArgs),
     /// Move every row between SQLite and PostgreSQL (either way), checked by counts and checksums
     MigrateData(commands::backup::MoveArgs),
+    /// Exit 0 when the local server's /readyz answers 200 (a container's health check)
+    Healthcheck(commands::serve::HealthArgs),
 }
 
 /// Flags that override configuration.
@@ -202,6 +204,7 @@ fn main() -> ExitCode {
             Command::Backup(args) => commands::backup::backup(&context, args).await,
             Command::Restore(args) => commands::backup::restore(&context, args).await,
             Command::MigrateData(args) => commands::backup::migrate_data(&context, args).await,
+            Command::Healthcheck(args) => commands::serve::healthcheck(&context, args),
         }
     });
     match result {

@@ -157,6 +157,17 @@ async fn serve_until_sigterm(backend: Backend) {
     });
     wait_until_healthy(&base).await;
     assert_eq!(reqwest::get(format!("{base}/readyz")).await.unwrap().status(), 200);
+    // the container's health check: the binary asks /readyz itself
+    let healthcheck = |listen: String| {
+        Command::new(env!("CARGO_BIN_EXE_roster"))
+            .args(["healthcheck", "--listen", &listen])
+            .env_remove("ROSTER_DATABASE_URL")
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap()
+    };
+    let ready = healthcheck(format!("0.0.0.0:{port}"));
+    assert!(ready.status.success(), "{}", String::from_utf8_lossy(&ready.stderr));
 
     let key = stdout_json(&roster(
         &db,
@@ -214,6 +225,9 @@ async fn serve_until_sigterm(backend: Backend) {
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful exit on SIGTERM: {status:?}");
+    let gone = healthcheck(format!("127.0.0.1:{port}"));
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&gone.stderr).starts_with("error: not ready"), "{gone:?}");
     let stderr = log.join().unwrap();
     assert!(stderr.contains("\"stopped\""), "json logs, ending with the stop: {stderr}");
     assert!(stderr.contains("/v1/me"), "debug logs name the requests: {stderr}");
@@ -620,3 +634,17 @@ async fn concurrent_processes(backend: Backend) {
     assert_eq!((&report["ok"], &report["entries_checked"]), (&true.into(), &41.into()), "{report}");
 }
 roster::backend_test!(the_chain_stays_whole_when_separate_processes_write_at_once, concurrent_processes);
+
+/// `roster --version`: the release, the commit it was built from, and the migration level it expects.
+#[test]
+fn the_version_names_the_commit_and_the_migration_level() {
+    let output = Command::new(env!("CARGO_BIN_EXE_roster")).arg("--version").output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let level = roster::migrations().iter().map(|m| m.version).max().unwrap();
+    assert!(output.status.success());
+    assert!(text.starts_with(&format!("roster {} (commit ", env!("CARGO_PKG_VERSION"))), "{text}");
+    assert!(text.trim_end().ends_with(&format!(", migration level {level})")), "{text}");
+    if std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.git").exists() {
+        assert!(!text.contains("commit unknown"), "built in a checkout, the commit is known: {text}");
+    }
+}

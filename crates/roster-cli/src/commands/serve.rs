@@ -126,6 +126,50 @@ pub async fn run(context: &Context, args: Args) -> Result<(), Failure> {
     Ok(())
 }
 
+#[derive(Debug, clap::Args)]
+pub struct HealthArgs {
+    /// The server's address [env: ROSTER_LISTEN; default 127.0.0.1:8080]; an unspecified address (0.0.0.0) is asked
+    /// on loopback
+    #[arg(long)]
+    listen: Option<String>,
+}
+
+/// `roster healthcheck`: ask the local server's `/readyz` (for a container's or a supervisor's health check, where
+/// there may be no curl): exit 0 when it answers 200, 1 otherwise.
+pub fn healthcheck(context: &Context, args: HealthArgs) -> Result<(), Failure> {
+    use std::io::{Read, Write};
+    let config = context.config(args.listen)?;
+    let mut address = config.listen_addr();
+    if address.ip().is_unspecified() {
+        address.set_ip(match address {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let unready = |why: String| Failure::Runtime(format!("not ready: {why}"));
+    let timeout = Duration::from_secs(3);
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&address, timeout).map_err(|e| unready(format!("{address}: {e}")))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .and_then(|()| stream.set_write_timeout(Some(timeout)))
+        .map_err(|e| unready(e.to_string()))?;
+    stream
+        .write_all(format!("GET /readyz HTTP/1.0\r\nHost: {address}\r\nConnection: close\r\n\r\n").as_bytes())
+        .map_err(|e| unready(e.to_string()))?;
+    let mut head = Vec::new();
+    stream.take(64 * 1024).read_to_end(&mut head).map_err(|e| unready(e.to_string()))?;
+    let text = String::from_utf8_lossy(&head);
+    let status = text.split_whitespace().nth(1).unwrap_or("no answer");
+    if status == "200" {
+        println!("ready");
+        Ok(())
+    } else {
+        let detail = text.split("\r\n\r\n").nth(1).unwrap_or_default().trim();
+        Err(unready(format!("/readyz answered {status} {detail}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
