@@ -238,6 +238,7 @@ e2e_test!(a_backup_under_write_load_holds_every_write_acknowledged_before_it, |s
     }
     let made = json_of(&made);
     assert!(during > 0, "the writes went on during the backup");
+    eprintln!("{} users acknowledged before the backup began, {during} while it ran", before.len());
 
     let Some(target) = TestDb::of_empty(server.db.store.backend()).await else { return };
     json_of(&roster_at(

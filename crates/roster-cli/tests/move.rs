@@ -178,3 +178,43 @@ async fn a_filled_database_moves_to_postgresql_and_back_with_every_row() {
     refused(&roster(&["migrate-data", "--from", &behind.url, "--to", &empty.url]), "roster migrate up");
     refused(&roster(&["migrate-data", "--from", "mysql://x", "--to", &empty.url]), "--from");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_written_to_during_the_move_fails_the_move() {
+    if std::env::var(roster::testing::POSTGRES_URL_VAR).is_err() {
+        eprintln!("SKIPPED: moving to PostgreSQL needs {}", roster::testing::POSTGRES_URL_VAR);
+        return;
+    }
+    let source = Arc::new(common::Server::start_with(Backend::Sqlite, config(), Arc::new(SystemClock)).await.unwrap());
+    let admin = source.tenant_with_key("acme", Role::Admin).await;
+    for i in 0..200 {
+        let reply = source.post("/v1/tenants/acme/users", &admin, json!({"username": format!("before-{i}")})).await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (source, admin, stop) = (source.clone(), admin.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let body = json!({"username": format!("during-{n}")});
+                assert_eq!(source.post("/v1/tenants/acme/users", &admin, body).await.status, StatusCode::CREATED);
+            }
+            n
+        })
+    };
+    let target = TestDb::of_empty(Backend::Postgres).await.unwrap();
+    let (from, to) = (source.db.url.clone(), target.url.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        roster(&["migrate-data", "--from", &from, "--to", &to, "--batch-size", "1"])
+    })
+    .await
+    .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    assert!(written > 0);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("during the move"), "{stderr}");
+}

@@ -258,6 +258,9 @@ pub async fn transfer(
             "--to: the database holds data; migrate-data writes only into an empty database".into(),
         ));
     }
+    // every change writes an audit entry in its transaction: heads that moved mean the source changed meanwhile
+    let heads = "SELECT tenant_id, seq FROM audit_heads ORDER BY tenant_id";
+    let heads_before: Vec<(uuid::Uuid, i64)> = from.query(heads, vec![]).await?;
     let (postgres, sqlite) = if from.backend() == Backend::Postgres { (from, to) } else { (to, from) };
     let shapes = shapes(postgres, sqlite).await?;
     let counts = super::counts(from).await?;
@@ -310,6 +313,14 @@ pub async fn transfer(
             checksum: source_sum.hex(),
             seconds: table_started.elapsed().as_secs_f64(),
         });
+    }
+    let heads_after: Vec<(uuid::Uuid, i64)> = from.query(heads, vec![]).await?;
+    if heads_after != heads_before {
+        return Err(BackupError::Failed(
+            "the source's audit log moved during the move: something changed it (stop every roster serve using it, \
+             and move into an empty database again)"
+                .into(),
+        ));
     }
     if to.backend() == Backend::Postgres {
         let mut tx = to.begin().await?;
