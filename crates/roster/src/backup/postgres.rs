@@ -89,6 +89,37 @@ async fn archive_versions(file: &Path) -> Result<Vec<i64>, BackupError> {
     Ok(versions)
 }
 
+/// The functions of the database's current schema, by name.
+async fn functions(store: &Store) -> Result<Vec<String>, BackupError> {
+    let rows: Vec<(String,)> = store
+        .query(
+            "SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+             WHERE n.nspname = current_schema()",
+            vec![],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|(f,)| f).collect())
+}
+
+/// Take a restore back out of a database that held no data: every table and the functions it brought, in one
+/// transaction; then the empty schema it had (at `level`), if any.
+async fn undo(store: &Store, functions_before: &[String], level: i64) -> Result<(), BackupError> {
+    let tables = super::tables_present(store).await?;
+    let brought: Vec<String> = functions(store).await?.into_iter().filter(|f| !functions_before.contains(f)).collect();
+    let mut tx = store.begin().await?;
+    for table in &tables {
+        tx.execute(format!("DROP TABLE IF EXISTS \"{table}\" CASCADE"), vec![]).await?;
+    }
+    for function in &brought {
+        tx.execute(format!("DROP FUNCTION IF EXISTS \"{function}\" CASCADE"), vec![]).await?;
+    }
+    tx.commit().await?;
+    if level > 0 {
+        Migrator::new(store, &crate::migrations()).up(Some(level)).await?;
+    }
+    Ok(())
+}
+
 async fn connect(url: &str) -> Result<tokio_postgres::Client, BackupError> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
@@ -212,6 +243,7 @@ pub async fn restore(
     let present = super::tables_present(&store).await?;
     let replaced = super::holds_data(&store).await?;
     let (target_level, _) = super::level_of(&store).await?;
+    let functions_before = functions(&store).await?;
     store.close().await;
     if target_level > from_level {
         // `--clean` drops only what the archive names: the newer tables would stay, and block the migrations
@@ -238,24 +270,35 @@ pub async fn restore(
     let store = Store::connect(url, options).await?.with_chain_key(chain_key);
     let outcome = async {
         Migrator::new(&store, &crate::migrations()).up(None).await?;
-        check(&store).await
+        let checked = check(&store).await?;
+        let mut problems = checked.problems();
+        if let Some(manifest) = &manifest {
+            let differences = count_differences(&manifest.counts, &checked.counts);
+            if !differences.is_empty() {
+                problems.push(format!("rows differ from the manifest: {}", differences.join(", ")));
+            }
+        }
+        Ok::<_, BackupError>((checked, problems))
     }
     .await;
+    let failure = match &outcome {
+        Ok((_, problems)) if problems.is_empty() => None,
+        Ok((_, problems)) => Some(problems.join("; ")),
+        Err(e) => Some(e.to_string()),
+    };
+    if let Some(failure) = failure {
+        // a database that held nothing goes back to holding nothing; one that held data was replaced in
+        // pg_restore's transaction, which has committed
+        let undone = !replaced && undo(&store, &functions_before, target_level).await.is_ok();
+        store.close().await;
+        return Err(BackupError::Failed(if undone {
+            format!("the restored database does not check out, and was emptied again (nothing was restored): {failure}")
+        } else {
+            format!("the restored database does not check out (it holds the archive as restored): {failure}")
+        }));
+    }
     store.close().await;
-    let checked = outcome?;
-    let mut problems = checked.problems();
-    if let Some(manifest) = &manifest {
-        let differences = count_differences(&manifest.counts, &checked.counts);
-        if !differences.is_empty() {
-            problems.push(format!("rows differ from the manifest: {}", differences.join(", ")));
-        }
-    }
-    if !problems.is_empty() {
-        return Err(BackupError::Failed(format!(
-            "the restored database does not check out (it holds the archive as restored): {}",
-            problems.join("; ")
-        )));
-    }
+    let (checked, _) = outcome?;
     Ok(RestoreReport {
         from_level,
         level: checked.level,
