@@ -89,6 +89,8 @@ async fn round_trip(backend: Backend) {
     }
     // a second backup never replaces the first
     refused(&roster_at(&source.url, key, &["backup", "--out", file.to_str().unwrap()]), "exists");
+    let nowhere = dir.path().join("no such folder").join("b.db");
+    refused(&roster_at(&source.url, key, &["backup", "--out", nowhere.to_str().unwrap()]), "there is no folder");
 
     // into an empty database of the same backend
     let Some(target) = TestDb::of_empty(backend).await else { return };

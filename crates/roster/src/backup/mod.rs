@@ -390,8 +390,13 @@ fn sync_parent(path: &Path) -> Result<(), BackupError> {
     Ok(())
 }
 
-/// Refuse to write over an existing backup: backups are kept, not replaced by accident.
+/// Refuse to write over an existing backup (backups are kept, not replaced by accident), or into a folder that is
+/// not there.
 fn refuse_existing(out: &Path) -> Result<(), BackupError> {
+    let folder = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !folder.is_dir() {
+        return Err(BackupError::Refused(format!("--out: there is no folder {}", folder.display())));
+    }
     for path in [out.to_path_buf(), manifest_path(out)] {
         if path.exists() {
             return Err(BackupError::Refused(format!(
