@@ -179,6 +179,23 @@ async fn fresh_database(args: &Args) -> anyhow::Result<TestDb> {
     Ok(db)
 }
 
+/// Tenants `bench-0` … `bench-{n-1}`, and the operator's scope in each.
+async fn bench_tenants(store: &Store, n: usize) -> anyhow::Result<Vec<TenantScope>> {
+    let mut scopes = Vec::new();
+    for t in 0..n {
+        let tenant = roster::tenants::create(
+            store,
+            &roster::principal::Sysadmin::operator_unchecked(Actor::cli()),
+            SystemClock.now(),
+            roster::tenants::NewTenant { slug: format!("bench-{t}"), name: format!("Bench {t}"), external_id: None },
+        )
+        .await
+        .map_err(|p| anyhow::anyhow!("{p}"))?;
+        scopes.push(TenantScope::operator_unchecked(tenant.as_ref(), Actor::cli()));
+    }
+    Ok(scopes)
+}
+
 /// Create users through the library, `concurrency` at a time; their ids and emails.
 async fn seed(store: &Store, scopes: &[TenantScope], users: usize) -> anyhow::Result<Vec<(String, Uuid, String)>> {
     let passwords = Passwords::from_config(&Config::default());
@@ -498,18 +515,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let target = if backend == Backend::Sqlite { "≤ 50 ms" } else { "≤ 1 s" };
     summary.add("migrations from empty", format!("{migrate_ms:.1} ms"), target);
 
-    let mut scopes = Vec::new();
-    for t in 0..args.tenants {
-        let tenant = roster::tenants::create(
-            &db.store,
-            &roster::principal::Sysadmin::operator_unchecked(Actor::cli()),
-            SystemClock.now(),
-            roster::tenants::NewTenant { slug: format!("bench-{t}"), name: format!("Bench {t}"), external_id: None },
-        )
-        .await
-        .map_err(|p| anyhow::anyhow!("{p}"))?;
-        scopes.push(TenantScope::operator_unchecked(tenant.as_ref(), Actor::cli()));
-    }
+    let scopes = bench_tenants(&db.store, args.tenants).await?;
     let started = Instant::now();
     let users = seed(&db.store, &scopes, args.users).await?;
     let seed_rate = users.len() as f64 / started.elapsed().as_secs_f64();

@@ -8,8 +8,6 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context as _};
-use roster::clock::{Clock, SystemClock};
-use roster::principal::{Actor, TenantScope};
 use roster::store::{Store, StoreOptions};
 use roster::testing::TestDb;
 
@@ -53,18 +51,7 @@ pub async fn run(args: &Args, binary: &Path) -> anyhow::Result<()> {
     let store =
         Store::connect(&url, &StoreOptions::default()).await?.with_chain_key(Some(roster::audit::chain_key(&secret)));
     roster::migrate::Migrator::new(&store, &roster::migrations()).up(None).await?;
-    let mut scopes = Vec::new();
-    for t in 0..args.tenants {
-        let tenant = roster::tenants::create(
-            &store,
-            &roster::principal::Sysadmin::operator_unchecked(Actor::cli()),
-            SystemClock.now(),
-            roster::tenants::NewTenant { slug: format!("bench-{t}"), name: format!("Bench {t}"), external_id: None },
-        )
-        .await
-        .map_err(|p| anyhow::anyhow!("{p}"))?;
-        scopes.push(TenantScope::operator_unchecked(tenant.as_ref(), Actor::cli()));
-    }
+    let scopes = crate::bench_tenants(&store, args.tenants).await?;
     let started = Instant::now();
     let users = crate::seed(&store, &scopes, args.users).await?.len();
     println!(

@@ -17,19 +17,8 @@ use serde_json::{json, Value};
 
 /// The binary against `url`, with the secret key `key` (none: the environment has none).
 fn roster_at(url: &str, key: Option<&str>, args: &[&str]) -> Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_roster"));
-    command
-        .args(args)
-        .arg("--database-url")
-        .arg(url)
-        .env_remove("ROSTER_DATABASE_URL")
-        .env_remove("ROSTER_SECRET_KEY")
-        .current_dir(std::env::temp_dir())
-        .stdin(std::process::Stdio::null());
-    if let Some(key) = key {
-        command.env("ROSTER_SECRET_KEY", key);
-    }
-    command.output().expect("run roster")
+    let env: Vec<(&str, &str)> = key.map(|k| ("ROSTER_SECRET_KEY", k)).into_iter().collect();
+    common::roster_with(&[args, &["--database-url", url]].concat(), &env)
 }
 
 fn json_of(output: &Output) -> Value {
@@ -157,7 +146,9 @@ async fn round_trip(backend: Backend) {
     let said = roster_at(&elsewhere.url, key, &["restore", other.to_str().unwrap()]);
     assert_eq!(said.status.code(), Some(2));
     refused(&said, if backend == Backend::Sqlite { "PostgreSQL archive" } else { "is a SQLite database" });
-    refused(&roster_at(&elsewhere.url, key, &["restore", dir.path().join("missing").to_str().unwrap()]), "missing");
+    let missing = roster_at(&elsewhere.url, key, &["restore", dir.path().join("missing").to_str().unwrap()]);
+    refused(&missing, "missing: no such file");
+    assert_eq!(missing.status.code(), Some(2), "the caller's mistake");
 }
 roster::backend_test!(a_backup_restores_every_row_and_the_audit_chain, round_trip);
 

@@ -18,13 +18,7 @@ use roster::testing::TestDb;
 use serde_json::{json, Value};
 
 fn roster(args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(args)
-        .env_remove("ROSTER_DATABASE_URL")
-        .env("ROSTER_SECRET_KEY", common::TEST_SECRET_KEY)
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run roster")
+    common::roster_with(args, &[("ROSTER_SECRET_KEY", common::TEST_SECRET_KEY)])
 }
 
 fn moved(from: &str, to: &str) -> Value {

@@ -15,19 +15,8 @@ use roster::testing::TestDb;
 use serde_json::{json, Value};
 
 fn roster(url: &str, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_roster"));
-    command
-        .args(args)
-        .arg("--database-url")
-        .arg(url)
-        .env_remove("ROSTER_DATABASE_URL")
-        .env_remove("ROSTER_REPORTS_DATABASE_URL")
-        .env("ROSTER_SECRET_KEY", common::TEST_SECRET_KEY)
-        .current_dir(std::env::temp_dir());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().expect("run roster")
+    let env = [env, &[("ROSTER_SECRET_KEY", common::TEST_SECRET_KEY)]].concat();
+    common::roster_with(&[args, &["--database-url", url]].concat(), &env)
 }
 
 fn bugs(first: i64, count: i64, author: &str) -> Value {

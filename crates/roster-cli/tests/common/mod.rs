@@ -186,6 +186,23 @@ impl Drop for Server {
     }
 }
 
+/// Run the real `roster` binary with exactly the `ROSTER_*` settings of `env` (none of the environment's database,
+/// replica or secret key).
+pub fn roster_with(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_roster"));
+    command
+        .args(args)
+        .env_remove("ROSTER_DATABASE_URL")
+        .env_remove("ROSTER_REPORTS_DATABASE_URL")
+        .env_remove("ROSTER_SECRET_KEY")
+        .current_dir(std::env::temp_dir())
+        .stdin(std::process::Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("run roster")
+}
+
 /// Run the real `roster` binary against the test database.
 pub fn roster(db: &TestDb, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_roster"))

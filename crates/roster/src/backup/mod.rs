@@ -7,6 +7,7 @@
 //! restore can tell a damaged or changed file from the one that was made.
 
 mod postgres;
+mod repo;
 mod sqlite;
 pub mod transfer;
 
@@ -22,6 +23,7 @@ use crate::principal::{Actor, Sysadmin};
 use crate::store::{Backend, Store, StoreError};
 
 pub use postgres::{backup as backup_postgres, restore as restore_postgres};
+pub use repo::tables as tables_present;
 pub use sqlite::{backup as backup_sqlite, restore as restore_sqlite};
 
 /// Every table of the schema, parents before the tables that refer to them: the order a copy is written in.
@@ -168,6 +170,12 @@ pub fn binary_level() -> i64 {
     crate::migrations().iter().map(|m| m.version).max().unwrap_or(0)
 }
 
+/// The versions among `versions` this binary does not know.
+fn unknown_versions(versions: &[i64]) -> Vec<i64> {
+    let known: Vec<i64> = crate::migrations().iter().map(|m| m.version).collect();
+    versions.iter().copied().filter(|v| !known.contains(v)).collect()
+}
+
 fn newer(level: i64, unknown: &[i64]) -> BackupError {
     BackupError::Failed(format!(
         "the copy is at migration level {level} (with {}), newer than this binary ({}): restore it with the roster \
@@ -179,27 +187,12 @@ fn newer(level: i64, unknown: &[i64]) -> BackupError {
 
 /// Rows in every table (those the database has: an older level has fewer).
 pub async fn counts(store: &Store) -> Result<BTreeMap<String, i64>, StoreError> {
-    let present = tables_present(store).await?;
+    let present = repo::tables(store).await?;
     let mut counts = BTreeMap::new();
     for table in TABLES.iter().filter(|t| present.iter().any(|p| p == *t)) {
-        let (n,): (i64,) = store.query_one(format!("SELECT COUNT(*) FROM {table}"), vec![]).await?;
-        counts.insert((*table).to_owned(), n);
+        counts.insert((*table).to_owned(), repo::count(store, table).await?);
     }
     Ok(counts)
-}
-
-/// The tables of the database (its current schema on PostgreSQL), by name.
-pub async fn tables_present(store: &Store) -> Result<Vec<String>, StoreError> {
-    let sql = match store.backend() {
-        Backend::Sqlite => {
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-        }
-        Backend::Postgres => {
-            "SELECT table_name::text FROM information_schema.tables \
-             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
-        }
-    };
-    Ok(store.query::<(String,)>(sql, vec![]).await?.into_iter().map(|(t,)| t).collect())
 }
 
 /// Whether the database holds anything: a table of roster's with a row in it.
@@ -211,10 +204,7 @@ pub async fn holds_data(store: &Store) -> Result<bool, StoreError> {
 /// tenant's audit chain under the store's chain key (when the database is at this binary's level), and its counts.
 pub async fn check(store: &Store) -> Result<Check, BackupError> {
     let integrity = match store.backend() {
-        Backend::Sqlite => {
-            let rows: Vec<(String,)> = store.query("PRAGMA integrity_check", vec![]).await?;
-            rows.into_iter().map(|(r,)| r).collect::<Vec<_>>().join("; ")
-        }
+        Backend::Sqlite => repo::integrity(store).await?,
         Backend::Postgres => "not applicable".to_owned(),
     };
     let (level, unknown) = level_of(store).await?;
@@ -320,6 +310,44 @@ fn check_against_manifest(file: &Path, manifest: &Manifest, backend: Backend) ->
     Ok(())
 }
 
+/// A backup about to be restored into `backend`: refuse the other backend's file, and one that does not match its
+/// manifest; its manifest, if it has one.
+fn open_backup(file: &Path, backend: Backend) -> Result<Option<Manifest>, BackupError> {
+    match (file_kind(file)?, backend) {
+        (FileKind::PgDump, Backend::Sqlite) => {
+            return Err(BackupError::Refused(format!(
+                "{} is a PostgreSQL archive (pg_dump): restore it into a PostgreSQL database (--database-url \
+                 postgres://…)",
+                file.display()
+            )))
+        }
+        (FileKind::Sqlite, Backend::Postgres) => {
+            return Err(BackupError::Refused(format!(
+                "{} is a SQLite database: restore it into SQLite (--database-url sqlite://PATH)",
+                file.display()
+            )))
+        }
+        _ => {}
+    }
+    let manifest = read_manifest(file)?;
+    if let Some(manifest) = &manifest {
+        check_against_manifest(file, manifest, backend)?;
+    }
+    Ok(manifest)
+}
+
+/// What is wrong with a restored database: what its checks found, and rows that differ from the manifest.
+fn restore_problems(checked: &Check, manifest: Option<&Manifest>) -> Vec<String> {
+    let mut problems = checked.problems();
+    if let Some(manifest) = manifest {
+        let differences = count_differences(&manifest.counts, &checked.counts);
+        if !differences.is_empty() {
+            problems.push(format!("rows differ from the manifest: {}", differences.join(", ")));
+        }
+    }
+    problems
+}
+
 /// Counts that differ between the manifest and the restored database, as "table: expected → found".
 fn count_differences(expected: &BTreeMap<String, i64>, found: &BTreeMap<String, i64>) -> Vec<String> {
     expected
@@ -339,7 +367,10 @@ pub enum FileKind {
 pub fn file_kind(file: &Path) -> Result<FileKind, BackupError> {
     use std::io::Read;
     let mut head = [0u8; 16];
-    let mut f = std::fs::File::open(file).map_err(|e| BackupError::io(file, e))?;
+    let mut f = std::fs::File::open(file).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => BackupError::Refused(format!("{}: no such file", file.display())),
+        _ => BackupError::io(file, e),
+    })?;
     let n = f.read(&mut head).map_err(|e| BackupError::io(file, e))?;
     if head[..n].starts_with(b"SQLite format 3\0") {
         Ok(FileKind::Sqlite)

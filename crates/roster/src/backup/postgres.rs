@@ -9,9 +9,8 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use super::{
-    check, check_against_manifest, count_differences, file_kind, manifest_for, newer, partial_path, read_manifest,
-    refuse_existing, sync_file, sync_parent, write_manifest, BackupError, BackupReport, FileKind, RestoreReport,
-    TABLES,
+    check, manifest_for, newer, open_backup, partial_path, refuse_existing, repo, restore_problems, sync_file,
+    sync_parent, unknown_versions, write_manifest, BackupError, BackupReport, RestoreReport, TABLES,
 };
 use crate::migrate::Migrator;
 use crate::store::{Backend, ChainKey, Store, StoreOptions};
@@ -89,31 +88,13 @@ async fn archive_versions(file: &Path) -> Result<Vec<i64>, BackupError> {
     Ok(versions)
 }
 
-/// The functions of the database's current schema, by name.
-async fn functions(store: &Store) -> Result<Vec<String>, BackupError> {
-    let rows: Vec<(String,)> = store
-        .query(
-            "SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-             WHERE n.nspname = current_schema()",
-            vec![],
-        )
-        .await?;
-    Ok(rows.into_iter().map(|(f,)| f).collect())
-}
-
 /// Take a restore back out of a database that held no data: every table and the functions it brought, in one
 /// transaction; then the empty schema it had (at `level`), if any.
 async fn undo(store: &Store, functions_before: &[String], level: i64) -> Result<(), BackupError> {
-    let tables = super::tables_present(store).await?;
-    let brought: Vec<String> = functions(store).await?.into_iter().filter(|f| !functions_before.contains(f)).collect();
-    let mut tx = store.begin().await?;
-    for table in &tables {
-        tx.execute(format!("DROP TABLE IF EXISTS \"{table}\" CASCADE"), vec![]).await?;
-    }
-    for function in &brought {
-        tx.execute(format!("DROP FUNCTION IF EXISTS \"{function}\" CASCADE"), vec![]).await?;
-    }
-    tx.commit().await?;
+    let tables = repo::tables(store).await?;
+    let brought: Vec<String> =
+        repo::functions(store).await?.into_iter().filter(|f| !functions_before.contains(f)).collect();
+    repo::drop_all(store, &tables, &brought).await?;
     if level > 0 {
         Migrator::new(store, &crate::migrations()).up(Some(level)).await?;
     }
@@ -166,8 +147,7 @@ pub async fn backup(url: &str, out: &Path) -> Result<BackupReport, BackupError> 
         .map(|r| r.get(0))
         .collect();
     let level = versions.iter().copied().max().unwrap_or(0);
-    let known: Vec<i64> = crate::migrations().iter().map(|m| m.version).collect();
-    let unknown: Vec<i64> = versions.iter().copied().filter(|v| !known.contains(v)).collect();
+    let unknown = unknown_versions(&versions);
     if !unknown.is_empty() {
         return Err(newer(level, &unknown));
     }
@@ -218,20 +198,10 @@ pub async fn restore(
     options: &StoreOptions,
 ) -> Result<RestoreReport, BackupError> {
     let started = Instant::now();
-    if file_kind(file)? == FileKind::Sqlite {
-        return Err(BackupError::Refused(format!(
-            "{} is a SQLite database: restore it into SQLite (--database-url sqlite://PATH)",
-            file.display()
-        )));
-    }
-    let manifest = read_manifest(file)?;
-    if let Some(manifest) = &manifest {
-        check_against_manifest(file, manifest, Backend::Postgres)?;
-    }
+    let manifest = open_backup(file, Backend::Postgres)?;
     let versions = archive_versions(file).await?;
     let from_level = versions.iter().copied().max().unwrap_or(0);
-    let known: Vec<i64> = crate::migrations().iter().map(|m| m.version).collect();
-    let unknown: Vec<i64> = versions.iter().copied().filter(|v| !known.contains(v)).collect();
+    let unknown = unknown_versions(&versions);
     if !unknown.is_empty() {
         return Err(newer(from_level, &unknown));
     }
@@ -240,10 +210,10 @@ pub async fn restore(
     }
 
     let store = Store::connect(url, options).await?;
-    let present = super::tables_present(&store).await?;
+    let present = repo::tables(&store).await?;
     let replaced = super::holds_data(&store).await?;
     let (target_level, _) = super::level_of(&store).await?;
-    let functions_before = functions(&store).await?;
+    let functions_before = repo::functions(&store).await?;
     store.close().await;
     if target_level > from_level {
         // `--clean` drops only what the archive names: the newer tables would stay, and block the migrations
@@ -271,13 +241,7 @@ pub async fn restore(
     let outcome = async {
         Migrator::new(&store, &crate::migrations()).up(None).await?;
         let checked = check(&store).await?;
-        let mut problems = checked.problems();
-        if let Some(manifest) = &manifest {
-            let differences = count_differences(&manifest.counts, &checked.counts);
-            if !differences.is_empty() {
-                problems.push(format!("rows differ from the manifest: {}", differences.join(", ")));
-            }
-        }
+        let problems = restore_problems(&checked, manifest.as_ref());
         Ok::<_, BackupError>((checked, problems))
     }
     .await;

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    check, check_against_manifest, count_differences, file_kind, level_of, manifest_for, newer, partial_path,
-    read_manifest, refuse_existing, sync_file, sync_parent, write_manifest, BackupError, BackupReport, FileKind,
-    RestoreReport, TABLES,
+    check, level_of, manifest_for, newer, open_backup, partial_path, refuse_existing, restore_problems, sync_file,
+    sync_parent, write_manifest, BackupError, BackupReport, RestoreReport, TABLES,
 };
 use crate::migrate::Migrator;
 use crate::store::{Backend, ChainKey, Store, StoreOptions};
@@ -160,16 +159,7 @@ pub async fn restore(
     chain_key: Option<ChainKey>,
 ) -> Result<RestoreReport, BackupError> {
     let started = Instant::now();
-    if file_kind(file)? == FileKind::PgDump {
-        return Err(BackupError::Refused(format!(
-            "{} is a PostgreSQL archive (pg_dump): restore it into a PostgreSQL database (--database-url postgres://…)",
-            file.display()
-        )));
-    }
-    let manifest = read_manifest(file)?;
-    if let Some(manifest) = &manifest {
-        check_against_manifest(file, manifest, Backend::Sqlite)?;
-    }
+    let manifest = open_backup(file, Backend::Sqlite)?;
     let probe = target.to_owned();
     let replaced = blocking(move || holds_data(&probe)).await?;
     if replaced && !force {
@@ -203,13 +193,7 @@ pub async fn restore(
             return Err(e);
         }
     };
-    let mut problems = checked.problems();
-    if let Some(manifest) = &manifest {
-        let differences = count_differences(&manifest.counts, &checked.counts);
-        if !differences.is_empty() {
-            problems.push(format!("rows differ from the manifest: {}", differences.join(", ")));
-        }
-    }
+    let problems = restore_problems(&checked, manifest.as_ref());
     if !problems.is_empty() {
         remove_with_companions(&staging)?;
         return Err(BackupError::Failed(format!(

@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{check, holds_data, level_of, BackupError, Check, TABLES};
+use super::{check, holds_data, level_of, repo, BackupError, Check, TABLES};
 use crate::migrate::Migrator;
 use crate::store::{Backend, Kind, Store, Value, Values};
 
@@ -47,13 +47,7 @@ struct Shape {
 
 /// The kinds of every column, from whichever side is PostgreSQL.
 async fn shapes(postgres: &Store, sqlite: &Store) -> Result<BTreeMap<String, Shape>, BackupError> {
-    let columns: Vec<(String, String, String)> = postgres
-        .query(
-            "SELECT table_name::text, column_name::text, udt_name::text FROM information_schema.columns \
-             WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
-            vec![],
-        )
-        .await?;
+    let columns = repo::postgres_columns(postgres).await?;
     let mut shapes = BTreeMap::new();
     for table in TABLES {
         let mut of_table = Vec::new();
@@ -64,12 +58,7 @@ async fn shapes(postgres: &Store, sqlite: &Store) -> Result<BTreeMap<String, Sha
             of_table.push((column.clone(), kind));
         }
         // the SQLite side must have the same columns (the same migration level makes it so)
-        let mut on_sqlite: Vec<String> = sqlite
-            .query::<(String,)>(format!("SELECT name FROM pragma_table_info('{table}')"), vec![])
-            .await?
-            .into_iter()
-            .map(|(c,)| c)
-            .collect();
+        let (mut on_sqlite, key) = repo::sqlite_columns(sqlite, table).await?;
         on_sqlite.sort();
         let mut on_postgres: Vec<String> = of_table.iter().map(|(c, _)| c.clone()).collect();
         on_postgres.sort();
@@ -78,12 +67,9 @@ async fn shapes(postgres: &Store, sqlite: &Store) -> Result<BTreeMap<String, Sha
                 "{table}: the columns differ between the databases ({on_sqlite:?} and {on_postgres:?})"
             )));
         }
-        let key: Vec<(String,)> = sqlite
-            .query(format!("SELECT name FROM pragma_table_info('{table}') WHERE pk > 0 ORDER BY pk"), vec![])
-            .await?;
         let key = key
             .iter()
-            .map(|(k,)| of_table.iter().position(|(c, _)| c == k).expect("a key column is a column"))
+            .map(|k| of_table.iter().position(|(c, _)| c == k).expect("a key column is a column"))
             .collect::<Vec<_>>();
         if key.is_empty() {
             return Err(BackupError::Failed(format!("{table}: no primary key to read it in order by")));
@@ -154,16 +140,7 @@ async fn scan(
     let key: Vec<&str> = shape.key.iter().map(|&i| names[i]).collect();
     let mut after: Option<Vec<Value>> = None;
     loop {
-        let (condition, params) = match &after {
-            None => (String::new(), Vec::new()),
-            Some(last) => {
-                let marks: Vec<String> = (1..=key.len()).map(|i| format!("${i}")).collect();
-                (format!(" WHERE ({}) > ({})", key.join(", "), marks.join(", ")), last.clone())
-            }
-        };
-        let sql =
-            format!("SELECT {} FROM {table}{condition} ORDER BY {} LIMIT {batch}", names.join(", "), key.join(", "));
-        let rows: Vec<Values> = store.query(sql, params).await?;
+        let rows = repo::page(store, table, &names, &key, after.take(), batch).await?;
         let done = rows.len() < batch;
         let mut typed = Vec::with_capacity(rows.len());
         for Values(row) in rows {
@@ -197,18 +174,7 @@ async fn write(target: &Store, table: &str, shape: &Shape, rows: Vec<Vec<Value>>
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_statement).collect();
-        let mut tuples = Vec::with_capacity(chunk.len());
-        let mut params = Vec::with_capacity(chunk.len() * names.len());
-        for row in chunk {
-            let first = params.len();
-            tuples.push(format!(
-                "({})",
-                (1..=row.len()).map(|i| format!("${}", first + i)).collect::<Vec<_>>().join(", ")
-            ));
-            params.extend(row);
-        }
-        let sql = format!("INSERT INTO {table} ({}) VALUES {}", names.join(", "), tuples.join(", "));
-        tx.execute(sql, params).await?;
+        repo::insert(&mut tx, table, &names, chunk).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -259,8 +225,7 @@ pub async fn transfer(
         ));
     }
     // every change writes an audit entry in its transaction: heads that moved mean the source changed meanwhile
-    let heads = "SELECT tenant_id, seq FROM audit_heads ORDER BY tenant_id";
-    let heads_before: Vec<(uuid::Uuid, i64)> = from.query(heads, vec![]).await?;
+    let heads_before = repo::audit_heads(from).await?;
     let (postgres, sqlite) = if from.backend() == Backend::Postgres { (from, to) } else { (to, from) };
     let shapes = shapes(postgres, sqlite).await?;
     let counts = super::counts(from).await?;
@@ -293,7 +258,7 @@ pub async fn transfer(
             Ok(())
         })
         .await?;
-        let (now_in_source,): (i64,) = from.query_one(format!("SELECT COUNT(*) FROM {table}"), vec![]).await?;
+        let now_in_source = repo::count(from, table).await?;
         if written != copied || target_sum.0 != source_sum.0 {
             return Err(BackupError::Failed(format!(
                 "{table}: {copied} rows read, {written} on the target, checksums {} and {}: the copy differs",
@@ -314,7 +279,7 @@ pub async fn transfer(
             seconds: table_started.elapsed().as_secs_f64(),
         });
     }
-    let heads_after: Vec<(uuid::Uuid, i64)> = from.query(heads, vec![]).await?;
+    let heads_after = repo::audit_heads(from).await?;
     if heads_after != heads_before {
         return Err(BackupError::Failed(
             "the source's audit log moved during the move: something changed it (stop every roster serve using it, \
@@ -323,9 +288,7 @@ pub async fn transfer(
         ));
     }
     if to.backend() == Backend::Postgres {
-        let mut tx = to.begin().await?;
-        tx.execute_batch("ANALYZE").await?;
-        tx.commit().await?;
+        repo::analyze(to).await?;
     }
     let checked = check(to).await?;
     let problems = checked.problems();
