@@ -440,11 +440,38 @@ e2e_test!(records_sent_as_the_wrong_kind_are_rejected_not_stored, |server| async
     assert_eq!(reply.body["tests"], json!({"inserted": 0, "updated": 0, "unchanged": 0}));
     let rejected = reply.body["rejected"].as_array().unwrap();
     assert_eq!(rejected.len(), 2);
-    assert!(rejected[0]["reason"].as_str().unwrap().contains("testing_type is missing"), "{}", reply.body);
+    let reason = rejected[0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("this is a bug report, not a test cycle"), "{}", reply.body);
     assert_eq!((server.count("tests").await, server.count("users").await), (0, 1), "only the bootstrap sysadmin");
     // strict says so with 422 and writes nothing; the right route takes them
     let strict = server.ingest("/v1/tenants/acme/ingest/tests?strict=true", &key, bugs.clone()).await;
     assert_eq!(strict.status, StatusCode::UNPROCESSABLE_ENTITY);
     let right = server.ingest("/v1/tenants/acme/ingest/bugs", &key, bugs).await;
     assert_eq!(right.body["bugs"]["inserted"], 2, "{}", right.body);
+});
+
+e2e_test!(records_without_their_optional_fields_keep_their_people, |server| async move {
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    // the seed system stores severity, title and testing_type as optional: such records and their people land
+    let bugs = "{\"id\": 1, \"author\": {\"name\": \"Ana\"}, \"test\": {\"id\": 5}}\n\
+                {\"id\": 2, \"title\": \"no severity\", \"author\": {\"name\": \"Bo\"}}\n\
+                {\"id\": 3, \"title\": \"neither author nor test\", \"severity\": \"low\"}\n";
+    let reply = server.ingest("/v1/tenants/acme/ingest/bugs", &key, bugs.into()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["bugs"]["inserted"], 2, "{}", reply.body);
+    assert_eq!(reply.body["users"]["created"], 2, "{}", reply.body);
+    let rejected = reply.body["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{}", reply.body);
+    assert!(rejected[0]["reason"].as_str().unwrap().contains("author and test are missing"), "{}", reply.body);
+    let tests = json!({"exploratory_tests": [
+        {"id": 100, "created_by": "Carla", "start_at": "2026-11-01T10:00:00Z"},
+        {"id": 101, "title": "no type", "created_by": "Dora", "testing_type": null},
+    ]});
+    let reply = server.ingest("/v1/tenants/acme/ingest/tests", &key, tests.to_string()).await;
+    assert_eq!(reply.body["tests"]["inserted"], 2, "{}", reply.body);
+    assert_eq!(reply.body["users"]["created"], 2, "{}", reply.body);
+    let names = server.get("/v1/tenants/acme/users?user_type=customer", &key).await;
+    let found: Vec<&str> =
+        names.body["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert_eq!(found.len(), 2, "{found:?}");
 });

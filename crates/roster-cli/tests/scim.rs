@@ -135,21 +135,27 @@ e2e_test!(a_user_is_provisioned_changed_deactivated_and_deleted, |server| async 
         (Some("suspended"), Some("barbara@example.com"))
     );
 
-    // a stale ETag is 412 for PUT, PATCH and DELETE, and changes nothing
-    let stale = [("if-match", "W/\"1\"")];
-    let put = scim(&server, Method::PUT, &format!("/Users/{id}"), &key, Some(user("bjensen")), &stale).await;
-    assert_error(&put, StatusCode::PRECONDITION_FAILED, None);
-    let op = patch_op(json!([{"op": "replace", "path": "active", "value": true}]));
-    assert_error(
-        &scim(&server, Method::PATCH, &format!("/Users/{id}"), &key, Some(op), &stale).await,
-        StatusCode::PRECONDITION_FAILED,
-        None,
-    );
-    assert_error(
-        &scim(&server, Method::DELETE, &format!("/Users/{id}"), &key, None, &stale).await,
-        StatusCode::PRECONDITION_FAILED,
-        None,
-    );
+    // a stale ETag, or a well-formed one roster never issued, is 412 for PUT, PATCH and DELETE, and changes nothing
+    for tag in ["W/\"1\"", "W/\"stale-version\"", "\"abc\""] {
+        let stale = [("if-match", tag)];
+        let put = scim(&server, Method::PUT, &format!("/Users/{id}"), &key, Some(user("bjensen")), &stale).await;
+        assert_error(&put, StatusCode::PRECONDITION_FAILED, None);
+        let op = patch_op(json!([{"op": "replace", "path": "active", "value": true}]));
+        assert_error(
+            &scim(&server, Method::PATCH, &format!("/Users/{id}"), &key, Some(op), &stale).await,
+            StatusCode::PRECONDITION_FAILED,
+            None,
+        );
+        assert_error(
+            &scim(&server, Method::DELETE, &format!("/Users/{id}"), &key, None, &stale).await,
+            StatusCode::PRECONDITION_FAILED,
+            None,
+        );
+    }
+    // a header that is no entity tag at all is malformed
+    let garbled = [("if-match", "stale-version")];
+    let put = scim(&server, Method::PUT, &format!("/Users/{id}"), &key, Some(user("bjensen")), &garbled).await;
+    assert_error(&put, StatusCode::BAD_REQUEST, Some("invalidSyntax"));
 
     // PUT replaces: what it leaves out is gone, active again; the Okta-set externalId stays only if sent again
     let put =

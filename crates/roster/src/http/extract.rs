@@ -178,9 +178,49 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Pr
     })
 }
 
-/// The version named by `If-Match` (`"3"`, `W/"3"` or `3`), when the caller sent one.
+/// The version named by `If-Match` (`"3"`, `W/"3"` or `3`), when the caller sent one. `*` asks for no version. A
+/// well-formed entity tag that roster did not issue (`W/"stale-version"`) names no version there is, so the
+/// precondition fails (412, RFC 9110 §13.1.1): it stands as [`IfMatch::NO_VERSION`]. A header that is no entity tag
+/// at all is malformed (400).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IfMatch(pub Option<i64>);
+
+impl IfMatch {
+    /// A version no resource has (versions start at 1): what a tag of someone else's stands for.
+    pub const NO_VERSION: i64 = 0;
+
+    /// Read an `If-Match` value: a comma-separated list of entity tags, or `*`.
+    pub fn parse(text: &str) -> Result<IfMatch, Problem> {
+        let malformed = || Problem::bad_request("If-Match must be the resource's ETag, e.g. \"3\"");
+        let text = text.trim();
+        if text == "*" {
+            return Ok(IfMatch(None));
+        }
+        let mut ours = Vec::new();
+        for tag in text.split(',').map(str::trim) {
+            let opaque = tag.strip_prefix("W/").unwrap_or(tag);
+            let version = match opaque.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                // etagc (RFC 9110 §8.8.3): visible characters but the double quote, and obs-text
+                Some(inner) if inner.bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80) => {
+                    inner.parse::<i64>().ok().filter(|v| *v > Self::NO_VERSION).unwrap_or(Self::NO_VERSION)
+                }
+                Some(_) => return Err(malformed()),
+                // a bare number, as some clients send the version
+                None => opaque.parse::<i64>().map_err(|_| malformed())?,
+            };
+            ours.push(version);
+        }
+        ours.sort_unstable();
+        ours.dedup();
+        match ours.as_slice() {
+            [] => Err(malformed()),
+            [version] => Ok(IfMatch(Some(*version))),
+            // several tags: one of them may be ours (the others cannot match); more than one of ours is ambiguous
+            [Self::NO_VERSION, version] => Ok(IfMatch(Some(*version))),
+            _ => Err(Problem::bad_request("If-Match names several versions: give the one the change is for")),
+        }
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = Problem;
@@ -189,11 +229,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         let Some(value) = parts.headers.get(header::IF_MATCH) else {
             return Ok(IfMatch(None));
         };
-        let text = value.to_str().unwrap_or_default().trim();
-        let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-        text.parse::<i64>()
-            .map(|v| IfMatch(Some(v)))
-            .map_err(|_| Problem::bad_request("If-Match must be the resource's ETag, e.g. \"3\""))
+        IfMatch::parse(value.to_str().map_err(|_| Problem::bad_request("If-Match must be visible ASCII text"))?)
     }
 }
 
@@ -418,7 +454,25 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_json;
+    use super::{parse_json, IfMatch};
+
+    #[test]
+    fn if_match_reads_our_tags_and_fails_others_as_a_precondition() {
+        let version = |text: &str| IfMatch::parse(text).map(|m| m.0).map_err(|p| p.status);
+        assert_eq!(version("\"3\""), Ok(Some(3)));
+        assert_eq!(version("W/\"3\""), Ok(Some(3)));
+        assert_eq!(version(" 3 "), Ok(Some(3)));
+        assert_eq!(version("*"), Ok(None));
+        // well-formed tags roster never issued: a precondition that fails (412), not a malformed request
+        for foreign in ["W/\"stale-version\"", "\"abc\"", "\"\"", "\"0\"", "\"-4\""] {
+            assert_eq!(version(foreign), Ok(Some(IfMatch::NO_VERSION)), "{foreign}");
+        }
+        assert_eq!(version("\"xyz\", W/\"7\""), Ok(Some(7)), "a list with one of ours");
+        for malformed in ["stale", "\"unclosed", "W/", "\"a\"b\"", ""] {
+            assert_eq!(version(malformed), Err(400), "{malformed}");
+        }
+        assert_eq!(version("\"1\", \"2\""), Err(400), "two of ours is ambiguous");
+    }
 
     #[derive(Debug, Default, serde::Deserialize)]
     #[serde(deny_unknown_fields)]
