@@ -17,12 +17,33 @@ fn config(max_connections: usize, header_seconds: u64) -> Config {
         header_read_timeout_seconds: header_seconds,
         body_read_timeout_seconds: 1,
         max_connections,
+        max_connections_per_address: max_connections,
         ..Config::default()
     }
 }
 
 async fn connect(server: &common::Server) -> TcpStream {
     TcpStream::connect(server.base.trim_start_matches("http://")).await.unwrap()
+}
+
+/// A connection from another loopback address (Linux answers all of 127.0.0.0/8): another client, as the server
+/// counts them.
+async fn connect_from(server: &common::Server, address: [u8; 4]) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::from((address, 0))).unwrap();
+    socket.connect(server.base.trim_start_matches("http://").parse().unwrap()).await.unwrap()
+}
+
+/// Ask `path` over a fresh connection from `address` and read the answer to its end.
+async fn ask_from(server: &common::Server, address: [u8; 4], path: &str) -> String {
+    let mut stream = connect_from(server, address).await;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {}\r\nconnection: close\r\n\r\n",
+        server.root_key
+    );
+    // a refused connection may be closed before the request is written: its answer is still there to read
+    let _ = stream.write_all(request.as_bytes()).await;
+    read_to_close(&mut stream, Duration::from_secs(5)).await.expect("answered and closed")
 }
 
 /// Everything the server sends until it closes the connection, or `None` if it is still open after `wait`.
@@ -100,35 +121,81 @@ async fn declared_too_large(backend: Backend) {
 roster::backend_test!(a_declared_content_length_over_the_limit_is_answered_413_at_once, declared_too_large);
 
 async fn bounded_connections(backend: Backend) {
-    // with a long header timeout, four idle connections take every slot: a fifth client waits
+    // with a long header timeout, four idle connections take every slot: a fifth is answered at once — 503 for the
+    // API, while the health checks still answer from the reserve
     let Some(server) = common::Server::start_with(backend, config(4, 30), Arc::new(SystemClock)).await else { return };
     let mut idle = Vec::new();
     for _ in 0..4 {
         idle.push(connect(&server).await);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut late = connect(&server).await;
-    late.write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n").await.unwrap();
-    assert!(read_to_close(&mut late, Duration::from_secs(1)).await.is_none(), "the fifth connection must wait");
-    // one slot frees, and the waiting client is served
+    let refused = ask_from(&server, [127, 0, 0, 2], "/v1/tenants/default/users").await;
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("application/problem+json") && refused.contains("connection limit"), "{refused}");
+    for path in ["/healthz", "/readyz"] {
+        let health = ask_from(&server, [127, 0, 0, 2], path).await;
+        assert!(health.starts_with("HTTP/1.1 200"), "{path}: {health}");
+    }
+    // one slot frees, and the API answers again
     drop(idle.pop());
-    let answer = read_to_close(&mut late, Duration::from_secs(5)).await.expect("served once a slot frees");
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let served = ask_from(&server, [127, 0, 0, 1], "/v1/tenants/default/users").await;
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
 
     // with a short header timeout, idle connections cannot keep the server from answering for long
     let Some(server) = common::Server::start_with(backend, config(4, 1), Arc::new(SystemClock)).await else { return };
+    // (three clients' idle connections take every slot and the whole health reserve)
     let mut idle = Vec::new();
-    for _ in 0..12 {
-        idle.push(connect(&server).await);
+    for address in [[127, 0, 0, 1], [127, 0, 0, 2], [127, 0, 0, 3]] {
+        for _ in 0..4 {
+            idle.push(connect_from(&server, address).await);
+        }
     }
     let started = Instant::now();
-    let mut health = connect(&server).await;
-    health.write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n").await.unwrap();
-    let answer = read_to_close(&mut health, Duration::from_secs(15)).await.expect("healthz answers");
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(started.elapsed() < Duration::from_secs(10), "after {:?}", started.elapsed());
+    loop {
+        let answer = ask_from(&server, [127, 0, 0, 4], "/healthz").await;
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(answer.starts_with("HTTP/1.1 503"), "refused at once while every slot is taken: {answer}");
+        assert!(started.elapsed() < Duration::from_secs(10), "after {:?}", started.elapsed());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 roster::backend_test!(open_connections_are_bounded_and_idle_ones_cannot_starve_the_server, bounded_connections);
+
+async fn one_address_cannot_starve_another(backend: Backend) {
+    let config = Config { max_connections_per_address: 4, ..config(12, 30) };
+    let Some(server) = common::Server::start_with(backend, config, Arc::new(SystemClock)).await else { return };
+    // one client holds four half-sent requests: its fifth connection is refused at once, and it alone
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect_from(&server, [127, 0, 0, 1]).await;
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nhost: te").await.unwrap();
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = ask_from(&server, [127, 0, 0, 1], "/healthz").await;
+    assert!(refused.starts_with("HTTP/1.1 429"), "{refused}");
+    assert!(refused.contains("too-many-connections") && refused.contains("retry-after"), "{refused}");
+    let other = ask_from(&server, [127, 0, 0, 2], "/v1/tenants/default/users").await;
+    assert!(other.starts_with("HTTP/1.1 200"), "another address is served: {other}");
+    // two more clients fill every slot: the health checks still answer from the reserve
+    for address in [[127, 0, 0, 2], [127, 0, 0, 3]] {
+        for _ in 0..4 {
+            held.push(connect_from(&server, address).await);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(ask_from(&server, [127, 0, 0, 4], "/v1/tenants/default/users").await.starts_with("HTTP/1.1 503"));
+    let health = ask_from(&server, [127, 0, 0, 4], "/healthz").await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    // a client that lets go gets its slots back
+    held.truncate(0);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(ask_from(&server, [127, 0, 0, 1], "/v1/tenants/default/users").await.starts_with("HTTP/1.1 200"));
+}
+roster::backend_test!(one_address_cannot_hold_every_connection_or_starve_another, one_address_cannot_starve_another);
 
 async fn oversized_heads(backend: Backend) {
     let Some(server) = common::Server::start_with(backend, config(64, 5), Arc::new(SystemClock)).await else { return };

@@ -148,8 +148,11 @@ impl App {
             tracing::warn!(error = %e, "no secret key: two-factor sign-in is unavailable");
             None
         });
-        // every transaction of this server seals its audit entries with the key derived from the secret key
-        let store = store.with_chain_key(secret_key.as_ref().map(audit::chain_key));
+        // every transaction of this server seals its audit entries with the key derived from the secret key (a store
+        // already holding that key keeps it, and with it what `audit::check_key` found)
+        let key = secret_key.as_ref().map(audit::chain_key);
+        let same = matches!((store.chain_key(), &key), (Some(held), Some(key)) if held.bytes() == key.bytes());
+        let store = if same { store } else { store.with_chain_key(key) };
         let directory = Arc::new(ModuleDirectory {
             store: store.clone(),
             clock: clock.clone(),
@@ -237,6 +240,17 @@ impl App {
             .with_state(self.state.clone())
     }
 
+    /// What the connections of the health reserve are answered by: the health routes, and 503 for anything else.
+    fn health_router(&self) -> Router {
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .fallback(|| async {
+                Problem::unavailable("the server is at its connection limit; only health checks answer")
+            })
+            .with_state(self.state.clone())
+    }
+
     /// Serve on `listener` until `shutdown` resolves, then let in-flight requests finish.
     pub async fn serve(
         self,
@@ -247,9 +261,10 @@ impl App {
         let limits = crate::http::server::ConnectionLimits {
             header_read_timeout: Duration::from_secs(self.state.config.header_read_timeout_seconds),
             max_connections: self.state.config.max_connections,
+            max_connections_per_address: self.state.config.max_connections_per_address,
         };
         let checkpoints = tokio::spawn(log_checkpoints(self.state.clone()));
-        let served = crate::http::server::serve(listener, self.router(), limits, shutdown).await;
+        let served = crate::http::server::serve(listener, self.router(), self.health_router(), limits, shutdown).await;
         checkpoints.abort();
         served
     }

@@ -54,9 +54,13 @@ pub struct Config {
     pub header_read_timeout_seconds: u64,
     /// Seconds a client has to send a request's whole body (for a streamed ingest: the longest pause between parts).
     pub body_read_timeout_seconds: u64,
-    /// Open connections at most; further clients wait in the listen queue until one closes. Keep it below the
-    /// process's open-file limit (`ulimit -n`).
+    /// Open connections at most; a client past it is answered 503 at once (a few more are kept for `/healthz` and
+    /// `/readyz`). Keep it below the process's open-file limit (`ulimit -n`).
     pub max_connections: usize,
+    /// Open connections from one client address at most (an IPv6 client by its /64); past it a new connection is
+    /// answered 429 at once, so one client cannot hold every slot. Behind a proxy every client shares the proxy's
+    /// address: raise it to `max_connections` there.
+    pub max_connections_per_address: usize,
     /// SQLite reader threads (0: one per core, at least 2).
     pub sqlite_readers: usize,
     /// When a SQLite commit is acknowledged: `normal` (the WAL is written; a killed process loses nothing, a power
@@ -118,6 +122,7 @@ impl Default for Config {
             header_read_timeout_seconds: 5,
             body_read_timeout_seconds: 10,
             max_connections: 4096,
+            max_connections_per_address: 256,
             sqlite_readers: 0,
             sqlite_synchronous: crate::store::Synchronous::Normal,
             postgres_pool_size: 0,
@@ -231,6 +236,9 @@ impl Config {
         }
         if self.max_connections < 1 {
             return invalid("max_connections", "must be at least 1");
+        }
+        if !(1..=self.max_connections).contains(&self.max_connections_per_address) {
+            return invalid("max_connections_per_address", "must be 1 to max_connections");
         }
         if self.verification_token_hours < 1 || self.invitation_token_hours < 1 || self.reset_token_minutes < 1 {
             return invalid("reset_token_minutes", "token lifetimes must be at least 1");
