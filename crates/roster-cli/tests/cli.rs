@@ -339,7 +339,10 @@ async fn permission_commands(backend: Backend) {
     };
     let ok = |args: &[&str]| stdout_json(&roster(&db, args));
     ok(&["tenant", "create", "acme", "--name", "Acme", "--format", "json"]);
-    ok(&["user", "create", "--tenant", "acme", "--username", "ana", "--format", "json"]);
+    let ana = ok(&["user", "create", "--tenant", "acme", "--username", "ana", "--format", "json"]);
+    // an invited account (no password yet) is allowed nothing: activated, its grants count
+    assert_eq!(ana["status"], "invited");
+    ok(&["user", "activate", "--tenant", "acme", ana["id"].as_str().unwrap(), "--format", "json"]);
     let agents = ok(&["agent", "list", "--tenant", "acme", "--format", "json"]);
     assert_eq!(agents.as_array().unwrap().len(), 4);
     let added = ok(&["agent", "add", "--tenant", "acme", "voice_bot", "--description", "Calls", "--format", "json"]);
@@ -530,12 +533,19 @@ async fn audit_commands(backend: Backend) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    assert!(roster(&db, &["audit", "verify", "--tenant", "acme"]).status.success(), "a clean cut looks whole");
+    // keyed (SQLite's key file beside the database), the head's seal no longer holds: the cut shows without a
+    // checkpoint; without a key (PostgreSQL with no ROSTER_SECRET_KEY) nothing is sealed and only the checkpoint shows
+    let alone = roster(&db, &["audit", "verify", "--tenant", "acme"]);
+    if backend == Backend::Sqlite {
+        assert_eq!(alone.status.code(), Some(1));
+        let stdout = String::from_utf8_lossy(&alone.stdout);
+        assert!(stdout.contains("BROKEN") && stdout.contains("does not match its seal"), "{stdout}");
+    } else {
+        assert!(alone.status.success(), "a keyless chain cut cleanly looks whole");
+    }
     let caught = roster(&db, &["audit", "verify", "--tenant", "acme", "--checkpoint", checkpoints.to_str().unwrap()]);
     assert_eq!(caught.status.code(), Some(1));
-    let stdout = String::from_utf8_lossy(&caught.stdout);
-    assert!(stdout.contains("BROKEN") && stdout.contains("cut off"), "{stdout}");
-    assert!(String::from_utf8_lossy(&caught.stderr).contains("acme at entry 4"));
+    assert!(String::from_utf8_lossy(&caught.stdout).contains("BROKEN"));
 
     let bad = roster(&db, &["audit", "list", "--tenant", "acme", "--action", "nope"]);
     assert_eq!(bad.status.code(), Some(2));

@@ -214,3 +214,63 @@ async fn reset(backend: roster::store::Backend) {
     assert!(!text.contains(&token) && !text.contains("the new password") && !text.contains("argon2"), "no secrets");
 }
 roster::backend_test!(a_password_reset_is_single_use_and_ends_sessions, reset);
+
+/// Every outstanding reset token of a user is retired when its password changes, by whatever way: using one token,
+/// changing it oneself, an admin's force-reset, a provider setting it.
+async fn reset_tokens_retire(backend: roster::store::Backend) {
+    let Some((server, _, key)) = start(backend).await else { return };
+    let created = server
+        .post("/v1/tenants/acme/users", &key, json!({"email": "ana@example.com", "password": "the first password"}))
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let request = || async {
+        let body = json!({"email": "ana@example.com"});
+        let reply = server
+            .send(Method::POST, "/v1/tenants/acme/auth/password-reset/request", Some(&key), Some(&body), &[])
+            .await;
+        reply.body["reset_token"].as_str().unwrap().to_owned()
+    };
+    let confirm = |token: String, password: &'static str| {
+        let server = &server;
+        async move {
+            public(server, "/auth/password-reset/confirm", json!({"token": token, "password": password})).await.status
+        }
+    };
+
+    // one token used: the others it was issued beside are spent with it
+    let (first, second, third) = (request().await, request().await, request().await);
+    assert_eq!(confirm(second, "the second password").await, StatusCode::OK);
+    assert_eq!(confirm(first, "a stale first token").await, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(confirm(third, "a stale third token").await, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // the user changes it: a token asked for before no longer works
+    let before_change = request().await;
+    let session =
+        public(&server, "/auth/login", json!({"email": "ana@example.com", "password": "the second password"}))
+            .await
+            .body["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let body = json!({"current_password": "the second password", "new_password": "the third password"});
+    let changed = server.send(Method::POST, "/v1/me/password", Some(&session), Some(&body), &[]).await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    assert_eq!(confirm(before_change, "after a change").await, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // an admin forces a reset: only the token it hands out works
+    let before_force = request().await;
+    let forced = server.post(&format!("/v1/tenants/acme/users/{id}/force-password-reset"), &key, json!({})).await;
+    assert_eq!(forced.status, StatusCode::OK, "{:?}", forced.body);
+    assert_eq!(confirm(before_force, "after a force-reset").await, StatusCode::UNPROCESSABLE_ENTITY);
+    let handed_out = forced.body["reset_token"].as_str().unwrap().to_owned();
+    assert_eq!(confirm(handed_out, "the fourth password").await, StatusCode::OK);
+
+    // the audit entry of the change says how many it retired
+    let tenant = roster::tenants::find(&server.db.store, "acme").await.unwrap().unwrap();
+    let scope = roster::principal::TenantScope::operator_unchecked(tenant.as_ref(), roster::principal::Actor::cli());
+    let log = roster::audit::entries_for(&server.db.store, &scope, "user", &id).await.unwrap();
+    let retired: Vec<i64> =
+        log.iter().filter_map(|e| e.new_values.as_ref()?["password_tokens_retired"].as_i64()).collect();
+    assert_eq!(retired, vec![2, 1, 1], "two beside the one used, one at the change, one at the force-reset");
+}
+roster::backend_test!(every_reset_token_retires_when_the_password_changes, reset_tokens_retire);

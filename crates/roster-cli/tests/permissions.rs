@@ -251,3 +251,73 @@ async fn expiry_at_check_time(backend: Backend) {
     assert_eq!(server.get(&check, &admin).await.body["reason"], "granted");
 }
 roster::backend_test!(expiry_is_evaluated_at_check_time_against_the_server_clock, expiry_at_check_time);
+
+e2e_test!(only_a_live_active_account_is_allowed_anything, |server| async move {
+    let admin = server.tenant_with_key("acme", Role::Admin).await;
+    let ana = user(&server, &admin, "ana", "user").await;
+    let boss = user(&server, &admin, "boss", "admin").await;
+    let grant = format!("{T}/users/{ana}/permissions/pdf_processing");
+    let created = put(&server, &admin, &grant, json!({"can_read": true}), None).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let check = |id: &str| format!("{T}/users/{id}/permissions/pdf_processing/check?action=read");
+    assert_eq!(server.get(&check(&ana), &admin).await.body, json!({"allowed": true, "reason": "granted"}));
+    assert_eq!(server.get(&check(&boss), &admin).await.body, json!({"allowed": true, "reason": "role"}));
+    let ana_session = sign_in(&server, "ana").await;
+
+    // suspended: the grant and the role count for nothing, and the session ends
+    for id in [&ana, &boss] {
+        let reply = server.post(&format!("{T}/users/{id}/suspend"), &admin, json!({})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        assert_eq!(server.get(&check(id), &admin).await.body, json!({"allowed": false, "reason": "suspended"}));
+    }
+    assert_eq!(server.get("/v1/me", &ana_session).await.status, StatusCode::UNAUTHORIZED);
+    for id in [&ana, &boss] {
+        assert_eq!(server.post(&format!("{T}/users/{id}/activate"), &admin, json!({})).await.status, StatusCode::OK);
+    }
+    assert_eq!(server.get(&check(&ana), &admin).await.body["reason"], "granted");
+
+    // locked by failed sign-ins: nothing while the lock holds, and the sessions it had authenticate nothing
+    let ana_session = sign_in(&server, "ana").await;
+    for _ in 0..5 {
+        let body = json!({"username": "ana", "password": "wrong password"});
+        server.send(Method::POST, &format!("{T}/auth/login"), None, Some(&body), &[]).await;
+    }
+    assert_eq!(server.get(&check(&ana), &admin).await.body, json!({"allowed": false, "reason": "locked"}));
+    assert_eq!(server.get("/v1/me", &ana_session).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.post(&format!("{T}/users/{ana}/unlock"), &admin, json!({})).await.status, StatusCode::OK);
+    assert_eq!(server.get(&check(&ana), &admin).await.body["reason"], "granted");
+
+    // invited (no password yet) and pending verification (registered, not verified): nothing either
+    let invited =
+        server.post(&format!("{T}/users"), &admin, json!({"username": "ivo", "email": "ivo@example.com"})).await;
+    assert_eq!(invited.body["status"], "invited", "{:?}", invited.body);
+    let ivo = invited.body["id"].as_str().unwrap().to_owned();
+    put(&server, &admin, &format!("{T}/users/{ivo}/permissions/pdf_processing"), json!({"can_read": true}), None).await;
+    assert_eq!(server.get(&check(&ivo), &admin).await.body, json!({"allowed": false, "reason": "invited"}));
+    let body = json!({"email": "pia@example.com", "password": "a password 123"});
+    let registered = server.send(Method::POST, &format!("{T}/auth/register"), Some(&admin), Some(&body), &[]).await;
+    let pia = registered.body["user"]["id"].as_str().unwrap().to_owned();
+    put(&server, &admin, &format!("{T}/users/{pia}/permissions/pdf_processing"), json!({"can_read": true}), None).await;
+    let answer = server.get(&check(&pia), &admin).await.body;
+    assert_eq!(answer, json!({"allowed": false, "reason": "pending_verification"}));
+});
+
+async fn a_lock_that_ran_out(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-22 12:00 UTC)));
+    let Some(server) = common::Server::start_with(backend, Config::default(), clock.clone()).await else { return };
+    let admin = server.tenant_with_key("acme", Role::Admin).await;
+    let ana = user(&server, &admin, "ana", "user").await;
+    put(&server, &admin, &format!("{T}/users/{ana}/permissions/pdf_processing"), json!({"can_read": true}), None).await;
+    let session = sign_in(&server, "ana").await;
+    for _ in 0..5 {
+        let body = json!({"username": "ana", "password": "wrong password"});
+        server.send(Method::POST, &format!("{T}/auth/login"), None, Some(&body), &[]).await;
+    }
+    let check = format!("{T}/users/{ana}/permissions/pdf_processing/check?action=read");
+    assert_eq!(server.get(&check, &admin).await.body["reason"], "locked");
+    clock.advance(time::Duration::minutes(16));
+    // the lock ran out (its status is still `locked` until the next sign-in): the account is active again
+    assert_eq!(server.get(&check, &admin).await.body, json!({"allowed": true, "reason": "granted"}));
+    assert_eq!(server.get("/v1/me", &session).await.status, StatusCode::OK);
+}
+roster::backend_test!(a_lock_that_ran_out_allows_again, a_lock_that_ran_out);

@@ -590,12 +590,15 @@ e2e_test!(a_session_acts_with_its_user_as_it_is_now, |server| async move {
     assert_eq!(server.get("/v1/tenants/acme/users", &session).await.status, StatusCode::FORBIDDEN, "now a user");
     assert_eq!(server.get("/v1/me", &session).await.body["role"], "user");
 
-    // a lock stops password guessing and leaves the session working
+    // only a live, active account is allowed anything: while a lock holds, its sessions open nothing; unlocked,
+    // they work again
     for _ in 0..5 {
         login(&server, json!({"email": "ana@example.com", "password": "wrong password"})).await;
     }
     let locked = server.get(&format!("/v1/tenants/acme/users/{id}"), &key).await;
     assert_eq!(locked.body["status"], "locked");
+    assert_eq!(server.get("/v1/me", &session).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.post(&format!("{path}/unlock"), &key, json!({})).await.status, StatusCode::OK);
     assert_eq!(server.get("/v1/me", &session).await.status, StatusCode::OK);
 
     // a deleted user's session opens nothing

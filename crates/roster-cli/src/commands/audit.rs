@@ -96,6 +96,9 @@ pub enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Seal a database whose audit log was written without a secret key under this process's key (once: its chains
+    /// are trusted as they are now, and from then on only this key opens it)
+    AdoptKey,
 }
 
 fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
@@ -105,12 +108,16 @@ fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
 
 pub async fn run(context: &Context, command: Command) -> Result<(), Failure> {
     let config = context.config(None)?;
-    let store = super::open(&config).await?;
+    let store = super::open_unchecked(&config).await?;
+    if !matches!(command, Command::AdoptKey) {
+        super::check_key(&store).await?;
+    }
     let result = match command {
         Command::List { filters, limit } => list(context, &store, &filters, limit).await,
         Command::Export { filters, out } => export(&store, &filters, out).await,
         Command::Verify { tenant, checkpoint } => verify(context, &store, tenant, checkpoint).await,
         Command::Checkpoint { tenant } => checkpoint(&store, tenant).await,
+        Command::AdoptKey => adopt_key(context, &store).await,
         Command::Archive { tenant, before, out } => {
             let scope = super::scope(&store, &tenant).await?;
             let operator = Sysadmin::operator_unchecked(Actor::cli());
@@ -341,6 +348,24 @@ async fn checkpoint(store: &Store, tenant: Option<String>) -> Result<(), Failure
     let all = roster::audit::checkpoints(store, &operator, super::now()).await?;
     for checkpoint in all.iter().filter(|c| wanted.is_none_or(|id| id == c.tenant_id)) {
         output::line(&serde_json::to_string(checkpoint).unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// `roster audit adopt-key`.
+async fn adopt_key(context: &Context, store: &Store) -> Result<(), Failure> {
+    let operator = Sysadmin::operator_unchecked(Actor::cli());
+    let adopted = roster::audit::key::adopt(store, &operator, super::now()).await.map_err(|e| match e {
+        roster::audit::KeyErrorOrStore::Key(e) => Failure::Usage(e.to_string()),
+        roster::audit::KeyErrorOrStore::Store(e) => Failure::Usage(e.to_string()),
+    })?;
+    match context.format {
+        Format::Json => output::json(&adopted),
+        Format::Table => println!(
+            "sealed {} audit chains under the key with fingerprint {} ({} entries written without a key are trusted \
+             as they are now)",
+            adopted.chains, adopted.fingerprint, adopted.unkeyed_entries
+        ),
     }
     Ok(())
 }

@@ -30,12 +30,28 @@ pub async fn connect(config: &Config) -> Result<Store, Failure> {
     Ok(store.with_chain_key(secret.as_ref().map(roster::audit::chain_key)))
 }
 
-/// Open the database and bring the schema up to this binary's version (refusing drift or a newer database).
+/// Open the database and bring the schema up to this binary's version (refusing drift or a newer database), then
+/// check that this process has the secret key the database is sealed under (refusing another key, or none).
 pub async fn open(config: &Config) -> Result<Store, Failure> {
+    let store = open_unchecked(config).await?;
+    check_key(&store).await?;
+    Ok(store)
+}
+
+/// [`open`] without the key check: for adopting a key.
+pub async fn open_unchecked(config: &Config) -> Result<Store, Failure> {
     let store = connect(config).await?;
     let migrations = roster::migrations();
     Migrator::new(&store, &migrations).up(None).await?;
     Ok(store)
+}
+
+/// Refuse to go on with a key other than the one the database is sealed under (one line, exit 2).
+pub async fn check_key(store: &Store) -> Result<roster::audit::KeyCheck, Failure> {
+    roster::audit::check_key(store, now()).await.map_err(|e| match e {
+        roster::audit::KeyErrorOrStore::Key(e) => Failure::Usage(e.to_string()),
+        roster::audit::KeyErrorOrStore::Store(e) => Failure::Runtime(e.to_string()),
+    })
 }
 
 /// The operator's scope in a tenant.

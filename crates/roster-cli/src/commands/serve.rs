@@ -80,6 +80,10 @@ pub async fn run(context: &Context, args: Args) -> Result<(), Failure> {
             tracing::info!(?applied, "applied migrations");
         }
     }
+    if migrator.is_current().await? {
+        // a process with another key (or none) would seal entries the chains' own key cannot verify: refuse to start
+        super::check_key(&store).await?;
+    }
     if let Some(boot) = roster::auth::bootstrap(&store, &config, super::now()).await.map_err(failure)? {
         tracing::info!(tenant = %boot.tenant, email = %boot.admin_email, "created the default tenant and the sysadmin");
         if let Some(password) = boot.generated_password {

@@ -65,6 +65,8 @@ impl Server {
         }
         // the test's own writes seal their audit entries with the server's key, as a second server process would
         db.store = app.state.store.clone();
+        // as `roster serve` does before it writes: the database is sealed under the server's key
+        roster::audit::check_key(&db.store, now).await.expect("the database is sealed under the server's key");
         roster::auth::bootstrap(&db.store, &config, now).await.expect("bootstrap");
         let tenant = roster::tenants::find(&db.store, "default").await.unwrap().unwrap();
         let scope = TenantScope::operator_unchecked(tenant.as_ref(), Actor::cli());
@@ -203,7 +205,8 @@ pub fn roster_with(args: &[&str], env: &[(&str, &str)]) -> std::process::Output 
     command.output().expect("run roster")
 }
 
-/// Run the real `roster` binary against the test database.
+/// Run the real `roster` binary against the test database (with the environment's secret key, or the key file
+/// beside a SQLite database: that of a `roster serve` started on it).
 pub fn roster(db: &TestDb, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(args)

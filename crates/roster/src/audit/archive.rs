@@ -167,7 +167,7 @@ pub async fn archive(
     };
     let end = match repo::first_at_or_after(store, tenant_id, start, before).await? {
         Some(first_kept) => first_kept - 1,
-        None => repo::head(store, tenant_id).await?.map_or(start, |(seq, _)| seq),
+        None => repo::head(store, tenant_id).await?.map_or(start, |head| head.seq),
     };
     if end <= start {
         return Err(AuditError::invalid("before", format!("no entries before {} to archive", timestamp(before))));

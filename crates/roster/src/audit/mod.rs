@@ -8,6 +8,7 @@
 
 pub mod archive;
 mod error;
+pub mod key;
 pub mod model;
 mod repo;
 pub mod routes;
@@ -23,12 +24,14 @@ use crate::principal::{Actor, AdminScope, TenantId, TenantScope};
 use crate::store::{to_micros, Backend, ChainKey, Store, StoreError, Tx};
 
 pub use error::AuditError;
+pub use key::{check_key, KeyCheck, KeyError, KeyErrorOrStore};
 pub use model::{AuditEntry, AuditQuery, Filter, MacKind, OwnAuditQuery};
 
 pub const MIGRATIONS: &[Migration] = &[
     crate::migration!(2, "0002_audit_log", "audit_log"),
     crate::migration!(13, "0013_audit_keyed", "audit_keyed"),
     crate::migration!(14, "0014_audit_anchors", "audit_anchors"),
+    crate::migration!(21, "0021_audit_sealed_heads", "audit_sealed_heads", after_up = key::seal_at_upgrade),
 ];
 
 crate::text_enum!(
@@ -99,9 +102,10 @@ pub fn timestamp(at: OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
-/// Start a tenant's chain; called in the transaction that creates the tenant.
+/// Start a tenant's chain (its head sealed when there is a key); called in the transaction that creates the tenant.
 pub async fn start_chain(tx: &mut Tx, scope: &TenantScope) -> Result<(), StoreError> {
-    repo::insert_head(tx, scope.tenant_id()).await
+    let head = key::Head::start(scope.tenant_id().uuid(), tx.chain_key());
+    repo::insert_head(tx, &head).await
 }
 
 /// Record a change in the scope's tenant, inside the caller's transaction.
@@ -144,21 +148,47 @@ async fn append(
     match tx.backend() {
         Backend::Sqlite => tx.defer_on_writer(move |writer| {
             let head = repo::advance_head_on(writer, tenant_id, n)?;
-            let (entries, last) = seal_chain(drafts, head, key.as_ref())?;
+            check_head(&head, key.as_ref(), || repo::fingerprint_on(writer))?;
+            let (entries, next) = seal_chain(drafts, &head, key.as_ref())?;
             for entry in &entries {
                 repo::insert_entry_on(writer, entry)?;
             }
-            repo::set_head_on(writer, tenant_id, &last, kind)
+            repo::set_head_on(writer, &next)
         }),
         Backend::Postgres => {
             let head = repo::advance_head(tx, tenant_id, n).await?;
-            let (entries, last) = seal_chain(drafts, head, key.as_ref())?;
+            let recorded = match head.head_mac {
+                None if key.is_some() => repo::fingerprint(&mut *tx).await?,
+                _ => None,
+            };
+            check_head(&head, key.as_ref(), || Ok(recorded))?;
+            let (entries, next) = seal_chain(drafts, &head, key.as_ref())?;
             for entry in &entries {
                 repo::insert_entry(tx, entry).await?;
             }
-            repo::set_head(tx, tenant_id, &last, kind).await
+            repo::set_head(tx, &next).await
         }
     }
+}
+
+/// Refuse to extend a head that a process with this key did not write: entries appended to a head moved back over a
+/// cut tail would seal the cut. An unsealed head is taken only from a database that records no key (one that never
+/// had a key, or a store used without [`check_key`], as tests do); `recorded` reads the fingerprint for that case.
+fn check_head(
+    head: &key::Head,
+    key: Option<&ChainKey>,
+    recorded: impl FnOnce() -> Result<Option<Vec<u8>>, StoreError>,
+) -> Result<(), StoreError> {
+    let keyed_database = match key {
+        Some(key) if head.head_mac.is_none() => key.is_bound() || recorded()?.is_some(),
+        _ => false,
+    };
+    head.check(key, keyed_database).map(drop).map_err(|reason| {
+        StoreError::Refused(format!(
+            "this tenant's audit chain cannot be extended: {reason}; run `roster audit verify` and restore from a \
+             backup"
+        ))
+    })
 }
 
 /// An entry before its place in the chain is known (sequence number and seals empty).
@@ -186,14 +216,14 @@ fn draft(tenant_id: TenantId, actor: &Actor, at: OffsetDateTime, change: Change,
     }
 }
 
-/// Number and seal drafts after the chain's head `(first sequence number, head seal, head kind)`: the entries and the
-/// new head seal.
+/// Number and seal drafts after the chain's head: the entries and the new head.
 fn seal_chain(
     mut drafts: Vec<AuditEntry>,
-    (first_seq, mut prev_hash, head_kind): (i64, Vec<u8>, MacKind),
+    head: &key::Head,
     key: Option<&ChainKey>,
-) -> Result<(Vec<AuditEntry>, Vec<u8>), StoreError> {
-    if head_kind == MacKind::Keyed && key.is_none() {
+) -> Result<(Vec<AuditEntry>, key::Head), StoreError> {
+    let (first_seq, mut prev_hash) = (head.seq + 1, head.hash.clone());
+    if (head.mac_kind == MacKind::Keyed || head.head_mac.is_some()) && key.is_none() {
         // an unkeyed entry after keyed ones is what a forger would write: verification would report it
         return Err(StoreError::Refused(
             "this tenant's audit log is sealed with the server's secret key, and none is configured: set \
@@ -207,7 +237,9 @@ fn seal_chain(
         entry.hash = seal(entry, key).expect("a keyed entry is sealed with the key it was made with");
         prev_hash = entry.hash.clone();
     }
-    Ok((drafts, prev_hash))
+    let kind = drafts.last().map_or(head.mac_kind, |e| e.mac_kind);
+    let next = head.after(first_seq + drafts.len() as i64 - 1, prev_hash, kind, key);
+    Ok((drafts, next))
 }
 
 /// Record entries that go with no other change (reads of personal data), committed before this returns. Those of
@@ -396,6 +428,8 @@ pub(crate) struct Walker<'k> {
     expected_seq: i64,
     expected_prev: Vec<u8>,
     keyed_seen: bool,
+    /// The last entry that may be unkeyed, as the chain's sealed head says; `None` when no sealed head says it.
+    unkeyed_through: Option<i64>,
     unkeyed: i64,
     checked: i64,
 }
@@ -403,7 +437,21 @@ pub(crate) struct Walker<'k> {
 impl<'k> Walker<'k> {
     /// A walk that starts after entry `after_seq`, whose seal was `prev` (the chain's start: 0 and zeros).
     pub(crate) fn new(key: Option<&'k ChainKey>, after_seq: i64, prev: Vec<u8>, keyed_seen: bool) -> Self {
-        Walker { key, expected_seq: after_seq + 1, expected_prev: prev, keyed_seen, unkeyed: 0, checked: 0 }
+        Walker {
+            key,
+            expected_seq: after_seq + 1,
+            expected_prev: prev,
+            keyed_seen,
+            unkeyed_through: None,
+            unkeyed: 0,
+            checked: 0,
+        }
+    }
+
+    /// Refuse unkeyed entries after `seq`: where the chain's sealed head says its unkeyed prefix ends.
+    pub(crate) fn unkeyed_only_through(mut self, seq: i64) -> Self {
+        self.unkeyed_through = Some(seq);
+        self
     }
 
     /// Take the next entry, or say why it does not fit.
@@ -417,6 +465,13 @@ impl<'k> Walker<'k> {
         }
         if entry.mac_kind == MacKind::Sha256 && self.keyed_seen {
             return Err("an unkeyed entry after keyed ones (written or rewritten without the server's key)".to_owned());
+        }
+        if entry.mac_kind == MacKind::Sha256 && self.unkeyed_through.is_some_and(|last| entry.seq > last) {
+            return Err(format!(
+                "an unkeyed entry where the chain's sealed head says entries after {} are keyed (written or \
+                 rewritten without the server's key)",
+                self.unkeyed_through.unwrap_or_default()
+            ));
         }
         match seal(entry, self.key) {
             None => return Err("sealed with the server's secret key, which this process does not have".to_owned()),
@@ -471,8 +526,35 @@ pub async fn verify(
         report.reason = Some(reason);
     };
     let checkpoint = checkpoint.filter(|c| c.tenant_id == tenant_id.uuid());
+    let Some(head) = repo::head(store, tenant_id).await? else {
+        fail(&mut report, 1, None, "the tenant has no audit chain head: its chain was removed".into());
+        return Ok(report);
+    };
+    let recorded = repo::fingerprint(store).await?;
+    if recorded.is_none() && key.is_some_and(ChainKey::is_bound) {
+        let reason = "the database no longer records the secret key it is sealed under (its fingerprint was removed)";
+        fail(&mut report, 1, None, reason.into());
+        return Ok(report);
+    }
+    if let (Some(recorded), Some(key)) = (&recorded, key) {
+        if *recorded != key::fingerprint(key) {
+            let reason = format!(
+                "key mismatch: the database is sealed under another secret key (fingerprint {}) than this process's \
+                 (fingerprint {}); verify it with the key it was made with",
+                key::show(recorded),
+                key::show(&key::fingerprint(key))
+            );
+            fail(&mut report, 1, None, reason);
+            return Ok(report);
+        }
+    }
+    // a head that fails its seal is reported after the walk, so that an entry that does not fit is named first
+    let (sealed, head_problem) = match head.check(key, recorded.is_some()) {
+        Ok(sealed) => (sealed, None),
+        Err(reason) => (false, Some(reason)),
+    };
     let anchor = repo::newest_anchor(store, tenant_id).await?;
-    let mut walker = match &anchor {
+    let walker = match &anchor {
         Some(anchor) => {
             if let Err(reason) = anchor.check(key) {
                 fail(&mut report, anchor.seq, None, reason);
@@ -485,6 +567,7 @@ pub async fn verify(
         }
         None => Walker::new(key, 0, vec![0u8; 32], false),
     };
+    let mut walker = if sealed { walker.unkeyed_only_through(head.unkeyed_through) } else { walker };
     let mut after = walker.end();
     loop {
         let batch = repo::entries_after(store, tenant_id, after, 1000).await?;
@@ -511,6 +594,10 @@ pub async fn verify(
     report.entries_checked = walker.checked;
     report.unkeyed_entries = walker.unkeyed;
     let end = walker.end();
+    if let Some(reason) = head_problem {
+        fail(&mut report, head.seq, None, reason);
+        return Ok(report);
+    }
     if let Some(c) = checkpoint.filter(|c| c.entries > end) {
         let reason = format!(
             "the chain ends at entry {end}, but the checkpoint of {} saw {}: entries were cut off the end",
@@ -520,11 +607,22 @@ pub async fn verify(
         fail(&mut report, end + 1, None, reason);
         return Ok(report);
     }
-    if let Some((seq, hash)) = repo::head(store, tenant_id).await? {
-        if seq != end || hash != walker.last_mac() {
-            let reason = format!("the chain ends at entry {end} but {seq} were written: entries are missing");
-            fail(&mut report, end + 1, None, reason);
+    let mut head = head;
+    if head.seq < end {
+        // entries appended while the walk went on: the head has moved past where it was read, sealed as before
+        head = repo::head(store, tenant_id).await?.unwrap_or(head);
+        if let Err(reason) = head.check(key, recorded.is_some()) {
+            fail(&mut report, head.seq, None, reason);
+            return Ok(report);
         }
+    }
+    if head.seq != end || head.hash != walker.last_mac() {
+        let reason = if head.seq > end {
+            format!("the chain ends at entry {end} but {} were written: entries are missing", head.seq)
+        } else {
+            format!("the chain's sealed head ends at entry {} but entries follow it: entries were added", head.seq)
+        };
+        fail(&mut report, end.min(head.seq) + 1, None, reason);
     }
     Ok(report)
 }

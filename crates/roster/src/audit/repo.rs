@@ -1,68 +1,118 @@
 //! SQL of the audit log.
 
 use super::archive::Anchor;
-use super::model::{ActorFilter, AuditEntry, Filter, MacKind, COLUMNS};
+use super::key::{Head, HEAD_COLUMNS};
+use super::model::{ActorFilter, AuditEntry, Filter, COLUMNS};
 use crate::principal::TenantId;
 use crate::store::{Params, Query, Store, StoreError, Tx, Value, Writer};
 
-pub(super) async fn insert_head(tx: &mut Tx, tenant_id: TenantId) -> Result<(), StoreError> {
+pub(super) async fn insert_head(tx: &mut Tx, head: &Head) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2)",
-        vec![tenant_id.into(), Value::Bytes(vec![0; 32])],
+        format!("INSERT INTO audit_heads ({HEAD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"),
+        vec![
+            head.tenant_id.into(),
+            head.seq.into(),
+            head.hash.clone().into(),
+            head.mac_kind.stored().into(),
+            head.unkeyed_through.into(),
+            head.head_mac.clone().into(),
+        ],
     )
     .await
     .map(drop)
 }
 
-const ADVANCE_HEAD: &str = "UPDATE audit_heads SET seq = seq + $2 WHERE tenant_id = $1 RETURNING seq, hash, mac_kind";
-const SET_HEAD: &str = "UPDATE audit_heads SET hash = $2, mac_kind = $3 WHERE tenant_id = $1";
+const ADVANCE_HEAD: &str = "UPDATE audit_heads SET seq = seq + $2 WHERE tenant_id = $1 \
+     RETURNING tenant_id, seq - $2, hash, mac_kind, unkeyed_through, head_mac";
+const SET_HEAD: &str =
+    "UPDATE audit_heads SET hash = $2, mac_kind = $3, unkeyed_through = $4, head_mac = $5 WHERE tenant_id = $1";
+const FINGERPRINT: &str = "SELECT fingerprint FROM secret_key_fingerprint WHERE id = 1";
 const INSERT_ENTRY: &str =
     "INSERT INTO audit_log (tenant_id, seq, id, occurred_at, actor_kind, actor_user_id, actor_api_key_id, action, \
      resource_type, resource_id, old_values, new_values, ip_address, user_agent, session_id, request_id, prev_hash, \
      hash, mac_kind) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 
-/// The head as [`ADVANCE_HEAD`] returns it: the first of the `n` reserved sequence numbers, and the hash and kind of
-/// the entry they follow.
-fn reserved((seq, hash, kind): (i64, Vec<u8>, i64), n: i64) -> Result<(i64, Vec<u8>, MacKind), StoreError> {
-    Ok((seq - n + 1, hash, MacKind::from_stored(kind)?))
-}
-
-/// Reserve `n` sequence numbers; the first of them, and the hash and kind of the entry they follow.
-pub(super) async fn advance_head(
-    tx: &mut Tx,
-    tenant_id: TenantId,
-    n: i64,
-) -> Result<(i64, Vec<u8>, MacKind), StoreError> {
-    reserved(tx.query_one(ADVANCE_HEAD, vec![tenant_id.into(), n.into()]).await?, n)
+/// Reserve `n` sequence numbers after the head; the head as it was (its `seq` is the entry they follow).
+pub(super) async fn advance_head(tx: &mut Tx, tenant_id: TenantId, n: i64) -> Result<Head, StoreError> {
+    tx.query_one(ADVANCE_HEAD, vec![tenant_id.into(), n.into()]).await
 }
 
 /// [`advance_head`], on the SQLite writer.
-pub(super) fn advance_head_on(
-    writer: &Writer<'_>,
-    tenant_id: TenantId,
-    n: i64,
-) -> Result<(i64, Vec<u8>, MacKind), StoreError> {
-    reserved(writer.query_one(ADVANCE_HEAD, &[tenant_id.into(), n.into()])?, n)
+pub(super) fn advance_head_on(writer: &Writer<'_>, tenant_id: TenantId, n: i64) -> Result<Head, StoreError> {
+    writer.query_one(ADVANCE_HEAD, &[tenant_id.into(), n.into()])
 }
 
-fn head_values(tenant_id: TenantId, hash: &[u8], kind: MacKind) -> Vec<Value> {
-    vec![tenant_id.into(), hash.to_vec().into(), kind.stored().into()]
+fn head_values(head: &Head) -> Vec<Value> {
+    vec![
+        head.tenant_id.into(),
+        head.hash.clone().into(),
+        head.mac_kind.stored().into(),
+        head.unkeyed_through.into(),
+        head.head_mac.clone().into(),
+    ]
 }
 
-/// Move the head; sent with the commit (a failure fails the commit).
-pub(super) async fn set_head(tx: &mut Tx, tenant_id: TenantId, hash: &[u8], kind: MacKind) -> Result<(), StoreError> {
-    tx.execute_deferred(SET_HEAD, head_values(tenant_id, hash, kind)).await
+/// Move the head (its `seq` was moved by [`advance_head`]); sent with the commit (a failure fails the commit).
+pub(super) async fn set_head(tx: &mut Tx, head: &Head) -> Result<(), StoreError> {
+    tx.execute_deferred(SET_HEAD, head_values(head)).await
 }
 
 /// [`set_head`], on the SQLite writer.
-pub(super) fn set_head_on(
-    writer: &Writer<'_>,
-    tenant_id: TenantId,
-    hash: &[u8],
-    kind: MacKind,
+pub(super) fn set_head_on(writer: &Writer<'_>, head: &Head) -> Result<(), StoreError> {
+    writer.execute(SET_HEAD, &head_values(head)).map(drop)
+}
+
+/// The fingerprint of the key the database is sealed under, when it records one.
+pub(super) async fn fingerprint(mut db: impl Query) -> Result<Option<Vec<u8>>, StoreError> {
+    // an owned statement: a borrowed one makes the future's lifetime general, which callers' futures cannot be
+    Ok(db.query_opt::<(Vec<u8>,)>(FINGERPRINT.to_owned(), vec![]).await?.map(|(f,)| f))
+}
+
+/// [`fingerprint`], on the SQLite writer.
+pub(super) fn fingerprint_on(writer: &Writer<'_>) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(writer.query::<(Vec<u8>,)>(FINGERPRINT, &[])?.into_iter().next().map(|(f,)| f))
+}
+
+pub(super) async fn insert_fingerprint(
+    tx: &mut Tx,
+    fingerprint: &[u8],
+    at: time::OffsetDateTime,
 ) -> Result<(), StoreError> {
-    writer.execute(SET_HEAD, &head_values(tenant_id, hash, kind)).map(drop)
+    tx.execute(
+        "INSERT INTO secret_key_fingerprint (id, fingerprint, recorded_at) VALUES (1, $1, $2)",
+        vec![fingerprint.to_vec().into(), at.into()],
+    )
+    .await
+    .map(drop)
+}
+
+pub(super) async fn delete_fingerprint(tx: &mut Tx) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM secret_key_fingerprint", vec![]).await.map(drop)
+}
+
+/// Every chain's head (to seal them all).
+pub(super) async fn all_heads(tx: &mut Tx) -> Result<Vec<Head>, StoreError> {
+    tx.query(format!("SELECT {HEAD_COLUMNS} FROM audit_heads ORDER BY tenant_id"), vec![]).await
+}
+
+pub(super) async fn seal_head(tx: &mut Tx, tenant_id: uuid::Uuid, mac: &[u8]) -> Result<(), StoreError> {
+    tx.execute("UPDATE audit_heads SET head_mac = $2 WHERE tenant_id = $1", vec![tenant_id.into(), mac.to_vec().into()])
+        .await
+        .map(drop)
+}
+
+/// Entries in the log and archived ones (by their anchors' reach), over every tenant: whether anything was written.
+pub(super) async fn entries_and_anchors(tx: &mut Tx) -> Result<i64, StoreError> {
+    let (n,): (i64,) = tx
+        .query_one(
+            "SELECT CAST((SELECT COUNT(*) FROM audit_log) + \
+             (SELECT COALESCE(SUM(last), 0) FROM (SELECT MAX(seq) AS last FROM audit_anchors GROUP BY tenant_id) a) \
+             AS BIGINT)",
+            vec![],
+        )
+        .await?;
+    Ok(n)
 }
 
 fn entry_values(e: &AuditEntry) -> Vec<Value> {
@@ -112,8 +162,10 @@ pub(super) async fn entries_after(
         .await
 }
 
-pub(super) async fn head(store: &Store, tenant_id: TenantId) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
-    store.query_opt("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1", vec![tenant_id.into()]).await
+pub(super) async fn head(store: &Store, tenant_id: TenantId) -> Result<Option<Head>, StoreError> {
+    store
+        .query_opt(format!("SELECT {HEAD_COLUMNS} FROM audit_heads WHERE tenant_id = $1"), vec![tenant_id.into()])
+        .await
 }
 
 /// Every tenant's chain head: (tenant, entries, newest hash).

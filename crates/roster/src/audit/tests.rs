@@ -167,7 +167,10 @@ async fn reseal_from(store: &Store, scope: &TenantScope, from_seq: i64, kind: Ma
         .await
         .unwrap();
     }
-    repo::set_head(&mut tx, scope.tenant_id(), &prev, kind).await.unwrap();
+    // the head follows, as far as one can move it without the key: its seal stays what it was
+    let last = repo::head(store, scope.tenant_id()).await.unwrap().unwrap();
+    let forged = key::Head { hash: prev, mac_kind: kind, ..last };
+    repo::set_head(&mut tx, &forged).await.unwrap();
     tx.commit().await.unwrap();
 }
 
@@ -223,7 +226,7 @@ store_test!(an_inserted_copy_of_a_genuine_entry_is_found, |db| async move {
     assert!(report.reason.unwrap().contains("does not follow"));
 });
 
-store_test!(a_cut_off_tail_is_found_only_against_a_checkpoint, |db| async move {
+store_test!(a_replayed_head_row_is_found_only_against_a_checkpoint, |db| async move {
     let store = &keyed(&db.store);
     let scope = tenant(store, "acme").await;
     write(store, &scope, 5).await;
@@ -242,20 +245,45 @@ store_test!(a_cut_off_tail_is_found_only_against_a_checkpoint, |db| async move {
     write(store, &scope, 2).await;
     assert!(verify(store, &scope, Some(&checkpoint)).await.unwrap().ok, "a chain that grew since is fine");
 
-    // the last three entries go, and the head is set back to what is left: the chain alone looks whole
+    // the last three entries go, and the head is set back to what is left: its seal no longer holds
     let id = sql_id(store, scope.tenant_id());
+    let sealed_at_8 = repo::head(store, scope.tenant_id()).await.unwrap().unwrap();
     tamper(store, &format!("DELETE FROM audit_log WHERE seq > 5 AND tenant_id = {id}")).await;
     let fifth = repo::entries_after(store, scope.tenant_id(), 4, 1).await.unwrap().remove(0);
-    let mut tx = store.begin().await.unwrap();
-    tx.execute("UPDATE audit_heads SET seq = 5 WHERE tenant_id = $1", vec![scope.tenant_id().into()]).await.unwrap();
-    repo::set_head(&mut tx, scope.tenant_id(), &fifth.hash, MacKind::Keyed).await.unwrap();
-    tx.commit().await.unwrap();
-    assert!(verify(store, &scope, None).await.unwrap().ok, "without a checkpoint a clean cut cannot be seen");
+    let moved_back = key::Head { seq: 5, hash: fifth.hash.clone(), mac_kind: MacKind::Keyed, ..sealed_at_8 };
+    set_head_row(store, &moved_back).await;
+    let report = verify(store, &scope, None).await.unwrap();
+    assert!(!report.ok, "a head moved back without the key shows without a checkpoint: {report:?}");
+    assert!(report.reason.as_deref().unwrap_or_default().contains("does not match its seal"), "{report:?}");
+
+    // a head row kept from when the chain was at entry 5 and put back whole, seal and all, looks genuine: only a
+    // checkpoint taken later than it sees the cut
+    let at_5 = key::Head {
+        seq: 5,
+        hash: fifth.hash.clone(),
+        mac_kind: MacKind::Keyed,
+        unkeyed_through: 0,
+        head_mac: None,
+        tenant_id: scope.tenant_id().uuid(),
+    };
+    let replayed = key::Head { head_mac: Some(at_5.mac(store.chain_key().unwrap())), ..at_5 };
+    set_head_row(store, &replayed).await;
+    assert!(verify(store, &scope, None).await.unwrap().ok, "a replayed head row needs a checkpoint to show");
     let report = verify(store, &scope, Some(&checkpoint)).await.unwrap();
     assert!(!report.ok);
     assert_eq!(report.first_bad_seq, Some(6));
     assert!(report.reason.as_deref().unwrap_or_default().contains("cut off"), "{report:?}");
 });
+
+/// Put a head row as it is given: what someone with the database can do (and, holding an old row, replay).
+async fn set_head_row(store: &Store, head: &key::Head) {
+    let mut tx = store.begin().await.unwrap();
+    tx.execute("UPDATE audit_heads SET seq = $2 WHERE tenant_id = $1", vec![head.tenant_id.into(), head.seq.into()])
+        .await
+        .unwrap();
+    repo::set_head(&mut tx, head).await.unwrap();
+    tx.commit().await.unwrap();
+}
 
 store_test!(a_keyed_chain_is_not_written_or_checked_without_the_key, |db| async move {
     let store = &keyed(&db.store);
@@ -487,4 +515,187 @@ store_test!(entries_written_alone_share_commits_and_one_callers_failure_is_its_o
     let entries = entries_for(&store, &sealed, "client", "1").await.unwrap();
     assert_eq!((entries.len(), entries[0].request_id.as_deref()), (1, Some("req-1")));
     assert!(verify(&keyed(&store), &sealed, None).await.unwrap().ok);
+});
+
+/// A keyed store as a server has it: its key checked against the database (recorded on a database never written).
+async fn bound(store: &Store) -> Store {
+    let store = keyed(store);
+    let found = check_key(&store, datetime!(2026-11-01 0:00 UTC)).await.unwrap();
+    assert!(matches!(found, KeyCheck::Recorded | KeyCheck::Matches), "{found:?}");
+    store
+}
+
+/// The whole chain resealed as unkeyed by someone without the key, one entry left out, the head moved to its end:
+/// what verification used to accept as a chain from before keys. `head_mac` says what is left in the head's seal.
+async fn reseal_all_unkeyed(store: &Store, scope: &TenantScope, left_out: i64, head_mac: Option<Vec<u8>>) {
+    let id = sql_id(store, scope.tenant_id());
+    tamper(
+        store,
+        &format!(
+            "DELETE FROM audit_log WHERE seq = {left_out} AND tenant_id = {id}; \
+             UPDATE audit_log SET seq = seq + 1000 WHERE seq > {left_out} AND tenant_id = {id}; \
+             UPDATE audit_log SET seq = seq - 1001 WHERE seq > 1000 AND tenant_id = {id};"
+        ),
+    )
+    .await;
+    let entries = repo::entries_after(store, scope.tenant_id(), 0, 10_000).await.unwrap();
+    let mut prev = vec![0; 32];
+    let mut tx = store.begin().await.unwrap();
+    for mut entry in entries {
+        entry.prev_hash = prev.clone();
+        entry.mac_kind = MacKind::Sha256;
+        entry.hash = seal(&entry, None).unwrap();
+        prev = entry.hash.clone();
+        tx.execute(
+            "UPDATE audit_log SET prev_hash = $3, hash = $4, mac_kind = 0 WHERE tenant_id = $1 AND seq = $2",
+            vec![entry.tenant_id.into(), entry.seq.into(), entry.prev_hash.into(), entry.hash.into()],
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let last = repo::head(store, scope.tenant_id()).await.unwrap().unwrap();
+    let seq = last.seq - 1;
+    let forged = key::Head { seq, hash: prev, mac_kind: MacKind::Sha256, unkeyed_through: seq, head_mac, ..last };
+    set_head_row(store, &forged).await;
+}
+
+store_test!(a_keyed_chain_resealed_as_unkeyed_with_its_head_moved_is_found, |db| async move {
+    let store = &bound(&db.store).await;
+    for (n, left) in ["unsealed", "with its old seal"].into_iter().enumerate() {
+        let scope = tenant(store, &format!("acme-{n}")).await;
+        write(store, &scope, 10).await;
+        let old_seal = repo::head(store, scope.tenant_id()).await.unwrap().unwrap().head_mac;
+        reseal_all_unkeyed(store, &scope, 6, if n == 0 { None } else { old_seal }).await;
+        // this process, and a new one that opens the database with the key
+        let fresh = keyed(&Store::connect(&db.url, &StoreOptions::default()).await.unwrap());
+        check_key(&fresh, datetime!(2026-11-02 0:00 UTC)).await.unwrap();
+        for verifier in [store, &fresh] {
+            let report = verify(verifier, &scope, None).await.unwrap();
+            assert!(!report.ok, "{left}: {report:?}");
+            assert_eq!(report.first_bad_seq, Some(10), "{left}: the head is what does not fit: {report:?}");
+            let reason = report.reason.unwrap();
+            assert!(reason.contains("not sealed") || reason.contains("does not match its seal"), "{left}: {reason}");
+        }
+        // and nothing more is sealed onto it
+        let mut tx = store.begin().await.unwrap();
+        let error =
+            match record(&mut tx, &scope, datetime!(2026-11-02 0:00 UTC), Change::new(Action::Update, "x", 1)).await {
+                Err(error) => error,
+                Ok(()) => tx.commit().await.unwrap_err(),
+            };
+        assert!(error.to_string().contains("cannot be extended"), "{left}: {error}");
+    }
+    // the fingerprint removed as well, so the database looks as if it never had a key: this process knows better,
+    // and a new process refuses to open it instead of trusting what it finds
+    let scope = tenant(store, "acme-gone").await;
+    write(store, &scope, 3).await;
+    reseal_all_unkeyed(store, &scope, 2, None).await;
+    tamper(store, "DELETE FROM secret_key_fingerprint").await;
+    let report = verify(store, &scope, None).await.unwrap();
+    assert!(report.reason.unwrap_or_default().contains("fingerprint was removed"));
+    let fresh = keyed(&Store::connect(&db.url, &StoreOptions::default()).await.unwrap());
+    let error = check_key(&fresh, datetime!(2026-11-02 0:00 UTC)).await.unwrap_err();
+    assert!(matches!(error, KeyErrorOrStore::Key(KeyError::NotAdopted { .. })), "{error}");
+});
+
+store_test!(a_wiped_chain_and_a_cut_tail_fail_without_a_checkpoint, |db| async move {
+    let store = &bound(&db.store).await;
+    let wiped = tenant(store, "wiped").await;
+    write(store, &wiped, 4).await;
+    let id = sql_id(store, wiped.tenant_id());
+    tamper(
+        store,
+        &format!("DELETE FROM audit_log WHERE tenant_id = {id}; DELETE FROM audit_heads WHERE tenant_id = {id}"),
+    )
+    .await;
+    let report = verify(store, &wiped, None).await.unwrap();
+    assert!(!report.ok);
+    assert!(report.reason.unwrap().contains("no audit chain head"));
+
+    let cut = tenant(store, "cut").await;
+    write(store, &cut, 6).await;
+    let id = sql_id(store, cut.tenant_id());
+    tamper(store, &format!("DELETE FROM audit_log WHERE seq > 4 AND tenant_id = {id}")).await;
+    let fourth = repo::entries_after(store, cut.tenant_id(), 3, 1).await.unwrap().remove(0);
+    let head = repo::head(store, cut.tenant_id()).await.unwrap().unwrap();
+    // moved back with the seal it had, and with no seal at all
+    for head_mac in [head.head_mac.clone(), None] {
+        set_head_row(store, &key::Head { seq: 4, hash: fourth.hash.clone(), head_mac, ..head.clone() }).await;
+        let report = verify(store, &cut, None).await.unwrap();
+        assert!(!report.ok, "{report:?}");
+        assert_eq!(report.first_bad_seq, Some(4));
+    }
+});
+
+store_test!(the_database_keeps_its_keys_fingerprint_and_refuses_another_key, |db| async move {
+    let at = datetime!(2026-11-01 0:00 UTC);
+    let store = &bound(&db.store).await;
+    let scope = tenant(store, "acme").await;
+    write(store, &scope, 2).await;
+    let again = keyed(&Store::connect(&db.url, &StoreOptions::default()).await.unwrap());
+    assert_eq!(check_key(&again, at).await.unwrap(), KeyCheck::Matches);
+    let other = db.store.clone().with_chain_key(Some(ChainKey::new([1; 32])));
+    let error = check_key(&other, at).await.unwrap_err().to_string();
+    assert!(
+        error.contains("another secret key") && error.contains(&key::show(&key::fingerprint(&ChainKey::new([9; 32])))),
+        "{error}"
+    );
+    assert!(!error.contains(&hex(&[9; 32])), "the key itself never shows");
+    let keyless = db.store.clone().with_chain_key(None);
+    assert!(check_key(&keyless, at).await.unwrap_err().to_string().contains("this process has none"));
+    // verify names the key, instead of reporting altered entries
+    let report = verify(&other, &scope, None).await.unwrap();
+    assert!(report.reason.unwrap().starts_with("key mismatch"), "another key is named as such");
+    // and a store that skipped the check still cannot seal onto the chain
+    let mut tx = other.begin().await.unwrap();
+    let error = match record(&mut tx, &scope, at, Change::new(Action::Update, "x", 1)).await {
+        Err(error) => error,
+        Ok(()) => tx.commit().await.unwrap_err(),
+    };
+    assert!(error.to_string().contains("does not match its seal"), "{error}");
+});
+
+store_test!(a_database_written_without_a_key_is_adopted_once, |db| async move {
+    let at = datetime!(2026-11-01 0:00 UTC);
+    let keyless = &db.store;
+    assert_eq!(check_key(keyless, at).await.unwrap(), KeyCheck::Keyless);
+    let scope = tenant(keyless, "acme").await;
+    write(keyless, &scope, 3).await;
+    let store = &keyed(keyless);
+    let error = check_key(store, at).await.unwrap_err();
+    assert!(matches!(error, KeyErrorOrStore::Key(KeyError::NotAdopted { entries: 4 })), "{error}");
+    let operator = crate::principal::Sysadmin::operator_unchecked(Actor::cli());
+    let adopted = key::adopt(store, &operator, at).await.unwrap();
+    assert_eq!((adopted.chains, adopted.unkeyed_entries), (1, 4));
+    assert!(key::adopt(store, &operator, at).await.unwrap_err().to_string().contains("already sealed"));
+    assert_eq!(check_key(store, at).await.unwrap(), KeyCheck::Matches);
+    write(store, &scope, 2).await;
+    let report = verify(store, &scope, None).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!((report.unkeyed_entries, report.entries_checked), (4, 6));
+    // the adopted prefix ends where it was: an unkeyed entry after it is refused
+    let change = format!(
+        "UPDATE audit_log SET resource_id = 'forged' WHERE seq = 6 AND tenant_id = {}",
+        sql_id(store, scope.tenant_id())
+    );
+    reseal_from(store, &scope, 6, MacKind::Sha256, &change).await;
+    let report = verify(store, &scope, None).await.unwrap();
+    assert_eq!(report.first_bad_seq, Some(6), "{report:?}");
+});
+
+store_test!(an_upgrade_by_a_keyed_process_seals_the_heads_it_finds, |db| async move {
+    let at = datetime!(2026-11-01 0:00 UTC);
+    let store = &keyed(&db.store);
+    let scope = tenant(store, "acme").await;
+    write(store, &scope, 3).await;
+    let migrations = crate::migrations();
+    let migrator = crate::migrate::Migrator::new(store, &migrations);
+    assert_eq!(migrator.down_to(20).await.unwrap(), vec![21]);
+    assert_eq!(migrator.up(None).await.unwrap(), vec![21]);
+    let head = repo::head(store, scope.tenant_id()).await.unwrap().unwrap();
+    assert_eq!(head.head_mac, Some(head.mac(store.chain_key().unwrap())), "sealed by the upgrade");
+    assert_eq!(head.unkeyed_through, 0, "a chain keyed from its start has no unkeyed prefix");
+    assert_eq!(check_key(store, at).await.unwrap(), KeyCheck::Matches, "the upgrade recorded the key");
+    assert!(verify(store, &scope, None).await.unwrap().ok);
 });

@@ -15,7 +15,7 @@ use crate::audit::{self, Action, Change};
 use crate::config::Config;
 use crate::principal::{Actor, ActorKind, Principal, TenantId, TenantRef, TenantScope};
 use crate::store::{Store, StoreError};
-use crate::users::{self, Attempt, Passwords, User, UserStatus};
+use crate::users::{self, Attempt, Passwords, User};
 
 /// `POST …/auth/login`: an email or a username, and the password.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -214,8 +214,10 @@ pub async fn authenticate_session(
     let Some(session) = repo::active_session(store, model::token_hash(token), now).await? else {
         return Ok(None);
     };
-    // A locked account keeps the sessions it had (the lock stops password guessing); suspension ends them all.
-    if !matches!(session.status, UserStatus::Active | UserStatus::Locked) {
+    // Only a live, active account is allowed anything: a suspended one, or a locked one while its lock holds, has
+    // sessions that authenticate nothing (a lock that ran out counts as active; docs/decisions.md says why a lock
+    // stops sessions too).
+    if session.status.stops(session.locked_until, now).is_some() {
         return Ok(None);
     }
     Ok(Some(Principal {

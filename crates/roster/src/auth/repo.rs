@@ -119,7 +119,7 @@ pub(super) async fn active_session(
     // status of its user as they are now
     store
         .query_opt(
-            "SELECT s.tenant_id, s.id, s.user_id, u.role, u.status FROM sessions s \
+            "SELECT s.tenant_id, s.id, s.user_id, u.role, u.status, u.locked_until FROM sessions s \
              JOIN tenants t ON t.id = s.tenant_id \
              JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id AND u.deleted_at IS NULL \
              WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
@@ -136,6 +136,7 @@ pub(super) struct ActiveSession {
     pub user_id: Uuid,
     pub role: crate::principal::Role,
     pub status: crate::users::UserStatus,
+    pub locked_until: Option<OffsetDateTime>,
 }
 
 impl crate::store::FromRow for ActiveSession {
@@ -146,6 +147,7 @@ impl crate::store::FromRow for ActiveSession {
             user_id: row.get(2)?,
             role: row.get_enum(3)?,
             status: row.get_enum(4)?,
+            locked_until: row.get(5)?,
         })
     }
 }

@@ -32,6 +32,7 @@ pub const TABLES: &[&str] = &[
     "audit_log",
     "audit_heads",
     "audit_anchors",
+    "secret_key_fingerprint",
     "users",
     "api_keys",
     "sessions",
@@ -97,6 +98,9 @@ pub struct Check {
     pub integrity: String,
     /// Every tenant's chain; empty when the database is older than this binary (checked after it is migrated).
     pub audit: Vec<Chain>,
+    /// The secret key the database records against this process's (fingerprints).
+    #[serde(default)]
+    pub key: crate::audit::key::KeyMatch,
     pub counts: BTreeMap<String, i64>,
 }
 
@@ -107,6 +111,7 @@ impl Check {
         if self.integrity != "ok" && self.integrity != "not applicable" {
             problems.push(format!("integrity check: {}", self.integrity));
         }
+        problems.extend(self.key.problem());
         for chain in self.audit.iter().filter(|c| !c.ok) {
             problems.push(format!(
                 "audit chain of tenant {}: {}",
@@ -195,10 +200,14 @@ pub async fn counts(store: &Store) -> Result<BTreeMap<String, i64>, StoreError> 
     Ok(counts)
 }
 
-/// Whether the database holds anything: a table of roster's with a row in it.
+/// Whether the database holds anything: a table of roster's with a row in it (the key a keyed process recorded when
+/// it migrated an empty database is not data).
 pub async fn holds_data(store: &Store) -> Result<bool, StoreError> {
-    Ok(counts(store).await?.values().any(|n| *n > 0))
+    Ok(counts(store).await?.iter().any(|(table, n)| *n > 0 && table != KEY_TABLE))
 }
+
+/// The table of the recorded key's fingerprint: one row that says nothing of the data.
+const KEY_TABLE: &str = "secret_key_fingerprint";
 
 /// Check a database: its integrity (SQLite), its migration level (refusing one newer than this binary), every
 /// tenant's audit chain under the store's chain key (when the database is at this binary's level), and its counts.
@@ -212,7 +221,9 @@ pub async fn check(store: &Store) -> Result<Check, BackupError> {
         return Err(newer(level, &unknown));
     }
     let mut audit = Vec::new();
+    let mut key = crate::audit::key::KeyMatch::default();
     if level == binary_level() {
+        key = crate::audit::key::key_match(store).await?;
         let operator = Sysadmin::operator_unchecked(Actor::cli());
         let mut after = None;
         loop {
@@ -237,7 +248,7 @@ pub async fn check(store: &Store) -> Result<Check, BackupError> {
             }
         }
     }
-    Ok(Check { level, integrity, audit, counts: counts(store).await? })
+    Ok(Check { level, integrity, audit, key, counts: counts(store).await? })
 }
 
 /// `FILE.manifest.json`.

@@ -139,7 +139,7 @@ fn holds_data(path: &Path) -> Result<bool, BackupError> {
         Ok(tables) => tables,
         Err(_) => return Ok(true),
     };
-    for table in TABLES.iter().filter(|t| tables.iter().any(|n| n == *t)) {
+    for table in TABLES.iter().filter(|t| **t != super::KEY_TABLE && tables.iter().any(|n| n == *t)) {
         let any: bool = connection
             .query_row(&format!("SELECT EXISTS (SELECT 1 FROM {table})"), [], |r| r.get(0))
             .map_err(|e| sqlite_error(path, e))?;

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::{check, holds_data, level_of, repo, BackupError, Check, TABLES};
 use crate::migrate::Migrator;
+use crate::principal::Sysadmin;
 use crate::store::{Backend, Kind, Store, Value, Values};
 
 /// Most parameters one INSERT binds: under SQLite's 32,766 and PostgreSQL's 65,535.
@@ -218,12 +219,17 @@ pub async fn transfer(
     if !unknown.is_empty() {
         return Err(super::newer(target_level, &unknown));
     }
-    Migrator::new(to, &crate::migrations()).up(None).await?;
+    if let Some(problem) = crate::audit::key::key_match(from).await?.problem() {
+        return Err(BackupError::Refused(format!("--from: {problem}")));
+    }
+    // migrated without the key: the target takes the source's record of it with the rows
+    Migrator::new(&to.clone().with_chain_key(None), &crate::migrations()).up(None).await?;
     if holds_data(to).await? {
         return Err(BackupError::Refused(
             "--to: the database holds data; migrate-data writes only into an empty database".into(),
         ));
     }
+    crate::audit::key::forget_key_of_empty(to, &Sysadmin::operator_unchecked(crate::principal::Actor::cli())).await?;
     // every change writes an audit entry in its transaction: heads that moved mean the source changed meanwhile
     let heads_before = repo::audit_heads(from).await?;
     let (postgres, sqlite) = if from.backend() == Backend::Postgres { (from, to) } else { (to, from) };

@@ -3,8 +3,9 @@
 //! on `tenant_id` — its primary key starts with `tenant_id`, its unique indexes include it (or are a global lookup
 //! named here), and its foreign keys to other distributed tables carry it (so joins stay on one node).
 
-/// Copied whole to every node: small, read by every tenant's requests.
-pub const REFERENCE_TABLES: &[&str] = &["tenants"];
+/// Copied whole to every node: small, read by every tenant's requests (the tenants; the one row naming the secret
+/// key every chain is sealed under).
+pub const REFERENCE_TABLES: &[&str] = &["tenants", "secret_key_fingerprint"];
 
 /// The migrator's bookkeeping: on the coordinator only.
 pub const LOCAL_TABLES: &[&str] = &["schema_migrations"];

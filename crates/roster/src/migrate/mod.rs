@@ -19,7 +19,14 @@ pub struct Migration {
     pub sqlite_down: &'static str,
     pub postgres_up: &'static str,
     pub postgres_down: &'static str,
+    /// Work the SQL cannot do, run in the migration's transaction after its up script: what needs the server's key
+    /// (sealing what the upgrade found under it), which the database never holds.
+    pub after_up: Option<AfterUp>,
 }
+
+/// A migration's step in code: it gets the migration's transaction (and through it the store's chain key).
+pub type AfterUp =
+    for<'t> fn(&'t mut Tx) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + 't>>;
 
 /// Declare a migration from the files of a module's `migrations/` folder.
 ///
@@ -28,9 +35,17 @@ pub struct Migration {
 /// // version 1 named "tenants": reads migrations/sqlite/0001_tenants.up.sql and …down.sql, and the same under
 /// // migrations/postgres/, from the declaring module's folder
 /// ```
+///
+/// A migration with a step in code names it last: `migration!(21, "0021_x", "x", after_up = module::step)`.
 #[macro_export]
 macro_rules! migration {
     ($version:literal, $file:literal, $name:literal) => {
+        $crate::migration!(@build $version, $file, $name, None)
+    };
+    ($version:literal, $file:literal, $name:literal, after_up = $step:path) => {
+        $crate::migration!(@build $version, $file, $name, Some($step))
+    };
+    (@build $version:literal, $file:literal, $name:literal, $after_up:expr) => {
         $crate::migrate::Migration {
             version: $version,
             name: $name,
@@ -38,6 +53,7 @@ macro_rules! migration {
             sqlite_down: include_str!(concat!("migrations/sqlite/", $file, ".down.sql")),
             postgres_up: include_str!(concat!("migrations/postgres/", $file, ".up.sql")),
             postgres_down: include_str!(concat!("migrations/postgres/", $file, ".down.sql")),
+            after_up: $after_up,
         }
     };
 }
@@ -223,6 +239,9 @@ impl<'a> Migrator<'a> {
             }
             let failed = |source| MigrateError::Failed { version: m.version, name: m.name.to_owned(), source };
             tx.execute_batch(m.up(backend)).await.map_err(failed)?;
+            if let Some(step) = m.after_up {
+                step(&mut tx).await.map_err(failed)?;
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
                 vec![m.version.into(), m.name.into(), m.checksum(backend).into(), Value::Timestamp(now())],

@@ -41,6 +41,10 @@ fn reason_phrase(reason: CheckReason) -> &'static str {
     match reason {
         CheckReason::Expired => ": the caller's grant has expired",
         CheckReason::Revoked => ": the caller's grant was revoked",
+        CheckReason::Suspended => ": the caller's account is suspended",
+        CheckReason::Locked => ": the caller's account is locked",
+        CheckReason::Invited => ": the caller's account has not accepted its invitation",
+        CheckReason::PendingVerification => ": the caller's account has not verified its email address",
         CheckReason::NotGranted | CheckReason::Granted | CheckReason::Role => {
             ", which the caller does not hold (ask an admin of the tenant)"
         }

@@ -6,7 +6,9 @@
 //! [`Intent::Administer`] (an admin, never on a user above its own role). The catalogue is the admins'.
 //!
 //! A check answers, in this order: the caller may not see the user → 404; the agent is not in the catalogue → 404;
-//! the user's role is admin or sysadmin → allowed (`role`); else the grant decides (`granted`, `expired`,
+//! the account is not live and active → denied, naming its status (`suspended`, `locked`, `invited`,
+//! `pending_verification`: such an account is allowed nothing, whatever its role or grants); the user's role is admin
+//! or sysadmin → allowed (`role`); else the grant decides (`granted`, `expired`,
 //! `not_granted`, `revoked`). Expiry is read against the clock at the time of the check: a grant counts until the
 //! instant of its expiry, not at it.
 
@@ -236,10 +238,13 @@ pub async fn check(
     action: Option<&str>,
 ) -> Result<CheckAnswer, PermissionError> {
     let action = parse_action(action)?;
-    let role = users::access::visible_role(store, scope, user_id).await?;
+    let (role, stopped) = users::access::visible_standing(store, scope, user_id, now).await?;
     let grant = repo::agent_and_grant(store, scope.tenant_id(), user_id, agent)
         .await?
         .ok_or_else(|| PermissionError::UnknownAgent(agent.to_owned()))?;
+    if let Some(status) = stopped {
+        return Ok(CheckAnswer { allowed: false, reason: CheckReason::stopped_by(status) });
+    }
     if role >= Role::Admin {
         return Ok(CheckAnswer { allowed: true, reason: CheckReason::Role });
     }

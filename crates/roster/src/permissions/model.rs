@@ -105,6 +105,14 @@ crate::text_enum!(
         NotGranted = "not_granted",
         /// The grant was revoked.
         Revoked = "revoked",
+        /// The account is suspended: it is allowed nothing, whatever its grants and role.
+        Suspended = "suspended",
+        /// The account is locked (until its lock runs out or an admin unlocks it).
+        Locked = "locked",
+        /// The account was invited and has not accepted yet.
+        Invited = "invited",
+        /// The account has not verified its email address yet.
+        PendingVerification = "pending_verification",
     }
 );
 
@@ -112,6 +120,21 @@ crate::text_enum!(
     /// Where a grant stands now.
     GrantStatus { Active = "active", Expired = "expired", Revoked = "revoked" }
 );
+
+impl CheckReason {
+    /// The reason a check gives for an account that its status stops.
+    pub fn stopped_by(status: crate::users::UserStatus) -> CheckReason {
+        use crate::users::UserStatus;
+        match status {
+            UserStatus::Suspended => CheckReason::Suspended,
+            UserStatus::Locked => CheckReason::Locked,
+            UserStatus::Invited => CheckReason::Invited,
+            UserStatus::PendingVerification => CheckReason::PendingVerification,
+            // an active account is stopped by nothing; were it ever asked, it is refused rather than allowed
+            UserStatus::Active => CheckReason::NotGranted,
+        }
+    }
+}
 
 /// The answer of `…/permissions/{agent}/check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

@@ -12,7 +12,9 @@ use crate::users::{NewUser, Passwords};
 const NOW: OffsetDateTime = datetime!(2026-12-02 12:00 UTC);
 
 async fn person(store: &Store, operator: &TenantScope, name: &str, role: Role) -> Uuid {
-    let input = NewUser { username: Some(name.into()), role: Some(role), ..NewUser::default() };
+    // active: an invited account (no password) would be allowed nothing
+    let status = Some(crate::users::UserStatus::Active);
+    let input = NewUser { username: Some(name.into()), role: Some(role), status, ..NewUser::default() };
     let passwords = Passwords::from_config(&crate::config::Config::default());
     users::create(store, operator.admin().unwrap(), &passwords, NOW, input).await.unwrap().id
 }

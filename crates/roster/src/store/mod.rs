@@ -185,15 +185,32 @@ type ServiceMap = std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::
 /// The key that seals audit entries (derived from the server's secret key, never stored in the database). The store
 /// carries it so that every transaction, whichever module opens it, seals its entries with it.
 #[derive(Clone)]
-pub struct ChainKey(Arc<[u8; 32]>);
+pub struct ChainKey(Arc<KeyState>);
+
+struct KeyState {
+    bytes: [u8; 32],
+    /// Set once this process found the database sealed under this key (`audit::check_key`): from then on a database
+    /// that records no key, or an unsealed chain head, can only have been tampered with.
+    bound: std::sync::atomic::AtomicBool,
+}
 
 impl ChainKey {
     pub fn new(bytes: [u8; 32]) -> ChainKey {
-        ChainKey(Arc::new(bytes))
+        ChainKey(Arc::new(KeyState { bytes, bound: std::sync::atomic::AtomicBool::new(false) }))
     }
 
     pub fn bytes(&self) -> &[u8; 32] {
-        &self.0
+        &self.0.bytes
+    }
+
+    /// Whether this process checked that the database is sealed under this key (every clone of the key shares it).
+    pub fn is_bound(&self) -> bool {
+        self.0.bound.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Record that the database is sealed under this key.
+    pub fn bind(&self) {
+        self.0.bound.store(true, std::sync::atomic::Ordering::Release);
     }
 }
 

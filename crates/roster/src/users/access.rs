@@ -130,12 +130,19 @@ pub async fn visible(store: &Store, scope: &TenantScope, id: Uuid, deleted: Dele
     Ok(user)
 }
 
-/// The role of a live user the scope may see (the same decision as [`visible`], for a caller that needs only the
-/// role, such as a permission check on the hot path).
-pub async fn visible_role(store: &Store, scope: &TenantScope, id: Uuid) -> Result<Role, UserError> {
+/// The role of a live user the scope may see, and the status that stops it at `now` if it is not active (the same
+/// decision as [`visible`], for a caller that needs only these, such as a permission check on the hot path).
+pub async fn visible_standing(
+    store: &Store,
+    scope: &TenantScope,
+    id: Uuid,
+    now: time::OffsetDateTime,
+) -> Result<(Role, Option<super::UserStatus>), UserError> {
     admits(scope, Intent::Read, id)?;
     // the read is by the scope's tenant: a user of another tenant is not found
-    repo::live_role(store, scope.tenant_id(), id).await?.ok_or(UserError::NotFound)
+    let (role, status, locked_until) =
+        repo::live_standing(store, scope.tenant_id(), id).await?.ok_or(UserError::NotFound)?;
+    Ok((role, status.stops(locked_until, now)))
 }
 
 #[cfg(test)]

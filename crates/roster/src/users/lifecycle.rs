@@ -190,8 +190,12 @@ async fn save(tx: &mut Tx, target: &Authorized<'_>, now: OffsetDateTime, mut nex
     let action = if current.status != next.status { Action::StatusChange } else { Action::Update };
     let mut change = Change::new(action, "user", next.id).values(Some(old), Some(new));
     if current.password_hash != next.password_hash {
+        let retired = repo::retire_password_tokens(tx, target, now).await?;
         if let Some(serde_json::Value::Object(values)) = change.new_values.as_mut() {
             values.insert("password".into(), "changed".into());
+            if retired > 0 {
+                values.insert("password_tokens_retired".into(), retired.into());
+            }
         }
     }
     audit::record(tx, target.scope(), now, change).await?;

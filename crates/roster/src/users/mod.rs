@@ -449,8 +449,12 @@ pub async fn provision(
     next.version = current.version + 1;
     let (old, mut new) = audit::diff(&current.view(), &next.view());
     if next.password_hash != current.password_hash {
+        let retired = repo::retire_password_tokens(&mut tx, &target, now).await?;
         if let Some(new) = new.as_object_mut() {
             new.insert("password".into(), "changed".into());
+            if retired > 0 {
+                new.insert("password_tokens_retired".into(), retired.into());
+            }
         }
     }
     audit::record(&mut tx, &scope, now, Change::new(Action::Update, "user", id).values(Some(old), Some(new))).await?;

@@ -164,6 +164,19 @@ crate::text_enum!(
         Locked = "locked",
     }
 );
+impl UserStatus {
+    /// What an account of this status may do at `now`, given its lock: `None` when it is live and active (a lock that
+    /// has run out counts as active), else the status that stops it. Only a live, active account is allowed anything:
+    /// its grants, its role and its sessions count for nothing otherwise.
+    pub fn stops(self, locked_until: Option<OffsetDateTime>, now: OffsetDateTime) -> Option<UserStatus> {
+        match self {
+            UserStatus::Active => None,
+            UserStatus::Locked if locked_until.is_some_and(|until| until <= now) => None,
+            other => Some(other),
+        }
+    }
+}
+
 crate::text_enum!(
     /// Seniority, for training.
     ExperienceLevel {

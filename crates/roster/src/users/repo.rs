@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::access::Authorized;
-use super::model::{User, UserFilter, COLUMNS};
+use super::model::{User, UserFilter, UserStatus, COLUMNS};
 use crate::principal::{Role, TenantId};
 use crate::store::{Query, Store, StoreError, Tx, Value};
 
@@ -73,21 +73,26 @@ pub(super) async fn get(mut db: impl Query, tenant_id: TenantId, id: Uuid) -> Re
 }
 
 /// The role of a live user, and nothing else: what a permission check needs, read without decoding the whole row.
-pub(super) async fn live_role(store: &Store, tenant_id: TenantId, id: Uuid) -> Result<Option<Role>, StoreError> {
-    let row: Option<RoleRow> = store
+/// The role and standing (status and lock) of a live user.
+pub(super) async fn live_standing(
+    store: &Store,
+    tenant_id: TenantId,
+    id: Uuid,
+) -> Result<Option<(Role, UserStatus, Option<OffsetDateTime>)>, StoreError> {
+    let row: Option<StandingRow> = store
         .query_opt(
-            "SELECT role FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+            "SELECT role, status, locked_until FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
             vec![tenant_id.into(), id.into()],
         )
         .await?;
-    Ok(row.map(|r| r.0))
+    Ok(row.map(|r| (r.0, r.1, r.2)))
 }
 
-struct RoleRow(Role);
+struct StandingRow(Role, UserStatus, Option<OffsetDateTime>);
 
-impl crate::store::FromRow for RoleRow {
+impl crate::store::FromRow for StandingRow {
     fn from_row(row: &crate::store::Row<'_, '_>) -> Result<Self, StoreError> {
-        Ok(RoleRow(row.get_enum(0)?))
+        Ok(StandingRow(row.get_enum(0)?, row.get_enum(1)?, row.get(2)?))
     }
 }
 
@@ -370,6 +375,21 @@ pub(super) async fn redeem_token(
          WHERE tenant_id = $1 AND token_hash = $2 AND used_at IS NULL AND expires_at > $3 \
          RETURNING user_id, purpose",
         vec![tenant_id.into(), hash.into(), now.into()],
+    )
+    .await
+}
+
+/// Retire every outstanding token of an authorized user that sets a password (resets and invitations): a password
+/// that changed, by any way, leaves no older token able to change it again. The number retired.
+pub(super) async fn retire_password_tokens(
+    tx: &mut Tx,
+    target: &Authorized<'_>,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    tx.execute(
+        "UPDATE user_tokens SET used_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND used_at IS NULL \
+         AND purpose IN ('password_reset', 'invitation')",
+        vec![target.tenant_id().into(), target.id().into(), now.into()],
     )
     .await
 }
