@@ -83,7 +83,13 @@ async fn round_trip(backend: Backend) {
 
     // into an empty database of the same backend
     let Some(target) = TestDb::of_empty(backend).await else { return };
-    let restored = json_of(&roster_at(&target.url, key, &["restore", file.to_str().unwrap(), "--format", "json"]));
+    if backend == Backend::Postgres {
+        // not as a superuser: what an archive defines would run with its rights
+        let superuser = roster_at(&target.url, key, &["restore", file.to_str().unwrap()]);
+        refused(&superuser, "a role that can reach the operating system");
+    }
+    let target_url = target.restore_url().await;
+    let restored = json_of(&roster_at(&target_url, key, &["restore", file.to_str().unwrap(), "--format", "json"]));
     assert_eq!((&restored["replaced"], &restored["manifest_checked"]), (&json!(false), &json!(true)), "{restored}");
     let chains = restored["check"]["audit"].as_array().unwrap();
     assert!(chains.iter().any(|c| c["tenant"] == "demo" && c["entries"].as_i64().unwrap() > 50), "{restored}");
@@ -100,18 +106,21 @@ async fn round_trip(backend: Backend) {
     assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
 
     // the target now holds data: not without --force
-    refused(&roster_at(&target.url, key, &["restore", file.to_str().unwrap()]), "--force");
+    refused(&roster_at(&target_url, key, &["restore", file.to_str().unwrap()]), "--force");
     let again =
-        json_of(&roster_at(&target.url, key, &["restore", file.to_str().unwrap(), "--force", "--format", "json"]));
+        json_of(&roster_at(&target_url, key, &["restore", file.to_str().unwrap(), "--force", "--format", "json"]));
     assert_eq!(again["replaced"], json!(true));
 
     // under another secret key the chain does not verify, and nothing is restored (PostgreSQL's restore has
     // committed when the chain is checked: it is taken out again)
     let Some(elsewhere) = TestDb::of_empty(backend).await else { return };
+    let elsewhere_url = elsewhere.restore_url().await;
     let other_key = "b3RoZXIgc2VjcmV0IGtleSBvZiB0aGlydHktdHdvIGJ5dGU=";
-    let wrong_key = roster_at(&elsewhere.url, Some(other_key), &["restore", file.to_str().unwrap()]);
-    refused(&wrong_key, "secret key");
-    assert!(String::from_utf8_lossy(&wrong_key.stderr).contains("nothing was restored"));
+    let wrong_key = roster_at(&elsewhere_url, Some(other_key), &["restore", file.to_str().unwrap()]);
+    refused(&wrong_key, "restore with the key it was made with");
+    let said = String::from_utf8_lossy(&wrong_key.stderr).into_owned();
+    let needed = manifest.key_fingerprint.clone().unwrap();
+    assert!(said.contains(&format!("made under the key with fingerprint {needed}")), "names the key: {said}");
     assert!(rows(&elsewhere.store).await.is_empty(), "nothing was restored: {:?}", rows(&elsewhere.store).await);
     if backend == Backend::Postgres {
         let (functions,): (i64,) = elsewhere
@@ -133,7 +142,7 @@ async fn round_trip(backend: Backend) {
     bytes[middle] ^= 0x55;
     std::fs::write(&damaged, &bytes).unwrap();
     std::fs::copy(roster::backup::manifest_path(&file), roster::backup::manifest_path(&damaged)).unwrap();
-    refused(&roster_at(&elsewhere.url, key, &["restore", damaged.to_str().unwrap()]), "does not match its manifest");
+    refused(&roster_at(&elsewhere_url, key, &["restore", damaged.to_str().unwrap()]), "does not match its manifest");
 
     // the other backend's file
     let other = dir.path().join("other.backup");
@@ -143,10 +152,10 @@ async fn round_trip(backend: Backend) {
             rusqlite::Connection::open(&other).unwrap().execute_batch("CREATE TABLE t (x INTEGER);").unwrap();
         }
     }
-    let said = roster_at(&elsewhere.url, key, &["restore", other.to_str().unwrap()]);
+    let said = roster_at(&elsewhere_url, key, &["restore", other.to_str().unwrap()]);
     assert_eq!(said.status.code(), Some(2));
     refused(&said, if backend == Backend::Sqlite { "PostgreSQL archive" } else { "is a SQLite database" });
-    let missing = roster_at(&elsewhere.url, key, &["restore", dir.path().join("missing").to_str().unwrap()]);
+    let missing = roster_at(&elsewhere_url, key, &["restore", dir.path().join("missing").to_str().unwrap()]);
     refused(&missing, "missing: no such file");
     assert_eq!(missing.status.code(), Some(2), "the caller's mistake");
 }
@@ -189,8 +198,13 @@ async fn newer_copies(backend: Backend) {
             assert!(dumped.status.success(), "{}", String::from_utf8_lossy(&dumped.stderr));
         }
     }
+    // with a manifest that vouches for it (made without a key, as the restoring process has none)
+    let counts = std::collections::BTreeMap::new();
+    let manifest = roster::backup::manifest_for(backend, &file, 9999, counts, None).unwrap();
+    roster::backup::write_manifest(&file, &manifest).unwrap();
     let Some(target) = TestDb::of_empty(backend).await else { return };
-    refused(&roster_at(&target.url, None, &["restore", file.to_str().unwrap()]), "newer than this binary");
+    let target_url = target.restore_url().await;
+    refused(&roster_at(&target_url, None, &["restore", file.to_str().unwrap()]), "newer than this binary");
     assert!(rows(&target.store).await.is_empty(), "nothing was restored");
 }
 roster::backend_test!(a_copy_newer_than_the_binary_is_refused, newer_copies);
@@ -239,7 +253,7 @@ e2e_test!(a_backup_under_write_load_holds_every_write_acknowledged_before_it, |s
 
     let Some(target) = TestDb::of_empty(server.db.store.backend()).await else { return };
     json_of(&roster_at(
-        &target.url,
+        &target.restore_url().await,
         Some(common::TEST_SECRET_KEY),
         &["restore", file.to_str().unwrap(), "--format", "json"],
     ));
@@ -256,3 +270,118 @@ e2e_test!(a_backup_under_write_load_holds_every_write_acknowledged_before_it, |s
     assert!(made["bytes"].as_u64().unwrap() > 0, "{made}");
     restored.close().await;
 });
+
+/// A backup made of `source` (keyed with the tests' key) into `dir`, under `name`.
+fn backup_of(source: &TestDb, dir: &std::path::Path, name: &str) -> PathBuf {
+    let file = dir.join(name);
+    let made = roster_at(&source.url, Some(common::TEST_SECRET_KEY), &["backup", "--out", file.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    file
+}
+
+/// What someone with the source database can do before the backup is taken: run `sql` there as its owner.
+async fn plant(source: &TestDb, sql: &str) {
+    let mut tx = source.store.begin().await.unwrap();
+    tx.execute_batch(sql.to_owned()).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn distrust(backend: Backend) {
+    let key = Some(common::TEST_SECRET_KEY);
+    let Some(source) = TestDb::of_empty(backend).await else { return };
+    json_of(&roster_at(&source.url, key, &["seed", "--demo", "--format", "json"]));
+    let dir = tempfile::tempdir().unwrap();
+    let file = backup_of(&source, dir.path(), "clean.backup");
+    let Some(target) = TestDb::of_empty(backend).await else { return };
+    let target_url = target.restore_url().await;
+    let restore = |file: &std::path::Path| roster_at(&target_url, key, &["restore", file.to_str().unwrap()]);
+    let nothing_restored = || async { assert!(rows(&target.store).await.iter().all(|(_, n)| *n == 0)) };
+
+    // the manifest is required, and sealed: dropped, or rewritten to match an edited file, it vouches for nothing
+    let bare = dir.path().join("bare.backup");
+    std::fs::copy(&file, &bare).unwrap();
+    refused(&restore(&bare), "no manifest beside it");
+    let edited = dir.path().join("edited.backup");
+    std::fs::copy(&file, &edited).unwrap();
+    if backend == Backend::Sqlite {
+        let copy = rusqlite::Connection::open(&edited).unwrap();
+        copy.execute_batch("UPDATE users SET role = 'sysadmin' WHERE role = 'user'").unwrap();
+    }
+    let manifest = roster::backup::read_manifest(&file).unwrap().unwrap();
+    let remade = roster::backup::manifest_for(backend, &edited, manifest.level, manifest.counts.clone(), None).unwrap();
+    roster::backup::write_manifest(&edited, &remade).unwrap();
+    refused(&restore(&edited), "not sealed under this server's key");
+    let forger = roster::store::ChainKey::new([7; 32]);
+    let forged =
+        roster::backup::manifest_for(backend, &edited, manifest.level, manifest.counts.clone(), Some(&forger)).unwrap();
+    std::fs::remove_file(roster::backup::manifest_path(&edited)).unwrap();
+    roster::backup::write_manifest(&edited, &forged).unwrap();
+    refused(&restore(&edited), "made under the key with fingerprint");
+    nothing_restored().await;
+
+    // a trigger planted in the source (it would make a user sysadmin when they change their password), and the
+    // audit log's append-only triggers dropped: the schema is compared with what the migrations make
+    let (planted, dropped) = match backend {
+        Backend::Sqlite => (
+            "CREATE TRIGGER promote AFTER UPDATE OF password_hash ON users \
+             BEGIN UPDATE users SET role = 'sysadmin' WHERE id = NEW.id; END;",
+            "DROP TRIGGER audit_log_no_update;",
+        ),
+        Backend::Postgres => (
+            "CREATE FUNCTION promote() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN UPDATE users SET role = 'sysadmin' WHERE id = NEW.id; RETURN NEW; END $$; \
+             CREATE TRIGGER promote AFTER UPDATE OF password_hash ON users FOR EACH ROW EXECUTE FUNCTION promote();",
+            "DROP TRIGGER promote ON users; DROP FUNCTION promote(); DROP TRIGGER audit_log_no_update ON audit_log;",
+        ),
+    };
+    plant(&source, planted).await;
+    let with_trigger = backup_of(&source, dir.path(), "planted.backup");
+    let said = restore(&with_trigger);
+    refused(&said, "not made by this binary's migrations");
+    let stderr = String::from_utf8_lossy(&said.stderr);
+    assert!(stderr.contains("trigger promote") || stderr.contains("trigger users.promote"), "{stderr}");
+    nothing_restored().await;
+    plant(&source, dropped).await;
+    let without_guard = backup_of(&source, dir.path(), "unguarded.backup");
+    let said = restore(&without_guard);
+    refused(&said, "missing: ");
+    assert!(String::from_utf8_lossy(&said.stderr).contains("audit_log_no_update"));
+    nothing_restored().await;
+
+    // the clean copy still restores
+    assert!(restore(&file).status.success());
+}
+roster::backend_test!(a_restore_trusts_nothing_in_the_file, distrust);
+
+/// PostgreSQL: a function and a CHECK constraint planted in the source that run an operating-system command when
+/// rows are loaded. Restored as a role without superuser rights, the command cannot run and nothing is restored;
+/// a superuser connection is refused before anything runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_archive_cannot_reach_the_operating_system() {
+    let Some(source) = TestDb::of_empty(Backend::Postgres).await else { return };
+    let key = Some(common::TEST_SECRET_KEY);
+    json_of(&roster_at(&source.url, key, &["seed", "--format", "json"]));
+    let dir = tempfile::tempdir().unwrap();
+    let marker = std::env::temp_dir().join(format!("roster-planted-{}", uuid::Uuid::now_v7()));
+    // harmless while it is added (the constraint is checked against the rows there), then given its payload
+    plant(
+        &source,
+        &format!(
+            "CREATE FUNCTION planted() RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RETURN true; END $$; \
+             ALTER TABLE tenants ADD CONSTRAINT planted CHECK (planted()); \
+             CREATE OR REPLACE FUNCTION planted() RETURNS boolean LANGUAGE plpgsql AS \
+             $$ BEGIN COPY (SELECT 1) TO PROGRAM 'touch {}'; RETURN true; END $$;",
+            marker.display()
+        ),
+    )
+    .await;
+    let file = backup_of(&source, dir.path(), "payload.backup");
+    let Some(target) = TestDb::of_empty(Backend::Postgres).await else { return };
+    refused(&roster_at(&target.url, key, &["restore", file.to_str().unwrap()]), "reach the operating system");
+    let said = roster_at(&target.restore_url().await, key, &["restore", file.to_str().unwrap()]);
+    assert!(!said.status.success());
+    let stderr = String::from_utf8_lossy(&said.stderr);
+    assert!(stderr.contains("pg_restore failed") && stderr.contains("COPY to or from an external program"), "{stderr}");
+    assert!(!marker.exists(), "the planted command ran");
+    assert!(rows(&target.store).await.iter().all(|(_, n)| *n == 0), "nothing was restored");
+}

@@ -57,7 +57,7 @@ async fn report_queries_read_the_replica_and_everything_else_the_primary() {
     let file = dir.path().join("primary.backup");
     let made = roster(&server.db.url, &[], &["backup", "--out", file.to_str().unwrap()]);
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let restored = roster(&replica.url, &[], &["restore", file.to_str().unwrap()]);
+    let restored = roster(&replica.restore_url().await, &[], &["restore", file.to_str().unwrap()]);
     assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
 
     // then the primary moves on: Bruno's bugs are not on the replica

@@ -96,6 +96,25 @@ impl TestDb {
         Some(TestDb { store, url, _guard: Guard::Postgres { admin_url, name } })
     }
 
+    /// Where a restore connects: on PostgreSQL the URL of `roster_restorer`, a login role without superuser rights
+    /// that owns this database (as docs/operations.md has the operator make one); on SQLite the database's own URL.
+    pub async fn restore_url(&self) -> String {
+        let Guard::Postgres { name, .. } = &self._guard else { return self.url.clone() };
+        let mut tx = self.store.begin().await.expect("begin");
+        // roles belong to the whole server, and tests run at once: whoever comes second finds it made
+        tx.execute_batch(
+            "DO $$ BEGIN CREATE ROLE roster_restorer LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+        )
+        .await
+        .expect("create the restoring role");
+        tx.execute_batch(format!("ALTER DATABASE \"{name}\" OWNER TO roster_restorer")).await.expect("owner");
+        tx.commit().await.expect("commit");
+        let mut config = tokio_postgres::Config::from_str(&self.url).expect("valid postgres url");
+        config.user("roster_restorer");
+        postgres_url(&config)
+    }
+
     /// A fresh database of the given backend without any schema.
     pub async fn of_empty(backend: Backend) -> Option<TestDb> {
         match backend {

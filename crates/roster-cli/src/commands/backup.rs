@@ -65,7 +65,11 @@ pub async fn backup(context: &Context, args: BackupArgs) -> Result<(), Failure> 
                 .await
                 .map_err(failure)?
         }
-        None => roster::backup::backup_postgres(&config.database_url, &args.out).await.map_err(failure)?,
+        None => {
+            let secret = roster::secrets::load_existing(&config).map_err(Failure::Runtime)?;
+            let key = secret.as_ref().map(roster::audit::chain_key);
+            roster::backup::backup_postgres(&config.database_url, &args.out, key).await.map_err(failure)?
+        }
     };
     if context.format == Format::Json {
         output::json(&report);

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use crate::migrate::{MigrateError, Migrator};
 use crate::principal::{Actor, Sysadmin};
-use crate::store::{Backend, Store, StoreError};
+use crate::store::{Backend, ChainKey, Store, StoreError};
 
 pub use postgres::{backup as backup_postgres, restore as restore_postgres};
 pub use repo::tables as tables_present;
@@ -123,7 +123,8 @@ impl Check {
     }
 }
 
-/// Beside each backup: what it holds, to check a restore against.
+/// Beside each backup: what it holds, to check a restore against, sealed under the server's key so that nobody
+/// without the key can edit the file and write a manifest to match.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub roster_version: String,
@@ -135,6 +136,56 @@ pub struct Manifest {
     pub sha256: String,
     pub level: i64,
     pub counts: BTreeMap<String, i64>,
+    /// The fingerprint of the key the copy is sealed under (see `audit::key`), when the server had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_fingerprint: Option<String>,
+    /// HMAC-SHA256 (hex), under a key derived from the chain key, of the manifest without this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
+}
+
+impl Manifest {
+    /// The seal of this manifest's content under `key`.
+    fn seal_with(&self, key: &ChainKey) -> String {
+        use hmac::Mac;
+        let content = serde_json::to_vec(&Manifest { seal: None, ..self.clone() }).unwrap_or_default();
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key.bytes()).expect("HMAC takes any key length");
+        mac.update(b"roster backup manifest v1\0");
+        mac.update(&content);
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Seal the manifest under `key` (a server without a key leaves it unsealed).
+    pub fn sealed(mut self, key: Option<&ChainKey>) -> Manifest {
+        self.key_fingerprint = key.map(|k| crate::audit::key::show(&crate::audit::key::fingerprint(k)));
+        self.seal = key.map(|k| self.seal_with(k));
+        self
+    }
+
+    /// Whether this process may trust the manifest: sealed under its key, or — for a server that has no key —
+    /// made by a server without one.
+    fn check_seal(&self, key: Option<&ChainKey>, file: &Path) -> Result<(), BackupError> {
+        let which = |fingerprint: &Option<String>| match fingerprint {
+            Some(f) => format!("the key with fingerprint {f}"),
+            None => "no key".to_owned(),
+        };
+        let ours = key.map(|k| crate::audit::key::show(&crate::audit::key::fingerprint(k)));
+        match (&self.seal, key) {
+            (Some(seal), Some(key)) if *seal == self.seal_with(key) => Ok(()),
+            (Some(_), Some(_)) if self.key_fingerprint != ours => Err(BackupError::Failed(format!(
+                "{}: the backup was made under {}, this process has {}: restore with the key it was made with",
+                file.display(),
+                which(&self.key_fingerprint),
+                which(&ours)
+            ))),
+            (Some(_), _) | (None, Some(_)) => Err(BackupError::Failed(format!(
+                "{}: its manifest is not sealed under this server's key: it was edited, or made without a key; a \
+                 restore trusts only what the key vouches for",
+                manifest_path(file).display()
+            ))),
+            (None, None) => Ok(()),
+        }
+    }
 }
 
 /// What `roster backup` reports.
@@ -277,7 +328,7 @@ pub fn digest(file: &Path) -> Result<(u64, String), BackupError> {
 }
 
 /// Write the manifest durably (a temporary file renamed over the name).
-fn write_manifest(file: &Path, manifest: &Manifest) -> Result<PathBuf, BackupError> {
+pub fn write_manifest(file: &Path, manifest: &Manifest) -> Result<PathBuf, BackupError> {
     let path = manifest_path(file);
     let partial = partial_path(&path);
     let text = serde_json::to_vec_pretty(manifest).map_err(|e| BackupError::Io(e.to_string()))?;
@@ -321,9 +372,9 @@ fn check_against_manifest(file: &Path, manifest: &Manifest, backend: Backend) ->
     Ok(())
 }
 
-/// A backup about to be restored into `backend`: refuse the other backend's file, and one that does not match its
-/// manifest; its manifest, if it has one.
-fn open_backup(file: &Path, backend: Backend) -> Result<Option<Manifest>, BackupError> {
+/// A backup about to be restored into `backend` by a process with `key`: refuse the other backend's file, one
+/// without its manifest, one whose manifest is not sealed under the key, and one that does not match its manifest.
+fn open_backup(file: &Path, backend: Backend, key: Option<&ChainKey>) -> Result<Manifest, BackupError> {
     match (file_kind(file)?, backend) {
         (FileKind::PgDump, Backend::Sqlite) => {
             return Err(BackupError::Refused(format!(
@@ -340,21 +391,24 @@ fn open_backup(file: &Path, backend: Backend) -> Result<Option<Manifest>, Backup
         }
         _ => {}
     }
-    let manifest = read_manifest(file)?;
-    if let Some(manifest) = &manifest {
-        check_against_manifest(file, manifest, backend)?;
-    }
+    let manifest = read_manifest(file)?.ok_or_else(|| {
+        BackupError::Refused(format!(
+            "{}: no manifest beside it ({}): a restore trusts only a backup whose sealed manifest vouches for it",
+            file.display(),
+            manifest_path(file).display()
+        ))
+    })?;
+    manifest.check_seal(key, file)?;
+    check_against_manifest(file, &manifest, backend)?;
     Ok(manifest)
 }
 
 /// What is wrong with a restored database: what its checks found, and rows that differ from the manifest.
-fn restore_problems(checked: &Check, manifest: Option<&Manifest>) -> Vec<String> {
+fn restore_problems(checked: &Check, manifest: &Manifest) -> Vec<String> {
     let mut problems = checked.problems();
-    if let Some(manifest) = manifest {
-        let differences = count_differences(&manifest.counts, &checked.counts);
-        if !differences.is_empty() {
-            problems.push(format!("rows differ from the manifest: {}", differences.join(", ")));
-        }
+    let differences = count_differences(&manifest.counts, &checked.counts);
+    if !differences.is_empty() {
+        problems.push(format!("rows differ from the manifest: {}", differences.join(", ")));
     }
     problems
 }
@@ -450,14 +504,16 @@ fn refuse_existing(out: &Path) -> Result<(), BackupError> {
     Ok(())
 }
 
-fn manifest_for(
+/// The manifest of the backup `file`, sealed under `key`.
+pub fn manifest_for(
     backend: Backend,
     file: &Path,
     level: i64,
     counts: BTreeMap<String, i64>,
+    key: Option<&ChainKey>,
 ) -> Result<Manifest, BackupError> {
     let (bytes, sha256) = digest(file)?;
-    Ok(Manifest {
+    let manifest = Manifest {
         roster_version: env!("CARGO_PKG_VERSION").to_owned(),
         backend: backend.name().to_owned(),
         created_at: crate::clock::truncate(OffsetDateTime::now_utc()),
@@ -465,8 +521,100 @@ fn manifest_for(
         sha256,
         level,
         counts,
-    })
+        key_fingerprint: None,
+        seal: None,
+    };
+    Ok(manifest.sealed(key))
 }
 
 #[cfg(test)]
 mod tests;
+
+/// What this binary's migrations make, object by object ([`repo::schema_objects`]): built in a scratch database of
+/// the restore's backend — a file beside `near` on SQLite, a schema of its own in the target database on PostgreSQL
+/// (dropped again either way).
+async fn reference_schema(
+    backend: Backend,
+    near: &str,
+    options: &crate::store::StoreOptions,
+) -> Result<std::collections::BTreeSet<String>, BackupError> {
+    let migrations = crate::migrations();
+    match backend {
+        Backend::Sqlite => {
+            let path = PathBuf::from(format!("{near}.reference"));
+            let cleanup = |path: &Path| {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            };
+            cleanup(&path);
+            let store = Store::connect(&format!("sqlite://{}", path.display()), options).await?;
+            let objects = async {
+                Migrator::new(&store, &migrations).up(None).await?;
+                Ok::<_, BackupError>(repo::schema_objects(&store).await?)
+            }
+            .await;
+            store.close().await;
+            cleanup(&path);
+            objects
+        }
+        Backend::Postgres => {
+            let schema = format!("roster_reference_{}", uuid::Uuid::now_v7().simple());
+            let admin = Store::connect(near, options).await?;
+            let mut tx = admin.begin().await?;
+            tx.execute_batch(format!("CREATE SCHEMA {schema}")).await?;
+            tx.commit().await?;
+            let separator = if near.contains('?') { '&' } else { '?' };
+            let scoped = format!("{near}{separator}options=-csearch_path%3D{schema}");
+            let objects = async {
+                let store = Store::connect(&scoped, options).await?;
+                let objects = async {
+                    Migrator::new(&store, &migrations).up(None).await?;
+                    Ok::<_, BackupError>(repo::schema_objects(&store).await?)
+                }
+                .await;
+                store.close().await;
+                objects
+            }
+            .await;
+            let mut tx = admin.begin().await?;
+            tx.execute_batch(format!("DROP SCHEMA {schema} CASCADE")).await?;
+            tx.commit().await?;
+            admin.close().await;
+            objects
+        }
+    }
+}
+
+/// What differs between a restored schema and the one this binary's migrations make: objects the copy brought that
+/// the migrations do not (a planted trigger or function, a constraint that calls one), and objects it lacks (the
+/// audit log's append-only triggers, dropped).
+fn schema_differences(
+    expected: &std::collections::BTreeSet<String>,
+    found: &std::collections::BTreeSet<String>,
+) -> Option<String> {
+    const SHOWN: usize = 5;
+    let name = |line: &String| line.split(':').next().unwrap_or_default().to_owned();
+    let extra: Vec<String> = found.difference(expected).map(name).collect();
+    let missing: Vec<String> = expected.difference(found).map(name).collect();
+    if extra.is_empty() && missing.is_empty() {
+        return None;
+    }
+    let list = |items: &[String]| {
+        let more = items.len().saturating_sub(SHOWN);
+        let shown = items.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+        if more > 0 {
+            format!("{shown} and {more} more")
+        } else {
+            shown
+        }
+    };
+    let mut parts = Vec::new();
+    if !extra.is_empty() {
+        parts.push(format!("not made by this binary's migrations: {}", list(&extra)));
+    }
+    if !missing.is_empty() {
+        parts.push(format!("missing: {}", list(&missing)));
+    }
+    Some(format!("the copy's schema differs from what this binary's migrations make ({})", parts.join("; ")))
+}

@@ -9,8 +9,9 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use super::{
-    check, manifest_for, newer, open_backup, partial_path, refuse_existing, repo, restore_problems, sync_file,
-    sync_parent, unknown_versions, write_manifest, BackupError, BackupReport, RestoreReport, TABLES,
+    check, manifest_for, newer, open_backup, partial_path, reference_schema, refuse_existing, repo, restore_problems,
+    schema_differences, sync_file, sync_parent, unknown_versions, write_manifest, BackupError, BackupReport,
+    RestoreReport, TABLES,
 };
 use crate::migrate::Migrator;
 use crate::store::{Backend, ChainKey, Store, StoreOptions};
@@ -115,7 +116,7 @@ fn pg(e: tokio_postgres::Error) -> BackupError {
 
 /// Back up the database at `url` into `out` (which must not exist) with `pg_dump`, counting the rows of the same
 /// snapshot; the archive is read back with `pg_restore --list` before it is renamed into place.
-pub async fn backup(url: &str, out: &Path) -> Result<BackupReport, BackupError> {
+pub async fn backup(url: &str, out: &Path, chain_key: Option<ChainKey>) -> Result<BackupReport, BackupError> {
     let started = Instant::now();
     refuse_existing(out)?;
     let partial = partial_path(out);
@@ -175,7 +176,7 @@ pub async fn backup(url: &str, out: &Path) -> Result<BackupReport, BackupError> 
     sync_file(&partial)?;
     std::fs::rename(&partial, out).map_err(|e| BackupError::io(out, e))?;
     sync_parent(out)?;
-    let manifest = manifest_for(Backend::Postgres, out, level, counts)?;
+    let manifest = manifest_for(Backend::Postgres, out, level, counts, chain_key.as_ref())?;
     let manifest_file = write_manifest(out, &manifest)?;
     Ok(BackupReport {
         file: out.to_owned(),
@@ -198,7 +199,7 @@ pub async fn restore(
     options: &StoreOptions,
 ) -> Result<RestoreReport, BackupError> {
     let started = Instant::now();
-    let manifest = open_backup(file, Backend::Postgres)?;
+    let manifest = open_backup(file, Backend::Postgres, chain_key.as_ref())?;
     let versions = archive_versions(file).await?;
     let from_level = versions.iter().copied().max().unwrap_or(0);
     let unknown = unknown_versions(&versions);
@@ -210,6 +211,17 @@ pub async fn restore(
     }
 
     let store = Store::connect(url, options).await?;
+    // what the archive defines runs as the restoring role (a CHECK constraint calling a planted function, while the
+    // rows load): a role that can run programs or touch the server's files must not be the one
+    if let Some(role) = repo::role_reaching_the_system(&store).await? {
+        store.close().await;
+        return Err(BackupError::Refused(format!(
+            "the database url connects as {role}, a role that can reach the operating system (a superuser, or a \
+             member of pg_execute_server_program or pg_read/write_server_files): what an archive defines would run \
+             with its rights. Restore as a role without them that owns the database (docs/operations.md, \
+             \"Restoring PostgreSQL\")"
+        )));
+    }
     let present = repo::tables(&store).await?;
     let replaced = super::holds_data(&store).await?;
     let (target_level, _) = super::level_of(&store).await?;
@@ -241,7 +253,10 @@ pub async fn restore(
     let outcome = async {
         Migrator::new(&store, &crate::migrations()).up(None).await?;
         let checked = check(&store).await?;
-        let problems = restore_problems(&checked, manifest.as_ref());
+        let mut problems = restore_problems(&checked, &manifest);
+        // nothing the migrations do not make: a planted function, trigger or constraint, or a dropped one
+        let expected = reference_schema(Backend::Postgres, url, options).await?;
+        problems.extend(schema_differences(&expected, &repo::schema_objects(&store).await?));
         Ok::<_, BackupError>((checked, problems))
     }
     .await;
@@ -267,7 +282,7 @@ pub async fn restore(
         from_level,
         level: checked.level,
         replaced,
-        manifest_checked: manifest.is_some(),
+        manifest_checked: true,
         check: checked,
         seconds: started.elapsed().as_secs_f64(),
     })

@@ -121,3 +121,86 @@ pub async fn analyze(store: &Store) -> Result<(), StoreError> {
     tx.execute_batch("ANALYZE").await?;
     tx.commit().await
 }
+
+/// Every object of the schema (tables with their columns and constraints, indexes, triggers, functions, views, rules,
+/// sequences), one line each: its kind, name and definition as the database states it, with the schema's own name
+/// taken out of the definitions (a reference schema of another name must read the same). Two databases made by the
+/// same migrations give the same lines.
+pub async fn schema_objects(store: &Store) -> Result<std::collections::BTreeSet<String>, StoreError> {
+    let rows: Vec<(String, String, String)> = match store.backend() {
+        Backend::Sqlite => {
+            store
+                .query(
+                    "SELECT type, name, COALESCE(sql, '') FROM sqlite_master \
+                     WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+                    vec![],
+                )
+                .await?
+        }
+        Backend::Postgres => {
+            store
+                .query(
+                    "SELECT 'column', table_name || '.' || column_name, \
+                            data_type || ' ' || is_nullable || ' ' || COALESCE(column_default, '') \
+                     FROM information_schema.columns WHERE table_schema = current_schema() \
+                     UNION ALL SELECT 'relation ' || c.relkind::text, c.relname::text, '' FROM pg_class c \
+                     WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind NOT IN ('i', 't', 'c') \
+                     UNION ALL SELECT 'index', indexname::text, indexdef FROM pg_indexes \
+                     WHERE schemaname = current_schema() \
+                     UNION ALL SELECT 'constraint', c.conrelid::regclass::text || '.' || c.conname, \
+                            pg_get_constraintdef(c.oid) FROM pg_constraint c \
+                     WHERE c.connamespace = current_schema()::regnamespace \
+                     UNION ALL SELECT 'trigger', c.relname || '.' || t.tgname, pg_get_triggerdef(t.oid) \
+                     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+                     WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace \
+                     UNION ALL SELECT 'function', p.proname::text, pg_get_functiondef(p.oid) FROM pg_proc p \
+                     WHERE p.pronamespace = current_schema()::regnamespace \
+                     UNION ALL SELECT 'rule', tablename || '.' || rulename, definition FROM pg_rules \
+                     WHERE schemaname = current_schema() \
+                     UNION ALL SELECT 'policy', tablename || '.' || policyname, COALESCE(qual, '') FROM pg_policies \
+                     WHERE schemaname = current_schema() \
+                     UNION ALL SELECT 'schema', current_schema(), '' \
+                     ORDER BY 1, 2",
+                    vec![],
+                )
+                .await?
+        }
+    };
+    let schema = match store.backend() {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(store.query_one::<(String,)>("SELECT current_schema()::text", vec![]).await?.0),
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(kind, name, definition)| {
+            let mut definition = definition.split_whitespace().collect::<Vec<_>>().join(" ");
+            let mut name = name;
+            if let Some(schema) = &schema {
+                for qualified in [format!("\"{schema}\"."), format!("{schema}.")] {
+                    definition = definition.replace(&qualified, "");
+                    name = name.replace(&qualified, "");
+                }
+                if kind == "schema" {
+                    name = "(current)".into();
+                }
+            }
+            format!("{kind} {name}: {definition}")
+        })
+        .collect())
+}
+
+/// Whether the connection's role could reach the operating system through what a restore runs (a superuser, or a
+/// member of the roles that run programs and read or write the server's files): its name, when it could.
+pub async fn role_reaching_the_system(store: &Store) -> Result<Option<String>, StoreError> {
+    let (name, reaches): (String, bool) = store
+        .query_one(
+            "SELECT current_user::text, r.rolsuper \
+                 OR pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER') \
+                 OR pg_has_role(current_user, 'pg_write_server_files', 'MEMBER') \
+                 OR pg_has_role(current_user, 'pg_read_server_files', 'MEMBER') \
+             FROM pg_roles r WHERE r.rolname = current_user",
+            vec![],
+        )
+        .await?;
+    Ok(reaches.then_some(name))
+}

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    check, level_of, manifest_for, newer, open_backup, partial_path, refuse_existing, restore_problems, sync_file,
-    sync_parent, write_manifest, BackupError, BackupReport, RestoreReport, TABLES,
+    check, level_of, manifest_for, newer, open_backup, partial_path, reference_schema, refuse_existing,
+    restore_problems, schema_differences, sync_file, sync_parent, write_manifest, BackupError, BackupReport,
+    RestoreReport, TABLES,
 };
 use crate::migrate::Migrator;
 use crate::store::{Backend, ChainKey, Store, StoreOptions};
@@ -92,7 +93,7 @@ pub async fn backup(source: &Path, out: &Path, chain_key: Option<ChainKey>) -> R
     let (from, to) = (source.to_owned(), partial.clone());
     blocking(move || vacuum_into(&from, &to)).await?;
 
-    let store = open_checked(&partial, chain_key).await?;
+    let store = open_checked(&partial, chain_key.clone()).await?;
     let checked = check(&store).await;
     store.close().await;
     let checked = match checked {
@@ -111,7 +112,7 @@ pub async fn backup(source: &Path, out: &Path, chain_key: Option<ChainKey>) -> R
     blocking(move || single_file(&single)).await?;
     std::fs::rename(&partial, out).map_err(|e| BackupError::io(out, e))?;
     sync_parent(out)?;
-    let manifest = manifest_for(Backend::Sqlite, out, checked.level, checked.counts.clone())?;
+    let manifest = manifest_for(Backend::Sqlite, out, checked.level, checked.counts.clone(), chain_key.as_ref())?;
     let manifest_file = write_manifest(out, &manifest)?;
     Ok(BackupReport {
         file: out.to_owned(),
@@ -159,7 +160,7 @@ pub async fn restore(
     chain_key: Option<ChainKey>,
 ) -> Result<RestoreReport, BackupError> {
     let started = Instant::now();
-    let manifest = open_backup(file, Backend::Sqlite)?;
+    let manifest = open_backup(file, Backend::Sqlite, chain_key.as_ref())?;
     let probe = target.to_owned();
     let replaced = blocking(move || holds_data(&probe)).await?;
     if replaced && !force {
@@ -182,6 +183,11 @@ pub async fn restore(
             return Err(newer(from_level, &unknown));
         }
         Migrator::new(&store, &crate::migrations()).up(None).await?;
+        // nothing the migrations do not make: a planted trigger, or the append-only triggers dropped
+        let expected = reference_schema(Backend::Sqlite, &target.display().to_string(), &Default::default()).await?;
+        if let Some(difference) = schema_differences(&expected, &super::repo::schema_objects(&store).await?) {
+            return Err(BackupError::Failed(format!("{difference}: nothing was restored")));
+        }
         Ok((from_level, check(&store).await?))
     }
     .await;
@@ -193,7 +199,7 @@ pub async fn restore(
             return Err(e);
         }
     };
-    let problems = restore_problems(&checked, manifest.as_ref());
+    let problems = restore_problems(&checked, &manifest);
     if !problems.is_empty() {
         remove_with_companions(&staging)?;
         return Err(BackupError::Failed(format!(
@@ -213,7 +219,7 @@ pub async fn restore(
         from_level,
         level: checked.level,
         replaced,
-        manifest_checked: manifest.is_some(),
+        manifest_checked: true,
         check: checked,
         seconds: started.elapsed().as_secs_f64(),
     })
