@@ -481,3 +481,14 @@ e2e_test!(a_key_revoked_by_another_process_stops_within_a_second, |server| async
     }
     assert!(revoked_at.elapsed() <= roster::auth::VERIFIED_KEY_TTL + std::time::Duration::from_millis(500));
 });
+
+e2e_test!(the_bearer_scheme_is_read_in_any_case, |server| async move {
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let header = format!("{scheme} {}", server.root_key);
+        let reply = server.send(Method::GET, "/v1/tenants", None, None, &[("authorization", &header)]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{scheme}: {:?}", reply.body);
+    }
+    let basic = format!("Basic {}", server.root_key);
+    let reply = server.send(Method::GET, "/v1/tenants", None, None, &[("authorization", &basic)]).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+});

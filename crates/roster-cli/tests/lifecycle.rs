@@ -274,3 +274,31 @@ async fn reset_tokens_retire(backend: roster::store::Backend) {
     assert_eq!(retired, vec![2, 1, 1], "two beside the one used, one at the change, one at the force-reset");
 }
 roster::backend_test!(every_reset_token_retires_when_the_password_changes, reset_tokens_retire);
+
+/// A stranger cannot tell a tenant that exists from one that does not (or is suspended) by registering or asking for
+/// a reset: the same status and body, and the same refusal of a malformed request.
+async fn unknown_tenants(backend: roster::store::Backend) {
+    let Some((server, _, _)) = start(backend).await else { return };
+    let ask = |tenant: &'static str, path: &'static str, body: Value| {
+        let server = &server;
+        async move { server.send(Method::POST, &format!("/v1/tenants/{tenant}{path}"), None, Some(&body), &[]).await }
+    };
+    let registration = json!({"email": "new@example.com", "password": "a long password"});
+    let real = ask("acme", "/auth/register", registration.clone()).await;
+    let unknown = ask("nowhere", "/auth/register", registration.clone()).await;
+    assert_eq!((real.status, &real.body), (StatusCode::ACCEPTED, &json!({"accepted": true})));
+    assert_eq!((unknown.status, &unknown.body), (real.status, &real.body));
+    let malformed = json!({"email": "not an address", "password": "a long password"});
+    let (real, unknown) =
+        (ask("acme", "/auth/register", malformed.clone()).await, ask("nowhere", "/auth/register", malformed).await);
+    assert_eq!(real.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!((unknown.status, &unknown.body["errors"]), (real.status, &real.body["errors"]));
+    let reset = json!({"email": "new@example.com"});
+    let real = ask("acme", "/auth/password-reset/request", reset.clone()).await;
+    let unknown = ask("nowhere", "/auth/password-reset/request", reset).await;
+    assert_eq!((real.status, &real.body), (StatusCode::ACCEPTED, &json!({"accepted": true})));
+    assert_eq!((unknown.status, &unknown.body), (real.status, &real.body));
+    // nothing was written for the tenant that is not there
+    assert_eq!(server.count("users").await, 2, "the bootstrap sysadmin and the one registration in acme");
+}
+roster::backend_test!(a_stranger_cannot_tell_which_tenants_exist, unknown_tenants);

@@ -159,7 +159,17 @@ async fn a_filled_database_moves_to_postgresql_and_back_with_every_row() {
     let copy = TestDb::of_empty(Backend::Postgres).await.unwrap();
     moved(&source.db.url, &copy.url);
     let back = TestDb::of_empty(Backend::Sqlite).await.unwrap();
-    let home = moved(&copy.url, &back.url);
+    // the URLs kept off the command line (a password there is readable by other local users): --from in a file,
+    // --to in the environment
+    let dir = tempfile::tempdir().unwrap();
+    let from_file = dir.path().join("from.url");
+    std::fs::write(&from_file, format!("{}\n", copy.url)).unwrap();
+    let output = common::roster_with(
+        &["migrate-data", "--from-file", from_file.to_str().unwrap(), "--batch-size", "7", "--format", "json"],
+        &[("ROSTER_SECRET_KEY", common::TEST_SECRET_KEY), ("ROSTER_MIGRATE_TO", &back.url)],
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let home: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(rows(&home), rows(&there), "the same rows and checksums both ways");
 
     // refusals: a target with data, one backend twice, a source behind the binary
@@ -171,6 +181,14 @@ async fn a_filled_database_moves_to_postgresql_and_back_with_every_row() {
     let empty = TestDb::of_empty(Backend::Postgres).await.unwrap();
     refused(&roster(&["migrate-data", "--from", &behind.url, "--to", &empty.url]), "roster migrate up");
     refused(&roster(&["migrate-data", "--from", "mysql://x", "--to", &empty.url]), "--from");
+    refused(&roster(&["migrate-data", "--from-file", "/no/such/file", "--to", &empty.url]), "--from-file");
+    // a source sealed under another key: the move names the key it needs, before anything is copied
+    let other_key = "b3RoZXIgc2VjcmV0IGtleSBvZiB0aGlydHktdHdvIGJ5dGU=";
+    let said = common::roster_with(
+        &["migrate-data", "--from", &copy.url, "--to", &other.url],
+        &[("ROSTER_SECRET_KEY", other_key)],
+    );
+    refused(&said, "the copy is sealed under the secret key with fingerprint");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

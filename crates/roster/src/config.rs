@@ -166,7 +166,8 @@ impl Config {
         }
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
-            .merge(Env::prefixed("ROSTER_").ignore(&["config", "test_postgres_url"]))
+            // the variables of a command's own arguments (`roster migrate-data`'s URLs) are not settings
+            .merge(Env::prefixed("ROSTER_").ignore(&["config", "test_postgres_url", "migrate_from", "migrate_to"]))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| ConfigError::Load(e.to_string()))?;

@@ -147,14 +147,28 @@ pub async fn restore(context: &Context, args: RestoreArgs) -> Result<(), Failure
 
 #[derive(Debug, clap::Args)]
 pub struct MoveArgs {
-    /// The database to copy: sqlite://PATH or postgres://… (at this binary's migration level; stop its servers)
-    #[arg(long)]
-    from: String,
+    /// The database to copy: sqlite://PATH or postgres://… (at this binary's migration level; stop its servers). A URL
+    /// with a password is better given in the environment or a file: other local users can read command lines
+    #[arg(long, env = "ROSTER_MIGRATE_FROM", hide_env_values = true, required_unless_present = "from_file")]
+    from: Option<String>,
+    /// A file whose first line is the --from URL (keep it 0600)
+    #[arg(long, conflicts_with = "from")]
+    from_file: Option<std::path::PathBuf>,
     /// The database to copy into: the other backend, empty (it is migrated here)
-    #[arg(long)]
-    to: String,
+    #[arg(long, env = "ROSTER_MIGRATE_TO", hide_env_values = true, required_unless_present = "to_file")]
+    to: Option<String>,
+    /// A file whose first line is the --to URL (keep it 0600)
+    #[arg(long, conflicts_with = "to")]
+    to_file: Option<std::path::PathBuf>,
     /// Rows per transaction
     #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    batch_size: u32,
+}
+
+/// The move's URLs, wherever they were given.
+struct ResolvedMove {
+    from: String,
+    to: String,
     batch_size: u32,
 }
 
@@ -208,7 +222,27 @@ impl MoveProgress {
     }
 }
 
+/// A URL given as a flag (or its environment variable), or as the first line of a file.
+fn url_from(flag: &str, given: Option<String>, file: Option<std::path::PathBuf>) -> Result<String, Failure> {
+    match (given, file) {
+        (Some(url), _) => Ok(url),
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .map_err(|e| Failure::Usage(format!("{flag}-file: {}: {e}", path.display())))?
+            .lines()
+            .next()
+            .map(|line| line.trim().to_owned())
+            .filter(|line| !line.is_empty())
+            .ok_or_else(|| Failure::Usage(format!("{flag}-file: {} holds no URL", path.display()))),
+        (None, None) => Err(Failure::Usage(format!("{flag}: give the database URL"))),
+    }
+}
+
 pub async fn migrate_data(context: &Context, args: MoveArgs) -> Result<(), Failure> {
+    let args = ResolvedMove {
+        from: url_from("--from", args.from, args.from_file)?,
+        to: url_from("--to", args.to, args.to_file)?,
+        batch_size: args.batch_size,
+    };
     let mut config = context.config(None)?;
     let is_sqlite = |url: &str| url.starts_with("sqlite:");
     for (flag, url) in [("--from", &args.from), ("--to", &args.to)] {

@@ -100,6 +100,26 @@ pub async fn register(
     Ok(RegisterResponse { user, verification_token: token })
 }
 
+/// A stranger's registration to a tenant that is not there, or not active: checked as a real one (its password
+/// hashed, so it takes as long) and then answered as a stranger's registration is, so the answer does not say
+/// which tenants exist.
+pub async fn register_nowhere(config: &Config, now: OffsetDateTime, request: RegisterRequest) -> Result<(), AuthError> {
+    let input = NewUser {
+        email: Some(request.email),
+        username: request.username,
+        display_name: request.display_name,
+        password: Some(request.password),
+        timezone: request.timezone,
+        ..NewUser::default()
+    };
+    Ok(lifecycle::check_registration(&Passwords::from_config(config), now, input).await?)
+}
+
+/// Whether a tenant takes public requests (registration, resets): it is there and active.
+pub fn open_to_public(tenant: Option<&TenantRef>) -> bool {
+    tenant.is_some_and(|t| t.status == crate::principal::TenantStatus::Active)
+}
+
 pub async fn verify_email(
     store: &Store,
     now: OffsetDateTime,

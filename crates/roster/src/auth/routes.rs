@@ -135,6 +135,11 @@ async fn register(
         .check(actor.ip_address.as_deref(), &format!("{slug}/{}", request.email.trim().to_lowercase()))?;
     let tenant = state.directory.tenant(&slug).await?;
     let for_application = caller.for_application(tenant.as_ref());
+    if !for_application && !lifecycle::open_to_public(tenant.as_ref()) {
+        // a stranger hears of an unknown or suspended tenant what it hears of a real one
+        lifecycle::register_nowhere(&state.config, state.clock.now(), request).await?;
+        return Ok((StatusCode::ACCEPTED, Json(lifecycle::RegisterAccepted { accepted: true })).into_response());
+    }
     let registered = lifecycle::register(&state.store, &state.config, state.clock.now(), tenant, actor, request).await;
     // a stranger is not told that the email or username is taken
     let taken = matches!(registered, Err(super::AuthError::User(crate::users::UserError::Taken { .. })));
@@ -180,6 +185,11 @@ async fn reset_request(
         .check(actor.ip_address.as_deref(), &format!("{slug}/{}", request.email.trim().to_lowercase()))?;
     let tenant = state.directory.tenant(&slug).await?;
     let for_application = caller.for_application(tenant.as_ref());
+    if !for_application && !lifecycle::open_to_public(tenant.as_ref()) {
+        // a stranger hears of an unknown or suspended tenant what it hears of a real one
+        return Ok((StatusCode::ACCEPTED, Json(lifecycle::ResetAccepted { accepted: true, reset_token: None }))
+            .into_response());
+    }
     let accepted = lifecycle::request_reset(
         &state.store,
         &state.config,

@@ -233,6 +233,13 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     }
 }
 
+/// The credentials of an `Authorization` value of the Bearer scheme, whose name is case-insensitive (RFC 9110
+/// §11.1: `Bearer`, `bearer` and `BEARER` are one scheme); the scheme and token are separated by spaces.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim_start())
+}
+
 /// The `ETag` header value of a version.
 pub fn etag(version: i64) -> String {
     format!("\"{version}\"")
@@ -289,7 +296,7 @@ where
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(bearer_token)
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .map(str::to_owned);
@@ -455,6 +462,17 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
 #[cfg(test)]
 mod tests {
     use super::{parse_json, IfMatch};
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        use super::bearer_token;
+        for value in ["Bearer rk_x", "bearer rk_x", "BEARER rk_x", "BeArEr  rk_x"] {
+            assert_eq!(bearer_token(value), Some("rk_x"), "{value}");
+        }
+        for value in ["Basic rk_x", "Bearerrk_x", "rk_x", ""] {
+            assert_eq!(bearer_token(value), None, "{value}");
+        }
+    }
 
     #[test]
     fn if_match_reads_our_tags_and_fails_others_as_a_precondition() {

@@ -207,12 +207,28 @@ pub(super) fn run_execute(conn: &Connection, sql: &str, params: &[Value]) -> Res
     stmt.raw_execute().map(|n| n as u64).map_err(map_error)
 }
 
+/// A new database file is made readable by its owner alone (it holds password hashes and sealed secrets, whatever
+/// the umask); SQLite gives its WAL and shared-memory files the database file's permissions. An existing file keeps
+/// the permissions its operator gave it.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(format!("cannot create {}: {e}", path.display()))),
+    }
+}
+
 fn gone() -> StoreError {
     StoreError::Unavailable("the SQLite worker thread has stopped".into())
 }
 
 impl SqlitePool {
     pub(super) fn open(path: &Path, readers: usize, synchronous: Synchronous) -> Result<Self, StoreError> {
+        create_private(path)?;
         let open = |flags| Connection::open_with_flags(path, flags).map_err(map_error);
         let read_write = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let writer_conn = open(read_write | OpenFlags::SQLITE_OPEN_CREATE)?;
@@ -564,6 +580,25 @@ impl SqliteTx {
 mod parameter_tests {
     use super::{numbered, run_query};
     use crate::store::Value;
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_database_and_its_wal_are_its_owners_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.db");
+        let store =
+            crate::store::Store::connect(&format!("sqlite://{}", path.display()), &Default::default()).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        tx.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);").await.unwrap();
+        tx.commit().await.unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{}{suffix}", path.display());
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{file}");
+        }
+        store.close().await;
+    }
 
     #[test]
     fn parameters_are_numbered_outside_quotes_and_comments() {

@@ -78,8 +78,23 @@ pub async fn register(
     passwords: &Passwords,
     now: OffsetDateTime,
     lifetime: Duration,
-    mut input: NewUser,
+    input: NewUser,
 ) -> Result<(User, String), UserError> {
+    let user = registrant(scope.tenant_id(), passwords, now, input).await?;
+    repo::insert(tx, &user).await?;
+    let token = issue(tx, scope.tenant_id(), user.id, Purpose::VerifyEmail, now, lifetime).await?;
+    let change = Change::new(Action::Create, "user", user.id).values(None, Some(user.view()));
+    audit::record(tx, scope, now, change).await?;
+    Ok((user, token))
+}
+
+/// The user a registration makes, checked (and its password hashed) as every registration is.
+async fn registrant(
+    tenant_id: TenantId,
+    passwords: &Passwords,
+    now: OffsetDateTime,
+    mut input: NewUser,
+) -> Result<User, UserError> {
     if input.email.is_none() {
         return Err(UserError::invalid("email", "is required to register"));
     }
@@ -92,12 +107,13 @@ pub async fn register(
     input.password_hash = None;
     input.identity_provider = None;
     input.identity_provider_id = None;
-    let user = super::build_user(scope.tenant_id(), Role::User, passwords, now, input).await?;
-    repo::insert(tx, &user).await?;
-    let token = issue(tx, scope.tenant_id(), user.id, Purpose::VerifyEmail, now, lifetime).await?;
-    let change = Change::new(Action::Create, "user", user.id).values(None, Some(user.view()));
-    audit::record(tx, scope, now, change).await?;
-    Ok((user, token))
+    super::build_user(tenant_id, Role::User, passwords, now, input).await
+}
+
+/// Everything a registration checks of its input, and the hashing it does, for a tenant that is not there (or not
+/// active): a stranger's answer must not tell a tenant that exists from one that does not, by status or by time.
+pub async fn check_registration(passwords: &Passwords, now: OffsetDateTime, input: NewUser) -> Result<(), UserError> {
+    registrant(TenantId::authenticated(Uuid::nil()), passwords, now, input).await.map(drop)
 }
 
 /// Verify an email address: the pending user becomes active.
