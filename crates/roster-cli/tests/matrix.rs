@@ -247,6 +247,9 @@ fn expect(access: Access, caller: Caller, target: Target, path: &str) -> Expect 
             let session_in = if target == Target::ForeignId { "tenant-b" } else { "tenant-a" };
             if home != session_in {
                 Status(404)
+            } else if access == Access::Coach && target == Target::Own && !caller.is_key() {
+                // nobody scores its own session, whatever its role
+                Status(403)
             } else if role >= Some(Role::Admin) {
                 Allowed
             } else if caller == Caller::User && target == Target::Own {

@@ -676,3 +676,44 @@ e2e_test!(the_leaderboard_ranks_live_trainees_by_xp_for_admins, |server| async m
     // another tenant's admin cannot read this one's
     assert_eq!(server.get(&format!("{T}/training/leaderboard"), &other).await.status, StatusCode::NOT_FOUND);
 });
+
+e2e_test!(the_users_gate_decides_whose_progress_a_coach_may_change, |server| async move {
+    let admin = server.tenant_with_key("acme", Role::Admin).await;
+    let a = scenario(&server, &admin, json!({"title": "Greet", "difficulty": "starter"})).await;
+    // a sysadmin account in the tenant, made by the sysadmin key, and an admin who practises too
+    let body = json!({"username": "root", "password": "a password 123", "role": "sysadmin"});
+    let root = server.post(&format!("{T}/users"), &server.root_key, body).await;
+    assert_eq!(root.status, StatusCode::CREATED, "{:?}", root.body);
+    let root_id = root.body["id"].as_str().unwrap().to_owned();
+    let body = json!({"username": "boss", "password": "a password 123", "role": "admin"});
+    assert_eq!(server.post(&format!("{T}/users"), &admin, body).await.status, StatusCode::CREATED);
+    let boss = server.sign_in("acme", "boss", "a password 123").await;
+
+    // an admin may not start or score a sysadmin's practice: the sysadmin's key may
+    let for_root = json!({"user_id": root_id});
+    let refused = server.post(&format!("{T}/scenarios/{a}/start"), &admin, for_root.clone()).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
+    let sysadmin_key = {
+        let tenant = roster::tenants::find(&server.db.store, "acme").await.unwrap().unwrap();
+        let scope =
+            roster::principal::TenantScope::operator_unchecked(tenant.as_ref(), roster::principal::Actor::cli());
+        let now = roster::clock::Clock::now(&roster::clock::SystemClock);
+        roster::auth::create_api_key(&server.db.store, &scope, now, "app", Role::Sysadmin, None).await.unwrap().1
+    };
+    let started = server.post(&format!("{T}/scenarios/{a}/start"), &sysadmin_key, for_root).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.body);
+    let session = started.body["id"].as_str().unwrap().to_owned();
+    let resolve = format!("/v1/sessions/{session}/resolve");
+    assert_eq!(server.post(&resolve, &admin, scores([90; 5])).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(server.post(&resolve, &sysadmin_key, scores([90; 5])).await.status, StatusCode::OK);
+
+    // an admin practises, and does not score its own session; another admin does
+    let own = start(&server, &boss, &a).await;
+    assert_eq!(own.status, StatusCode::CREATED, "{:?}", own.body);
+    let own_resolve = format!("/v1/sessions/{}/resolve", own.body["id"].as_str().unwrap());
+    let scored = server.post(&own_resolve, &boss, scores([100; 5])).await;
+    assert_eq!(scored.status, StatusCode::FORBIDDEN, "{:?}", scored.body);
+    assert_eq!(server.post(&own_resolve, &admin, scores([70; 5])).await.status, StatusCode::OK);
+    let me = server.get("/v1/me/performance", &boss).await;
+    assert_eq!(me.body["sessions_completed"], 1, "{:?}", me.body);
+});

@@ -59,9 +59,15 @@ pub async fn start(
         .user_id
         .or(scope.user_id())
         .ok_or_else(|| crate::http::FieldError::new("user_id", "an API key names the user the session is for"))?;
-    // the users gate: oneself, or anyone of the tenant for an admin; on PostgreSQL the user stays locked, so starts
-    // and resolutions of one user take turns
-    let user = match users::authorize(&mut tx, scope, user_id, Intent::Read, Deleted::Excluded).await {
+    // the users gate: one's own account, or — for a coach — a user it may administer (never one above its role);
+    // anyone else's user is not found. On PostgreSQL the user stays locked, so starts and resolutions of one user
+    // take turns.
+    let intent = match input.user_id {
+        Some(named) if scope.user_id() != Some(named) && scope.role() >= Role::Admin => Intent::Administer,
+        Some(named) if scope.user_id() != Some(named) => Intent::Read,
+        _ => Intent::OwnAccount,
+    };
+    let user = match users::authorize(&mut tx, scope, user_id, intent, Deleted::Excluded).await {
         // a sysadmin in another tenant than its own has no account there to practise with
         Err(users::UserError::NotFound) if input.user_id.is_none() => {
             return Err(crate::http::FieldError::new(
@@ -261,6 +267,13 @@ pub async fn resolve(
     if standing(scope, &current)? != Standing::Coach {
         return Err(TrainingError::Forbidden("scoring a session is for an admin or the training application"));
     }
+    if scope.user_id() == Some(current.user_id) {
+        return Err(TrainingError::Forbidden(
+            "a coach does not score its own session: another admin, or the training application, does",
+        ));
+    }
+    // the users gate decides whose progress a coach may change: never that of a user above its role
+    users::authorize(&mut tx, scope, current.user_id, Intent::Administer, Deleted::Excluded).await?;
     if current.status != SessionStatus::Active {
         return Err(TrainingError::SessionEnded(current.status));
     }
