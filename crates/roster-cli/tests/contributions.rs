@@ -475,3 +475,30 @@ e2e_test!(records_without_their_optional_fields_keep_their_people, |server| asyn
         names.body["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
     assert_eq!(found.len(), 2, "{found:?}");
 });
+
+e2e_test!(an_ingest_links_records_to_accounts_but_never_changes_them_and_says_so, |server| async move {
+    let key = server.tenant_with_key("acme", Role::Admin).await;
+    let body = json!({"username": "Ana", "email": "ana@example.com", "password": "a password 123"});
+    let ana = server.post("/v1/tenants/acme/users", &key, body).await;
+    assert_eq!(ana.status, StatusCode::CREATED, "{}", ana.body);
+    let body = json!({"username": "Boss", "password": "a password 123", "role": "admin"});
+    assert_eq!(server.post("/v1/tenants/acme/users", &key, body).await.status, StatusCode::CREATED);
+    let ana_id = ana.body["id"].as_str().unwrap().to_owned();
+    let before = server.get(&format!("/v1/tenants/acme/users/{ana_id}"), &key).await.body;
+
+    let bugs = bugs_export(&[bug(1, Some("Ana"), 1), bug(2, Some("Boss"), 2), bug(3, Some("Carla"), 3)]);
+    let reply = server.ingest("/v1/tenants/acme/ingest/bugs", &key, bugs).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["users"]["created"], 1, "only Carla is new: {}", reply.body);
+    assert_eq!(
+        reply.body["users"]["linked_accounts"],
+        json!([{"username": "Ana", "role": "user"}, {"username": "Boss", "role": "admin"}]),
+        "{}",
+        reply.body
+    );
+    // the accounts are as they were (no export data merged into them), and their records are theirs
+    let after = server.get(&format!("/v1/tenants/acme/users/{ana_id}"), &key).await.body;
+    assert_eq!((&after["raw_data"], &after["version"]), (&before["raw_data"], &before["version"]), "{after}");
+    let hers = server.get(&format!("/v1/tenants/acme/users/{ana_id}/bugs"), &key).await;
+    assert_eq!(hers.body["items"].as_array().map(Vec::len), Some(1), "{}", hers.body);
+});

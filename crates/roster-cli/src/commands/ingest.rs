@@ -111,6 +111,11 @@ fn summary(format: Format, report: &IngestReport) {
                 vec!["users".into(), format!("{} created, {} updated", report.users.created, report.users.updated)],
                 vec!["rejected".into(), report.rejected.len().to_string()],
             ];
+            if !report.users.linked_accounts.is_empty() {
+                let accounts: Vec<String> =
+                    report.users.linked_accounts.iter().map(|a| format!("{} ({})", a.username, a.role)).collect();
+                rows.insert(3, vec!["linked, unchanged".into(), accounts.join(", ")]);
+            }
             for rejected in &report.rejected {
                 let at = match rejected.position {
                     roster::contributions::reader::Position::Index(i) => format!("index {i}"),

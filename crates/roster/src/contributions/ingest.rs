@@ -50,11 +50,25 @@ impl RecordCounts {
 }
 
 /// People created or changed by the ingest.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UserCounts {
     pub created: u64,
     pub updated: u64,
+    /// Accounts of their own (that sign in, or hold a role above `user`) whose username a record names: the records
+    /// are linked to them, and the ingest changed nothing of them. Up to 100, by username, with their roles.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub linked_accounts: Vec<LinkedAccount>,
 }
+
+/// An account a record was linked to, unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+pub struct LinkedAccount {
+    pub username: String,
+    pub role: String,
+}
+
+/// Linked accounts named in a report at most.
+const LINKED_ACCOUNTS_SHOWN: usize = 100;
 
 /// A record that was not ingested: where it stood and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -234,6 +248,7 @@ pub async fn ingest(
         report: IngestReport::new(options.kind),
         refreshed_at: 0,
         created: HashSet::new(),
+        linked: Default::default(),
         updated: HashSet::new(),
         known: HashMap::new(),
         tx: None,
@@ -360,6 +375,8 @@ struct Run<'a> {
     /// Users created / updated so far, so a person met in many batches counts once.
     created: HashSet<Uuid>,
     updated: HashSet<Uuid>,
+    /// Accounts of their own that records were linked to, unchanged (reported).
+    linked: std::collections::BTreeSet<LinkedAccount>,
     /// The people this ingest has written, by name.
     known: HashMap<String, Known>,
     /// The open transaction: a batch's, or the whole input's when strict.
@@ -412,6 +429,7 @@ impl Run<'_> {
     fn finish_counts(&mut self) {
         self.report.users.created = self.created.len() as u64;
         self.report.users.updated = self.updated.difference(&self.created).count() as u64;
+        self.report.users.linked_accounts = self.linked.iter().cloned().collect();
     }
 
     /// The open transaction, begun (and the tenant's ingests locked out) if there is none.
@@ -569,6 +587,11 @@ impl Run<'_> {
                     self.updated.insert(id);
                 }
                 Seen::Unchanged => {}
+                Seen::Account(role) => {
+                    if self.linked.len() < LINKED_ACCOUNTS_SHOWN {
+                        self.linked.insert(LinkedAccount { username: person.name.clone(), role: role.to_string() });
+                    }
+                }
             }
             // the stored span now covers what it covered and what was just sent
             let known = self.known.entry(person.name).or_insert(Known {

@@ -851,10 +851,14 @@ pub enum Seen {
     Created,
     Updated,
     Unchanged,
+    /// An account of its own (it signs in, or holds a role above `user`) has the name: records are linked to it,
+    /// but the ingest leaves it as it is.
+    Account(Role),
 }
 
 /// Upsert people seen in records inside the caller's transaction, one multi-row statement per 500 people. A new person
-/// becomes a user of `user_type`; a known one keeps its type (first wins) and its `first_seen`/`last_seen` widen.
+/// becomes a user of `user_type`; a known one keeps its type (first wins) and its `first_seen`/`last_seen` widen. An
+/// account of its own with the name (one that signs in, or an admin) is found, never changed: [`Seen::Account`].
 /// Returns each person's user id and what happened, in the order given. Concurrent upserts of the same names (two
 /// ingests on PostgreSQL) wait for each other on the username index and never fail; names are written in sorted order
 /// so two of them cannot deadlock.
@@ -875,8 +879,15 @@ pub async fn upsert_seen(
         .collect();
     let missing: Vec<&str> = sorted.iter().map(|p| p.name.as_str()).filter(|name| !found.contains_key(*name)).collect();
     if !missing.is_empty() {
-        for (name, id) in repo::ids_by_username(tx, scope.tenant_id(), &missing).await? {
-            found.insert(name, (id, Seen::Unchanged));
+        for (name, id, account) in repo::ids_by_username(tx, scope.tenant_id(), &missing).await? {
+            let seen = match account.as_deref() {
+                Some(role) => Seen::Account(
+                    <Role as crate::store::TextEnum>::from_text(role)
+                        .ok_or_else(|| StoreError::Decode(format!("Role {role:?}: not a value this roster knows")))?,
+                ),
+                None => Seen::Unchanged,
+            };
+            found.insert(name, (id, seen));
         }
     }
     people

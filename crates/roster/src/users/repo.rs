@@ -619,11 +619,18 @@ const SEEN_UPSERT: &str = "ON CONFLICT (tenant_id, username) WHERE deleted_at IS
          AND (users.last_seen IS NULL OR excluded.last_seen >= users.last_seen) \
          THEN excluded.raw_data ELSE users.raw_data END, \
      updated_at = excluded.updated_at, version = users.version + 1 \
-     WHERE users.first_seen IS NULL OR users.last_seen IS NULL \
+     WHERE users.role = 'user' AND users.email IS NULL AND users.password_hash IS NULL \
+         AND users.identity_provider IS NULL \
+         AND (users.first_seen IS NULL OR users.last_seen IS NULL \
          OR excluded.first_seen < users.first_seen OR excluded.last_seen > users.last_seen \
          OR (excluded.raw_data IS NOT NULL AND excluded.last_seen >= users.last_seen \
-             AND users.raw_data IS DISTINCT FROM excluded.raw_data) \
+             AND users.raw_data IS DISTINCT FROM excluded.raw_data)) \
      RETURNING username, id, version";
+
+/// An account of its own — one that signs in (an email, a password, an identity provider) or holds a role above
+/// `user` — as opposed to a person known from records alone: an ingest links records to it but never changes it.
+const OWN_ACCOUNT: &str = "(role <> 'user' OR email IS NOT NULL OR password_hash IS NOT NULL \
+     OR identity_provider IS NOT NULL)";
 
 /// [`upsert_seen`] on PostgreSQL: the people travel as arrays in one statement, not one per 500 people (with the
 /// contributions' read of stored records done the same way, a 1M-bug ingest took 79.3 s instead of 81.9–85.3 s).
@@ -657,22 +664,24 @@ async fn upsert_seen_unnested(
 }
 
 /// The ids of the live users with these usernames.
+/// The live users with these usernames: (username, id, whether it is an account of its own, and then its role).
 pub(super) async fn ids_by_username(
     tx: &mut Tx,
     tenant_id: TenantId,
     usernames: &[&str],
-) -> Result<Vec<(String, Uuid)>, StoreError> {
+) -> Result<Vec<(String, Uuid, Option<String>)>, StoreError> {
     let mut out = Vec::with_capacity(usernames.len());
     for chunk in crate::store::statement_chunks(usernames) {
         let mut params: Vec<Value> = vec![tenant_id.into()];
         params.extend(chunk.iter().map(|&name| Value::from(name)));
         let sql = crate::store::statement_text("ids_by_username", chunk.len(), || {
             format!(
-                "SELECT username, id FROM users WHERE tenant_id = $1 AND deleted_at IS NULL AND username IN ({})",
+                "SELECT username, id, CASE WHEN {OWN_ACCOUNT} THEN role END FROM users \
+                 WHERE tenant_id = $1 AND deleted_at IS NULL AND username IN ({})",
                 crate::store::placeholder_list(2, chunk.len())
             )
         });
-        out.extend(tx.query::<(String, Uuid)>(sql, params).await?);
+        out.extend(tx.query::<(String, Uuid, Option<String>)>(sql, params).await?);
     }
     Ok(out)
 }
