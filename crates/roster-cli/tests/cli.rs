@@ -658,3 +658,44 @@ fn the_version_names_the_commit_and_the_migration_level() {
         assert!(!text.contains("commit unknown"), "built in a checkout, the commit is known: {text}");
     }
 }
+
+/// The database keeps its key's fingerprint: a process with another key (or none) refuses in one line, before
+/// writing anything — `serve` included.
+async fn another_key_refused(backend: Backend) {
+    let Some(db) = TestDb::of_empty(backend).await else { return };
+    let key = "a2V5IG9mIHRoZSBkYXRhYmFzZSwgdGhpcnR5LXR3byBieXQ=";
+    let other = "b3RoZXIgc2VjcmV0IGtleSBvZiB0aGlydHktdHdvIGJ5dGU=";
+    let with = |key: Option<&str>, args: &[&str]| {
+        let env: Vec<(&str, &str)> = key.map(|k| ("ROSTER_SECRET_KEY", k)).into_iter().collect();
+        common::roster_with(&[args, &["--database-url", &db.url]].concat(), &env)
+    };
+    let seeded = with(Some(key), &["seed"]);
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    let entries = || async { db.store.query_one::<(i64,)>("SELECT COUNT(*) FROM audit_log", vec![]).await.unwrap().0 };
+    let before = entries().await;
+    for args in [&["tenant", "create", "acme", "--name", "Acme"][..], &["user", "list", "--tenant", "default"][..]] {
+        let refused = with(Some(other), args);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains("sealed under another secret key") && stderr.trim().lines().count() == 1, "{stderr}");
+    }
+    // SQLite finds the key file beside the database when none is configured: a PostgreSQL process has none
+    if backend == Backend::Postgres {
+        let keyless = with(None, &["user", "list", "--tenant", "default"]);
+        assert_eq!(keyless.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&keyless.stderr).contains("this process has none"));
+    }
+    let port = free_port();
+    let served = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", &db.url])
+        .env("ROSTER_SECRET_KEY", other)
+        .env_remove("ROSTER_DATABASE_URL")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert_eq!(served.status.code(), Some(2), "serve refuses to start");
+    assert!(String::from_utf8_lossy(&served.stderr).contains("sealed under another secret key"));
+    assert_eq!(entries().await, before, "nothing was written");
+    assert!(with(Some(key), &["user", "list", "--tenant", "default"]).status.success(), "the right key still opens it");
+}
+roster::backend_test!(a_process_with_another_key_refuses_in_one_line, another_key_refused);
