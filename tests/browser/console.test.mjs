@@ -483,6 +483,22 @@ test("phone width: one column, nothing wider than the screen, and the keyboard r
   assert.match(page.url(), /#\/t\/.+\/users/, "skipping does not leave the page");
 });
 
+test("bidirectional controls in a name are shown as their code, never obeyed", async () => {
+  // a display name written to pass for another: "invoice" then U+202E (right-to-left override) then "fdp.exe"
+  const { data } = await api("POST", tenantPath("/users"), {
+    email: "rlo@example.com", display_name: "invoice\u202Efdp.exe",
+  });
+  await signIn("ada");
+  await page.getByRole("heading", { name: "Users" }).waitFor();
+  await page.goto(`${BASE}/console#/t/${TENANT}/users/${data.id}`);
+  const heading = page.getByRole("heading", { level: 1 });
+  await heading.filter({ hasText: "invoice\\u202Efdp.exe" }).waitFor();
+  assert.ok(!(await heading.textContent()).includes("\u202E"), "the override is not in the page's text");
+  await page.goto(`${BASE}/console#/t/${TENANT}/users?q=rlo`);
+  await page.getByText("1 user on this page").waitFor();
+  assert.ok(!(await page.locator("table").textContent()).includes("\u202E"), "nor in the list");
+});
+
 test("no script error and no policy violation on any page", () => {
   assert.deepEqual(problems, []);
 });

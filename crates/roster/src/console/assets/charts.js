@@ -1,14 +1,16 @@
 // Charts drawn as SVG from the API's numbers, with no library: a ranking as horizontal bars and a timeline as stacked
 // columns. Each chart is an image with a text alternative, and the same numbers follow it as a table.
 
-import { h } from "./ui.js";
+import { h, visible } from "./ui.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
 function s(tag, attributes = {}, ...children) {
   const element = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
-  for (const child of children) element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  for (const [name, value] of Object.entries(attributes)) {
+    element.setAttribute(name, name === "aria-label" ? visible(value) : String(value));
+  }
+  for (const child of children) element.append(child instanceof Node ? child : document.createTextNode(visible(child)));
   return element;
 }
 

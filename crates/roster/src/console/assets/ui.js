@@ -1,6 +1,18 @@
 // Building blocks of the pages: elements made from data (text is always set as text, never parsed as HTML), form
 // fields with labels and their errors, messages read out by screen readers, tables and dates.
 
+// Characters that reorder the text around them (bidirectional controls and marks) are shown as their code, never
+// obeyed: a name written with U+202E cannot pass for another, nor move the text beside it. Only what is shown is
+// changed; a form's values keep what is stored.
+const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+export function visible(text) {
+  return String(text).replace(BIDI_CONTROLS, (c) => `\\u${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}`);
+}
+
+// Attributes that are read out or shown as text (a form's `value` is not: it must hold what is stored).
+const SHOWN_ATTRIBUTES = new Set(["title", "aria-label", "alt", "placeholder"]);
+
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes || {})) {
@@ -12,7 +24,7 @@ export function h(tag, attributes = {}, ...children) {
     } else if (value === true) {
       element.setAttribute(name, "");
     } else {
-      element.setAttribute(name, String(value));
+      element.setAttribute(name, SHOWN_ATTRIBUTES.has(name) ? visible(value) : String(value));
     }
   }
   append(element, children);
@@ -22,7 +34,7 @@ export function h(tag, attributes = {}, ...children) {
 function append(element, children) {
   for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
-    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    element.append(child instanceof Node ? child : document.createTextNode(visible(child)));
   }
 }
 
