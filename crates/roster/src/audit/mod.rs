@@ -183,11 +183,16 @@ fn check_head(
         Some(key) if head.head_mac.is_none() => key.is_bound() || recorded()?.is_some(),
         _ => false,
     };
-    head.check(key, keyed_database).map(drop).map_err(|reason| {
-        StoreError::Refused(format!(
+    head.check(key, keyed_database).map(drop).map_err(|reason| match key {
+        None => StoreError::Refused(
+            "this tenant's audit log is sealed with the server's secret key, and none is configured: set \
+             ROSTER_SECRET_KEY (or keep roster.key beside the database) to change anything"
+                .into(),
+        ),
+        Some(_) => StoreError::Refused(format!(
             "this tenant's audit chain cannot be extended: {reason}; run `roster audit verify` and restore from a \
              backup"
-        ))
+        )),
     })
 }
 
