@@ -83,7 +83,7 @@ pub async fn run(
     drop(clean);
 
     let mut rng = StdRng::seed_from_u64(seed);
-    let (mut mid_way, mut rows) = (0, 0);
+    let (mut mid_way, mut after_last_commit, mut rows) = (0, 0, 0);
     for round in 0..rounds {
         let db = Database::fresh(roster, backend).await?;
         // most kills land in the bug ingest, the long one; some in the tests'
@@ -97,14 +97,14 @@ pub async fn run(
             let after = took[k].mul_f64(rng.random_range(0.05..0.95));
             let mut child = ingest(roster, &db, exports, kind).spawn()?;
             tokio::time::sleep(after).await;
-            let running = child.try_wait()?.is_none();
+            let mut running = child.try_wait()?.is_none();
             let _ = child.kill();
             let _ = child.wait();
-            if running && k == kinds.len() - 1 {
-                // what the kill left differs from the clean run (else the comparison proves nothing)
-                if compare(&expected, &dump(&db).await?).is_ok() {
-                    bail!("round {round}: the ingest was killed mid-way yet left the complete state");
-                }
+            if running && k == kinds.len() - 1 && compare(&expected, &dump(&db).await?).is_ok() {
+                // the process was still there, but past its last commit (writing its report, exiting): a kill that
+                // proves nothing of a half-done ingest, counted apart rather than failing the run by chance
+                running = false;
+                after_last_commit += 1;
             }
             mid_way += usize::from(running);
             // the same command again completes it
@@ -116,7 +116,7 @@ pub async fn run(
         rows = found.iter().map(|(_, lines)| lines.len()).sum();
     }
     Ok(format!(
-        "{rounds} kills ({mid_way} mid-ingest), clean run {:.2} s + {:.2} s; after each re-run {rows} rows (records, people, ranking counts) equal the clean run's, audit chain verified",
+        "{rounds} kills ({mid_way} mid-ingest, {after_last_commit} after its last commit), clean run {:.2} s + {:.2} s; after each re-run {rows} rows (records, people, ranking counts) equal the clean run's, audit chain verified",
         took[0].as_secs_f64(),
         took[1].as_secs_f64(),
     ))
