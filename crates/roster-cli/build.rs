@@ -11,7 +11,10 @@ fn main() {
     if git_dir.exists() {
         // a new commit moves the branch HEAD names (or packed-refs), a checkout moves HEAD itself
         println!("cargo:rerun-if-changed=../../.git/HEAD");
-        println!("cargo:rerun-if-changed=../../.git/packed-refs");
+        // only files that are there: cargo reruns a build script for a watched file that is missing, every build
+        if git_dir.join("packed-refs").exists() {
+            println!("cargo:rerun-if-changed=../../.git/packed-refs");
+        }
         if let Ok(head) = std::fs::read_to_string(git_dir.join("HEAD")) {
             if let Some(branch) = head.trim().strip_prefix("ref: ") {
                 println!("cargo:rerun-if-changed=../../.git/{branch}");
