@@ -348,8 +348,23 @@ async fn distrust(backend: Backend) {
     assert!(String::from_utf8_lossy(&said.stderr).contains("audit_log_no_update"));
     nothing_restored().await;
 
-    // the clean copy still restores
+    // the clean copy still restores; on PostgreSQL, a reference schema a killed restore left behind goes with it
+    if backend == Backend::Postgres {
+        plant(
+            &target,
+            "CREATE SCHEMA roster_reference_left; ALTER SCHEMA roster_reference_left OWNER TO roster_restorer",
+        )
+        .await;
+    }
     assert!(restore(&file).status.success());
+    if backend == Backend::Postgres {
+        let (left,): (i64,) = target
+            .store
+            .query_one("SELECT COUNT(*) FROM pg_namespace WHERE nspname LIKE 'roster_reference%'", vec![])
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "no scratch schema is left");
+    }
 }
 roster::backend_test!(a_restore_trusts_nothing_in_the_file, distrust);
 

@@ -84,14 +84,7 @@ pub async fn register(
     request: RegisterRequest,
 ) -> Result<RegisterResponse, AuthError> {
     let scope = public_scope(tenant, actor)?;
-    let input = NewUser {
-        email: Some(request.email),
-        username: request.username,
-        display_name: request.display_name,
-        password: Some(request.password),
-        timezone: request.timezone,
-        ..NewUser::default()
-    };
+    let input = request.into_new_user();
     let lifetime = Duration::hours(config.verification_token_hours);
     let mut tx = store.begin().await?;
     let (user, token) =
@@ -104,15 +97,22 @@ pub async fn register(
 /// hashed, so it takes as long) and then answered as a stranger's registration is, so the answer does not say
 /// which tenants exist.
 pub async fn register_nowhere(config: &Config, now: OffsetDateTime, request: RegisterRequest) -> Result<(), AuthError> {
-    let input = NewUser {
-        email: Some(request.email),
-        username: request.username,
-        display_name: request.display_name,
-        password: Some(request.password),
-        timezone: request.timezone,
-        ..NewUser::default()
-    };
+    let input = request.into_new_user();
     Ok(lifecycle::check_registration(&Passwords::from_config(config), now, input).await?)
+}
+
+impl RegisterRequest {
+    /// The user a registration asks for, as the users module takes it.
+    fn into_new_user(self) -> NewUser {
+        NewUser {
+            email: Some(self.email),
+            username: self.username,
+            display_name: self.display_name,
+            password: Some(self.password),
+            timezone: self.timezone,
+            ..NewUser::default()
+        }
+    }
 }
 
 /// Whether a tenant takes public requests (registration, resets): it is there and active.

@@ -561,9 +561,11 @@ async fn reference_schema(
         Backend::Postgres => {
             let schema = format!("roster_reference_{}", uuid::Uuid::now_v7().simple());
             let admin = Store::connect(near, options).await?;
-            let mut tx = admin.begin().await?;
-            tx.execute_batch(format!("CREATE SCHEMA {schema}")).await?;
-            tx.commit().await?;
+            // a restore killed while it built its reference left the schema behind: it goes now
+            for left in repo::reference_schemas(&admin).await? {
+                repo::scratch_schema(&admin, &left, false).await?;
+            }
+            repo::scratch_schema(&admin, &schema, true).await?;
             let separator = if near.contains('?') { '&' } else { '?' };
             let scoped = format!("{near}{separator}options=-csearch_path%3D{schema}");
             let objects = async {
@@ -577,9 +579,7 @@ async fn reference_schema(
                 objects
             }
             .await;
-            let mut tx = admin.begin().await?;
-            tx.execute_batch(format!("DROP SCHEMA {schema} CASCADE")).await?;
-            tx.commit().await?;
+            repo::scratch_schema(&admin, &schema, false).await?;
             admin.close().await;
             objects
         }

@@ -204,3 +204,20 @@ pub async fn role_reaching_the_system(store: &Store) -> Result<Option<String>, S
         .await?;
     Ok(reaches.then_some(name))
 }
+
+/// The scratch schemas a restore builds its reference in (`roster_reference_…`), left by a restore that was killed.
+pub async fn reference_schemas(store: &Store) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = store
+        .query("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'roster\\_reference\\_%'", vec![])
+        .await?;
+    Ok(rows.into_iter().map(|(name,)| name).collect())
+}
+
+/// Create (or, with `create` false, drop with everything in it) a scratch schema of a restore (PostgreSQL). The
+/// name is one the restore made: `roster_reference_` and hex digits.
+pub async fn scratch_schema(store: &Store, name: &str, create: bool) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
+    let sql = if create { format!("CREATE SCHEMA {name}") } else { format!("DROP SCHEMA IF EXISTS {name} CASCADE") };
+    tx.execute_batch(sql).await?;
+    tx.commit().await
+}
